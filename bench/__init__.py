@@ -1,0 +1,1 @@
+"""ALE-Gym bench."""

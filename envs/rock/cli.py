@@ -1,0 +1,138 @@
+"""`ale images ...` and `ale sandbox ...`: build images, start and inspect sandboxes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from envs.rock.api import DEFAULT_IMAGE, DETACHED_PID, LABEL_EXPIRES_AT, LABEL_OWNER_PID, SandboxSpec
+from envs.rock.errors import SandboxError
+
+images_app = typer.Typer(help="Build sandbox images locally (no registry needed).", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Start, use and clean up sandboxes.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(2)
+
+
+@images_app.command("build")
+def images_build(
+    task: Annotated[Path | None, typer.Option(help="Also build this task folder's Dockerfile.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Tag for --task (default ale-task/<folder>).")] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if the cached recipe matches.")] = False,
+    local: Annotated[bool, typer.Option(help="Only the root filesystem for the local backend.")] = False,
+    ca_bundle: Annotated[Path | None, typer.Option(help="Extra PEM CA bundle trusted in the image (default: $ALE_EXTRA_CA_BUNDLE, $PIP_CERT or $SSL_CERT_FILE).")] = None,
+) -> None:
+    """Build the base image from Debian (debootstrap + docker import); idempotent."""
+    from envs.rock.images import BaseImageRecipe, build_base, build_task_image
+
+    try:
+        recipe = BaseImageRecipe(ca_bundle=ca_bundle) if ca_bundle else BaseImageRecipe()
+        build_base(recipe, force=force, docker_image=not local, log=console.print)
+        if task is not None:
+            name = tag or f"ale-task/{task.name.lower()}"
+            dockerfile = "Dockerfile" if (task / "Dockerfile").exists() else "environment/Dockerfile"
+            changed = build_task_image(task, name, dockerfile=dockerfile, force=force)
+            console.print(f"{name}: built (FROM rewritten: {changed or 'none'})")
+    except SandboxError as exc:
+        _fail(exc)
+
+
+@sandbox_app.command("create")
+def sandbox_create(
+    image: str = DEFAULT_IMAGE,
+    backend: str = "auto",
+    ttl: Annotated[float, typer.Option(help="Seconds until the sandbox removes itself.")] = 3600,
+    memory_mb: int = 1024,
+    cpus: float = 1.0,
+    network: str = "none",
+) -> None:
+    """Start a detached sandbox (ended by its TTL or `ale sandbox rm`); prints its id."""
+    from envs.rock.factory import create_sandbox
+
+    spec = SandboxSpec(image=image, ttl_s=ttl, memory_mb=memory_mb, cpus=cpus,
+                       network=network,  # type: ignore[arg-type]
+                       labels={LABEL_OWNER_PID: DETACHED_PID})
+    try:
+        sb = create_sandbox(spec, backend)
+    except SandboxError as exc:
+        _fail(exc)
+    print(sb.id)
+
+
+@sandbox_app.command("exec")
+def sandbox_exec(
+    sandbox_id: str,
+    command: str,
+    timeout: float = 60.0,
+) -> None:
+    """Run COMMAND in a fresh shell of sandbox SANDBOX_ID; exits with its exit code."""
+    from envs.rock.attach import attach
+
+    try:
+        sb = attach(sandbox_id)
+        result = sb.run(command, timeout=timeout)
+    except SandboxError as exc:
+        _fail(exc)
+    sys.stdout.buffer.write(result.raw)
+    sys.stdout.flush()
+    raise typer.Exit(result.exit_code if 0 <= result.exit_code < 256 else 1)
+
+
+@sandbox_app.command("ls")
+def sandbox_ls() -> None:
+    """List every sandbox of ours on this host, with owner and expiry."""
+    from envs.rock.gc import list_all
+
+    header = ("backend", "id", "image", "status", "owner pid", "expires in", "orphan")
+    now = time.time()
+    rows = [
+        (r.backend, r.id, r.image, r.status, r.labels.get(LABEL_OWNER_PID, "?"),
+         f"{float(r.labels.get(LABEL_EXPIRES_AT, '0')) - now:.0f} s", "yes" if r.orphan else "")
+        for r in list_all()
+    ]
+    if not sys.stdout.isatty():  # scripts get tab-separated lines, never folded
+        for row in (header, *rows):
+            print("\t".join(row))
+        return
+    table = Table(*header)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+@sandbox_app.command("rm")
+def sandbox_rm(sandbox_ids: list[str]) -> None:
+    """Remove sandboxes by id (prefixes accepted)."""
+    from envs.rock.gc import list_all, remove
+
+    records = list_all()
+    for sid in sandbox_ids:
+        matches = [r for r in records if r.id.startswith(sid)]
+        if not matches:
+            _fail(SandboxError(f"no sandbox of ours has id {sid!r}: see `ale sandbox ls`"))
+        for r in matches:
+            remove(r)
+            print(r.id)
+
+
+@sandbox_app.command("gc")
+def sandbox_gc(
+    everything: Annotated[bool, typer.Option("--all", help="Remove all of ours, not only orphans.")] = False,
+) -> None:
+    """Remove orphaned sandboxes: TTL passed, or their driver process is gone."""
+    from envs.rock.gc import collect
+
+    removed = collect(everything=everything)
+    console.print(f"removed {len(removed)} sandbox(es)")
+    for r in removed:
+        print(f"{r.backend}\t{r.id}")

@@ -1,0 +1,406 @@
+"""The `docker` backend: one container per sandbox, shells over hijacked exec sockets.
+
+Isolation: `--network none` by default, all capabilities dropped but those a shell needs,
+`no-new-privileges`, cpus/memory (swap == memory)/pids limits, never `--privileged`.
+Server-side TTL: the container's main process waits `ttl_s` and exits (`ttl_init_script`),
+so the container stops and is auto-removed even if the driver was SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from envs.rock.api import ExecResult, SandboxSpec, owner_labels
+from envs.rock.errors import (
+    BackendUnavailable,
+    ImageNotFound,
+    SandboxDead,
+    SandboxError,
+    SandboxFileError,
+)
+from envs.rock.proctree import interrupt_shell
+from envs.rock.shell import SHELL_ARGV, ShellSession
+from envs.rock import tario
+
+BACKEND = "docker"
+SHELL_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+              "NET_BIND_SERVICE"]
+SNAPSHOT_REPO = "ale-snapshot"
+_API_TIMEOUT_S = 60
+_STDOUT = 1
+
+_client_lock = threading.Lock()
+_clients: dict[int, docker.DockerClient] = {}
+
+
+def client() -> docker.DockerClient:
+    """A per-process Docker client; raises `BackendUnavailable` with the fix if none answers."""
+    with _client_lock:
+        pid = os.getpid()
+        if pid not in _clients:
+            try:
+                c = docker.from_env(timeout=_API_TIMEOUT_S)
+                c.ping()
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                raise BackendUnavailable(
+                    "No Docker engine answers "
+                    f"({os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}): {exc}. "
+                    "Start one (`dockerd &`, or `bash .ci/setup-docker.sh` which installs and "
+                    "starts it), or use the daemon-less backend: backend='local'."
+                ) from exc
+            _clients[pid] = c
+        return _clients[pid]
+
+
+def engine_error(exc: Exception, what: str) -> SandboxError:
+    """Map docker-py / requests exceptions to our errors, with the fix in the message."""
+    if isinstance(exc, docker.errors.ImageNotFound):
+        return ImageNotFound(f"{what}: {exc}. Build it with `ale images build`.")
+    if isinstance(exc, docker.errors.NotFound):
+        return SandboxDead(f"{what}: the container is gone ({exc}); create a new sandbox.")
+    if isinstance(exc, requests.RequestException | ConnectionError | OSError):
+        return SandboxDead(
+            f"{what}: lost the Docker engine ({exc}). If dockerd restarted, every sandbox it "
+            "ran is gone: create new ones."
+        )
+    return SandboxError(f"{what}: {exc}")
+
+
+def ttl_init_script(ttl_s: float) -> str:
+    """PID 1 of a sandbox: waits `ttl_s` seconds using builtins only, then exits.
+
+    As PID 1 of its pid namespace it ignores every signal sent from inside (even `kill -9
+    -1` or a fork bomb cannot end it or starve it), and bash reaps re-parented orphans.
+    """
+    return f"while [ $SECONDS -lt {int(ttl_s)} ]; do read -r -t 5 _ || [ $? -gt 128 ] || sleep 5; done"
+
+
+class DockerExecTransport:
+    """`ShellTransport` over a `docker exec` stdin/stdout socket (multiplexed frames)."""
+
+    def __init__(self, api: Any, container_id: str, spec: SandboxSpec) -> None:
+        self._api = api
+        self._exec_id = api.exec_create(
+            container_id, SHELL_ARGV, stdin=True, stdout=True, stderr=True, tty=False,
+            environment=spec.env, workdir=spec.workdir, user=spec.user,
+        )["Id"]
+        self._sock: socket.socket = api.exec_start(self._exec_id, socket=True)._sock
+        self._sock.setblocking(True)
+        self._frames = bytearray()
+        self._pid = 0
+        self._closed = False
+
+    def send(self, data: bytes) -> None:
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise EOFError("exec socket closed") from exc
+
+    def recv(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self._take_stdout()
+            if out:
+                return out
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b""
+            ready, _, _ = select.select([self._sock], [], [], remaining)
+            if not ready:
+                return b""
+            try:
+                data = self._sock.recv(1 << 16)
+            except OSError as exc:
+                raise EOFError("exec socket closed") from exc
+            if not data:
+                raise EOFError("shell exited")
+            self._frames += data
+
+    def _take_stdout(self) -> bytes:
+        """Complete stdout frames out of the buffer; stderr frames are dropped.
+
+        The shell merges stderr into stdout after start-up, so stderr only carries
+        bash's own start-up chatter.
+        """
+        out = bytearray()
+        buf = self._frames
+        while len(buf) >= 8:
+            stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
+            if len(buf) < 8 + size:
+                break
+            if stream == _STDOUT:
+                out += buf[8 : 8 + size]
+            del buf[: 8 + size]
+        return bytes(out)
+
+    def host_pid(self) -> int:
+        """The shell's pid on this host, 0 when the engine runs elsewhere."""
+        deadline = time.monotonic() + 2.0
+        while not self._pid and time.monotonic() < deadline:
+            self._pid = int(self._api.exec_inspect(self._exec_id).get("Pid") or 0)
+            if not self._pid:
+                time.sleep(0.01)
+        return self._pid if os.path.exists(f"/proc/{self._pid}") else 0
+
+    def interrupt(self, hard: bool) -> None:
+        pid = self.host_pid()
+        if not pid:
+            raise SandboxError(
+                "a command timed out, and this Docker engine runs on another host, where ale "
+                "cannot signal its processes: run ale on the engine's host (the Ray pool places "
+                "drivers there)."
+            )
+        interrupt_shell(pid, hard)
+
+    def exit_status(self) -> int | None:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            info = self._api.exec_inspect(self._exec_id)
+            if not info.get("Running"):
+                return int(info.get("ExitCode") or 0)
+            time.sleep(0.01)
+        return None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        pid = self.host_pid() if self._pid else 0
+        if pid:
+            interrupt_shell(pid, hard=True)
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+class DockerSandbox:
+    """A sandbox in one Docker container. Create with `DockerSandbox.create(spec)`."""
+
+    def __init__(self, spec: SandboxSpec, container: Any) -> None:
+        self._spec = spec
+        self._container = container
+        self._sessions: dict[str, ShellSession] = {}
+        self._snapshots: list[str] = []
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @classmethod
+    def create(cls, spec: SandboxSpec) -> DockerSandbox:
+        return cls(spec, cls._start_container(spec))
+
+    @classmethod
+    def attach(cls, container_id: str) -> DockerSandbox:
+        """A handle on a running container of ours (e.g. from `ale sandbox create`)."""
+        try:
+            container = client().containers.get(container_id)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise engine_error(exc, f"attaching to {container_id}") from exc
+        cfg = container.attrs.get("Config", {})
+        env = dict(e.split("=", 1) for e in cfg.get("Env") or [] if "=" in e)
+        spec = SandboxSpec(image=cfg.get("Image", ""), workdir=cfg.get("WorkingDir") or "/",
+                           env=env, labels=dict(container.labels))
+        return cls(spec, container)
+
+    @staticmethod
+    def _start_container(spec: SandboxSpec, image: str | None = None) -> Any:
+        c = client()
+        kwargs: dict[str, Any] = dict(
+            command=["bash", "-c", ttl_init_script(spec.ttl_s)],
+            detach=True,
+            stdin_open=True,  # PID 1 blocks reading it: no fork, nothing to kill
+            auto_remove=True,
+            labels=owner_labels(spec, BACKEND),
+            environment=spec.env,
+            working_dir=spec.workdir,
+            network_mode=spec.network,
+            nano_cpus=int(spec.cpus * 1e9),
+            mem_limit=f"{spec.memory_mb}m",
+            memswap_limit=f"{spec.memory_mb}m",
+            pids_limit=spec.pids_limit,
+            cap_drop=["ALL"],
+            cap_add=SHELL_CAPS,
+            security_opt=["no-new-privileges"],
+            privileged=False,
+        )
+        if spec.disk_mb:
+            kwargs["storage_opt"] = {"size": f"{spec.disk_mb}m"}
+        try:
+            return c.containers.run(image or spec.image, **kwargs)
+        except docker.errors.ImageNotFound as exc:
+            raise ImageNotFound(
+                f"image {image or spec.image!r} is not on this Docker engine (no registry is "
+                "reachable here): build it with `ale images build` (base image) or "
+                "`ale images build --task DIR` (a task's Dockerfile)."
+            ) from exc
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise engine_error(exc, f"starting a container from {spec.image!r}") from exc
+
+    @property
+    def id(self) -> str:
+        return str(self._container.id[:12])
+
+    @property
+    def spec(self) -> SandboxSpec:
+        return self._spec
+
+    def alive(self) -> bool:
+        try:
+            self._container.reload()
+        except (docker.errors.DockerException, requests.RequestException):
+            return False
+        return bool(self._container.status == "running")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+        try:
+            self._container.remove(force=True)
+        except (docker.errors.DockerException, requests.RequestException):
+            pass  # already gone, or the engine is: gc and the TTL cover it
+        for image in self._snapshots:
+            try:
+                client().images.remove(image, force=True, noprune=False)
+            except (docker.errors.DockerException, requests.RequestException, SandboxError):
+                pass
+
+    # -- commands ------------------------------------------------------------------------
+    def _session(self, name: str) -> ShellSession:
+        if self._closed:
+            raise SandboxDead(f"sandbox {self.id} is closed; create a new one")
+        if name not in self._sessions:
+            self._sessions[name] = ShellSession(
+                lambda: DockerExecTransport(client().api, self._container.id, self._spec),
+                workdir=self._spec.workdir,
+                output_limit=self._spec.output_limit,
+                describe=lambda: f"docker sandbox {self.id}",
+            )
+        return self._sessions[name]
+
+    def run(self, command: str, timeout: float = 60.0, session: str = "default") -> ExecResult:
+        oom_before = self._oom_kills()
+        try:
+            result = self._session(session).run(command, timeout)
+        except (docker.errors.DockerException, requests.RequestException, SandboxDead) as exc:
+            self._sessions.pop(session, None)
+            if not self.alive():
+                raise SandboxDead(
+                    f"docker sandbox {self.id} died while running {command[:80]!r} "
+                    "(killed, TTL expired, or the Docker engine restarted); its state is "
+                    "lost: create a new sandbox."
+                ) from exc
+            raise engine_error(exc, f"running {command[:80]!r} in {self.id}") from exc
+        if result.exit_code in (137, -1) or result.session_restarted:
+            if self._oom_kills() > oom_before:
+                note = (
+                    f"\n[out of memory: this sandbox's {self._spec.memory_mb} MiB limit was hit "
+                    "and the kernel killed a process; use less memory or raise memory_mb]\n"
+                ).encode()
+                return ExecResult(
+                    exit_code=result.exit_code, raw=result.raw + note,
+                    truncated=result.truncated, timed_out=result.timed_out,
+                    duration_s=result.duration_s, output_bytes=result.output_bytes,
+                    session_restarted=result.session_restarted, oom_killed=True,
+                )
+        return result
+
+    def _oom_kills(self) -> int:
+        """OOM kills in this container's memory cgroup so far (v1 or v2); 0 if unreadable."""
+        cid = self._container.id
+        for path in (
+            f"/sys/fs/cgroup/memory/docker/{cid}/memory.oom_control",
+            f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.events",
+            f"/sys/fs/cgroup/docker/{cid}/memory.events",
+        ):
+            try:
+                for line in Path(path).read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+            except OSError:
+                continue
+        return 0
+
+    # -- files ---------------------------------------------------------------------------
+    def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        self._put(tario.single_file(path, data, mode), path)
+
+    def read(self, path: str) -> bytes:
+        return tario.extract_single_file(self._get(path), path)
+
+    def upload(self, local_path: str | Path, path: str) -> None:
+        self._put(tario.pack_host_path(Path(local_path), path), path)
+
+    def download(self, path: str, local_path: str | Path) -> None:
+        tario.unpack_to_host(self._get(path), path, Path(local_path))
+
+    def _put(self, archive: bytes, path: str) -> None:
+        try:
+            ok = self._container.put_archive("/", archive)
+        except docker.errors.APIError as exc:
+            raise SandboxFileError(f"cannot write {path!r} in {self.id}: {exc.explanation}") from exc
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise engine_error(exc, f"writing {path!r}") from exc
+        if not ok:
+            raise SandboxFileError(f"cannot write {path!r} in {self.id}")
+
+    def _get(self, path: str) -> io.BytesIO:
+        try:
+            stream, _ = self._container.get_archive(path)
+            return io.BytesIO(b"".join(stream))
+        except docker.errors.NotFound as exc:
+            raise SandboxFileError(f"no such file in sandbox {self.id}: {path!r}") from exc
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise engine_error(exc, f"reading {path!r}") from exc
+
+    # -- snapshots -----------------------------------------------------------------------
+    def snapshot(self) -> str:
+        """Commit the container's filesystem to a local image; returns its id."""
+        try:
+            image = self._container.commit(
+                repository=SNAPSHOT_REPO, tag=f"{self.id}-{len(self._snapshots)}",
+                conf={"Labels": owner_labels(self._spec, BACKEND)},
+            )
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise engine_error(exc, f"snapshotting {self.id}") from exc
+        self._snapshots.append(str(image.id))
+        return str(image.id)
+
+    def restore(self, snapshot_id: str) -> None:
+        """Replace the container by a fresh one from the snapshot; sessions keep their cwd."""
+        old = self._container
+        self._container = self._start_container(self._spec, image=snapshot_id)
+        cwds = {name: s.cwd for name, s in self._sessions.items()}
+        for s in self._sessions.values():
+            s.close()
+        self._sessions.clear()
+        for name, cwd in cwds.items():
+            self._session(name).cwd = cwd
+        try:
+            old.remove(force=True)
+        except (docker.errors.DockerException, requests.RequestException):
+            pass
+
+    def __repr__(self) -> str:
+        return f"DockerSandbox(id={self.id!r}, image={self._spec.image!r})"
+

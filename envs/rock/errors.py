@@ -1,0 +1,38 @@
+"""Sandbox errors: one base class, few subclasses, and messages that name the fix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envs.rock.api import ExecResult
+
+
+class SandboxError(RuntimeError):
+    """Base class of every error raised by `envs.rock`."""
+
+
+class BackendUnavailable(SandboxError):
+    """The backend cannot start sandboxes here (no Docker engine, no bubblewrap, ...)."""
+
+
+class ImageNotFound(SandboxError):
+    """The image (or local root filesystem) a spec names does not exist on this machine."""
+
+
+class SandboxDead(SandboxError):
+    """The sandbox stopped (killed, TTL expired, engine restarted) while in use."""
+
+
+class SandboxFileError(SandboxError):
+    """A file operation failed: missing path, permission, not a directory."""
+
+
+class CommandFailed(SandboxError):
+    """Raised by `check_run` helpers; carries the failed `ExecResult`."""
+
+    def __init__(self, command: str, result: ExecResult) -> None:
+        self.command = command
+        self.result = result
+        tail = result.output[-2000:]
+        super().__init__(f"command {command!r} exited {result.exit_code}:\n{tail}")

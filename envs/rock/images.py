@@ -1,0 +1,224 @@
+"""Images without a registry: the base image from Debian via debootstrap, task images on top.
+
+`build_base()` is idempotent and cached by tag: the image carries a label with the hash of its
+recipe (suite, packages, extra CA bundle), and a build whose hash matches does nothing. The
+root filesystem stays on disk under `ale_home()/rootfs/` for the daemon-less `local` backend.
+
+Extra CA bundle (corporate proxies, this machine's registry mirror): the PEM file named by
+`ca_bundle` (default: `$ALE_EXTRA_CA_BUNDLE`, else the host's `$PIP_CERT` / `$SSL_CERT_FILE`)
+is installed into the image's trust store and pip's config, so `pip` inside a sandbox with
+network access trusts what the host trusts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envs.rock.api import DEFAULT_IMAGE
+from envs.rock.errors import BackendUnavailable, ImageNotFound, SandboxError
+
+BASE_PACKAGES = (
+    "python3", "python3-pip", "python3-venv", "python3-pytest", "git", "patch", "procps",
+    "ca-certificates", "curl", "xz-utils", "less", "bzip2", "file",
+)
+RECIPE_LABEL = "ale.recipe"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+IMAGE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "LANG": "C.UTF-8", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+_PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+_FROM = re.compile(r"^(\s*FROM\s+(?:--platform=\S+\s+)?)(\S+)(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def ale_home() -> Path:
+    """Where ALE keeps root filesystems and local sandboxes (`$ALE_HOME` overrides)."""
+    if os.environ.get("ALE_HOME"):
+        return Path(os.environ["ALE_HOME"])
+    return Path("/var/lib/ale") if os.geteuid() == 0 else Path.home() / ".local/share/ale"
+
+
+def rootfs_path(image: str = DEFAULT_IMAGE) -> Path:
+    """The root filesystem directory that backs `image` for the local backend."""
+    return ale_home() / "rootfs" / re.sub(r"[^A-Za-z0-9_.-]", "_", image)
+
+
+def default_ca_bundle() -> Path | None:
+    for var in ("ALE_EXTRA_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE"):
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return Path(value)
+    return None
+
+
+@dataclass(frozen=True)
+class BaseImageRecipe:
+    """Everything that decides the base image's content; its hash is the cache key."""
+
+    tag: str = DEFAULT_IMAGE
+    suite: str = "bookworm"
+    mirror: str = field(default_factory=lambda: os.environ.get("ALE_DEBIAN_MIRROR", DEFAULT_MIRROR))
+    packages: tuple[str, ...] = BASE_PACKAGES
+    ca_bundle: Path | None = field(default_factory=default_ca_bundle)
+
+    def digest(self) -> str:
+        ca = hashlib.sha256(self.ca_bundle.read_bytes()).hexdigest() if self.ca_bundle else ""
+        blob = json.dumps([self.suite, sorted(self.packages), ca, IMAGE_ENV])
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _run(argv: list[str], what: str, **kwargs: object) -> None:
+    try:
+        subprocess.run(argv, check=True, **kwargs)  # type: ignore[call-overload]
+    except FileNotFoundError as exc:
+        raise BackendUnavailable(
+            f"{what}: `{argv[0]}` is not installed. On Debian: "
+            "`apt-get install -y debootstrap docker.io bubblewrap` (or run `bash .ci/setup-docker.sh`)."
+        ) from exc
+    except subprocess.CalledProcessError as exc:
+        raise SandboxError(f"{what} failed (exit {exc.returncode}): {' '.join(argv[:6])} ...") from exc
+
+
+def _image_recipe(tag: str) -> str | None:
+    """The recipe label of a local image, or None if the engine lacks it."""
+    from envs.rock.docker_backend import client
+
+    import docker.errors
+
+    try:
+        return str(client().images.get(tag).labels.get(RECIPE_LABEL, ""))
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def build_rootfs(recipe: BaseImageRecipe, force: bool = False, log: object = print) -> Path:
+    """debootstrap the recipe into `rootfs_path(tag)`; cached by the recipe digest."""
+    target = rootfs_path(recipe.tag)
+    stamp = target / ".ale-recipe"
+    if not force and stamp.is_file() and stamp.read_text() == recipe.digest():
+        return target
+    if os.geteuid() != 0:
+        raise SandboxError("building a root filesystem needs root (debootstrap chroots)")
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    cache = ale_home() / "debootstrap-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    log(f"debootstrap {recipe.suite} -> {staging} (about a minute)")  # type: ignore[operator]
+    _run(["debootstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}",
+          f"--cache-dir={cache}", recipe.suite, str(staging), recipe.mirror],
+         "debootstrap", stdout=subprocess.DEVNULL)
+    _configure_rootfs(staging, recipe)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    stamp.write_text(recipe.digest())
+    return target
+
+
+def _configure_rootfs(root: Path, recipe: BaseImageRecipe) -> None:
+    """Trust the extra CA bundle, point pip at it, drop apt caches."""
+    if recipe.ca_bundle:
+        dest = root / "usr/local/share/ca-certificates/ale-extra"
+        dest.mkdir(parents=True, exist_ok=True)
+        pems = _PEM.findall(recipe.ca_bundle.read_text(errors="replace"))
+        if not pems:
+            raise SandboxError(f"no PEM certificate in the CA bundle {recipe.ca_bundle}")
+        known = set(_PEM.findall((root / "etc/ssl/certs/ca-certificates.crt").read_text()))
+        extra = [pem for pem in pems if pem not in known]
+        for i, pem in enumerate(extra):  # update-ca-certificates wants one certificate a file
+            (dest / f"ale-extra-{i:04d}.crt").write_text(pem + "\n")
+        if extra:
+            _run(["chroot", str(root), "update-ca-certificates"], "update-ca-certificates",
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (root / "etc/pip.conf").write_text("[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n")
+    shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+    (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+    for lists in (root / "var/lib/apt/lists").glob("*_Packages"):
+        lists.unlink()
+
+
+def build_base(recipe: BaseImageRecipe | None = None, force: bool = False,
+               docker_image: bool = True, log: object = print) -> str:
+    """Build (or find cached) the base image; returns its tag.
+
+    With `docker_image=False` only the root filesystem for the local backend is built.
+    """
+    recipe = recipe or BaseImageRecipe()
+    if docker_image and not force and _image_recipe(recipe.tag) == recipe.digest():
+        log(f"{recipe.tag}: up to date (recipe {recipe.digest()})")  # type: ignore[operator]
+        return recipe.tag
+    root = build_rootfs(recipe, force=force, log=log)
+    if docker_image:
+        changes = [f"ENV {k}={v}" for k, v in IMAGE_ENV.items()]
+        changes += [f"LABEL {RECIPE_LABEL}={recipe.digest()}", 'CMD ["/bin/bash"]']
+        argv = ["docker", "import", *[x for c in changes for x in ("--change", c)], "-", recipe.tag]
+        tar = subprocess.Popen(["tar", "-C", str(root), "--exclude=./.ale-recipe", "-c", "."],
+                               stdout=subprocess.PIPE)
+        _run(argv, "docker import", stdin=tar.stdout, stdout=subprocess.DEVNULL)
+        tar.wait()
+        log(f"{recipe.tag}: built (recipe {recipe.digest()})")  # type: ignore[operator]
+    return recipe.tag
+
+
+def rewrite_from(dockerfile: str, from_map: dict[str, str], default: str | None = None) -> tuple[str, dict[str, str]]:
+    """Rewrite `FROM` images through `from_map` (exact name, or `*` for any).
+
+    Returns the new text and {original: replacement} of what changed, for task metadata.
+    Stage names (`FROM x AS build` then `FROM build`) are left alone.
+    """
+    stages: set[str] = set()
+    changed: dict[str, str] = {}
+
+    def sub(m: re.Match[str]) -> str:
+        image, rest = m.group(2), m.group(3)
+        alias = re.search(r"\s+AS\s+(\S+)", rest, re.IGNORECASE)
+        if image in stages or image.lower() == "scratch":
+            new = image
+        else:
+            new = from_map.get(image) or from_map.get("*") or default or image
+        if alias:
+            stages.add(alias.group(1))
+        if new != image:
+            changed[image] = new
+        return f"{m.group(1)}{new}{rest}"
+
+    return _FROM.sub(sub, dockerfile), changed
+
+
+def build_task_image(context: Path, tag: str, dockerfile: str = "Dockerfile",
+                     from_map: dict[str, str] | None = None, force: bool = False) -> dict[str, str]:
+    """Build a task's Dockerfile offline (`--network none`), FROM lines mapped to local images.
+
+    Cached by tag plus a hash of the build context. Returns the FROM substitutions made.
+    """
+    from envs.rock.docker_backend import client
+
+    import docker.errors
+
+    text, changed = rewrite_from((context / dockerfile).read_text(), from_map or {"*": DEFAULT_IMAGE})
+    digest = hashlib.sha256(text.encode())
+    for f in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(str(f.relative_to(context)).encode() + f.read_bytes())
+    key = digest.hexdigest()[:16]
+    if not force and _image_recipe(tag) == key:
+        return changed
+    for base in set(changed.values()):
+        if _image_recipe(base) is None:
+            raise ImageNotFound(f"{base!r} (FROM of {context}) is missing: run `ale images build`")
+    with tempfile.NamedTemporaryFile("w", dir=context, prefix=".ale-Dockerfile-", delete=False) as tmp:
+        tmp.write(text)
+    try:
+        client().images.build(path=str(context), dockerfile=os.path.basename(tmp.name), tag=tag,
+                              network_mode="none", labels={RECIPE_LABEL: key}, rm=True,
+                              forcerm=True)
+    except docker.errors.BuildError as exc:
+        log = "".join(str(x.get("stream", x.get("error", ""))) for x in exc.build_log)[-3000:]
+        raise SandboxError(f"building {tag} from {context} failed:\n{log}") from exc
+    finally:
+        os.unlink(tmp.name)
+    return changed
