@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from bench.cli.perf import perf_app
 from envs.rock.cli import images_app, sandbox_app
 
 app = typer.Typer(
@@ -13,6 +14,9 @@ app = typer.Typer(
 )
 app.add_typer(images_app, name="images")
 app.add_typer(sandbox_app, name="sandbox")
+bench_app = typer.Typer(help="Evaluation harness and performance benchmarks.", no_args_is_help=True)
+bench_app.add_typer(perf_app, name="perf")
+app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:

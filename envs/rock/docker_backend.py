@@ -57,7 +57,7 @@ def client() -> docker.DockerClient:
                 raise BackendUnavailable(
                     "No Docker engine answers "
                     f"({os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}): {exc}. "
-                    "Start one (`dockerd &`, or `bash .ci/setup-docker.sh` which installs and "
+                    "Start one (`dockerd &`, or `bash .ci/setup-machine.sh` which installs and "
                     "starts it), or use the daemon-less backend: backend='local'."
                 ) from exc
             _clients[pid] = c
@@ -94,11 +94,13 @@ class DockerExecTransport:
         self._api = api
         self._exec_id = api.exec_create(
             container_id, SHELL_ARGV, stdin=True, stdout=True, stderr=True, tty=False,
-            environment=spec.env, workdir=spec.workdir, user=spec.user,
+            environment=spec.env, workdir=spec.workdir,
+            user="0:0" if spec.user == "root" else spec.user,  # no passwd lookup for root
         )["Id"]
         self._sock: socket.socket = api.exec_start(self._exec_id, socket=True)._sock
         self._sock.setblocking(True)
         self._frames = bytearray()
+        self.stderr_tail = b""  # kept for error messages
         self._pid = 0
         self._closed = False
 
@@ -142,6 +144,8 @@ class DockerExecTransport:
                 break
             if stream == _STDOUT:
                 out += buf[8 : 8 + size]
+            else:
+                self.stderr_tail = (self.stderr_tail + bytes(buf[8 : 8 + size]))[-4096:]
             del buf[: 8 + size]
         return bytes(out)
 

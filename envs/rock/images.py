@@ -79,7 +79,7 @@ def _run(argv: list[str], what: str, **kwargs: object) -> None:
     except FileNotFoundError as exc:
         raise BackendUnavailable(
             f"{what}: `{argv[0]}` is not installed. On Debian: "
-            "`apt-get install -y debootstrap docker.io bubblewrap` (or run `bash .ci/setup-docker.sh`)."
+            "`apt-get install -y debootstrap docker.io bubblewrap` (or run `bash .ci/setup-machine.sh`)."
         ) from exc
     except subprocess.CalledProcessError as exc:
         raise SandboxError(f"{what} failed (exit {exc.returncode}): {' '.join(argv[:6])} ...") from exc

@@ -183,8 +183,13 @@ class ShellSession:
             transport.send(init.encode())
             found = reader.read_until(nonce, None, time.monotonic() + 30.0)
         except EOFError as exc:
+            said = bytes(reader.pending) + getattr(transport, "stderr_tail", b"")
+            status = transport.exit_status()
             transport.close()
-            raise SandboxDead(f"the shell in {self._describe()} exited at start") from exc
+            raise SandboxDead(
+                f"the shell in {self._describe()} exited at start (status {status}); it said: "
+                f"{said.decode('utf-8', 'replace')[-1500:]!r}. The image needs bash."
+            ) from exc
         if found is None:
             transport.close()
             raise SandboxDead(f"the shell in {self._describe()} did not start within 30 s")
