@@ -7,6 +7,11 @@ from gymnasium.envs.registration import registry
 
 #: id -> (entry point, default kwargs, max_episode_steps or None)
 ENV_IDS: dict[str, tuple[str, dict[str, object], int | None]] = {
+    "ale/SWEBench-v0": ("envs.core.env:ChunkEnv", {"suite": "swebench"}, None),
+    "ale/TerminalBench-v0": ("envs.core.env:ChunkEnv", {"suite": "terminal-bench"}, None),
+    "ale/TerminalBenchPro-v0": ("envs.core.env:ChunkEnv", {"suite": "harbor"}, None),
+    "ale/SWEMini-v0": ("envs.core.env:ChunkEnv", {"suite": "swe-mini"}, None),
+    "ale/TBMini-v0": ("envs.core.env:ChunkEnv", {"suite": "tb-mini"}, None),
     "ale/ToyShell-v0": ("envs.toy.shell:ToyShellEnv", {}, None),
 }
 
