@@ -122,3 +122,22 @@ def test_prefetch_prepares_next_task(env: ChunkEnv) -> None:
 
 def test_check_env_passes(env: ChunkEnv) -> None:
     check_env(env, skip_render_check=True)
+
+
+@pytest.mark.docker
+def test_batch_env_steps_independent_envs_concurrently() -> None:
+    from envs.core.batch import BatchEnv
+
+    batch = BatchEnv(lambda: ChunkEnv(AnswerSuite(), backend="docker"), 3)
+    try:
+        resets = batch.reset_all([{"task_id": "six-by-seven"}, {"task_id": "two-cubed"}, {"task_id": "two-cubed"}])
+        assert len({info["sandbox_id"] for _, info in resets}) == 3
+        out = batch.step_all([bash("echo 42 > answer.txt"), bash("echo 8 > answer.txt"), None])
+        assert out[2] is None and all(o is not None and o[4]["exit_code"] == 0 for o in out[:2])
+        slow = batch.step(2, bash("sleep 1; echo 9 > answer.txt"))
+        fast = batch.step(0, SUBMIT).result()
+        assert fast[1] == 1.0 and not slow.done()  # env 0 finished while env 2 still works
+        assert [o[1] for o in batch.step_all([None, SUBMIT, None]) if o] == [1.0]
+        assert slow.result()[4]["exit_code"] == 0 and batch.step(2, SUBMIT).result()[1] == 0.0
+    finally:
+        batch.close()
