@@ -70,6 +70,8 @@ def engine_error(exc: Exception, what: str) -> SandboxError:
         return ImageNotFound(f"{what}: {exc}. Build it with `ale images build`.")
     if isinstance(exc, docker.errors.NotFound):
         return SandboxDead(f"{what}: the container is gone ({exc}); create a new sandbox.")
+    if isinstance(exc, docker.errors.APIError):  # the engine answered: not a lost engine
+        return SandboxError(f"{what}: the Docker engine refused: {exc.explanation or exc}")
     if isinstance(exc, requests.RequestException | ConnectionError | OSError):
         return SandboxDead(
             f"{what}: lost the Docker engine ({exc}). If dockerd restarted, every sandbox it "
@@ -245,8 +247,15 @@ class DockerSandbox:
         )
         if spec.disk_mb:
             kwargs["storage_opt"] = {"size": f"{spec.disk_mb}m"}
-        try:
-            return c.containers.run(image or spec.image, **kwargs)
+        kwargs.pop("detach")
+        try:  # create + start: unlike `run`, never tries to pull from a registry
+            container = c.containers.create(image or spec.image, **kwargs)
+            try:
+                container.start()
+            except BaseException:
+                container.remove(force=True)
+                raise
+            return container
         except docker.errors.ImageNotFound as exc:
             raise ImageNotFound(
                 f"image {image or spec.image!r} is not on this Docker engine (no registry is "
