@@ -190,6 +190,19 @@ def rewrite_from(dockerfile: str, from_map: dict[str, str], default: str | None 
     return _FROM.sub(sub, dockerfile), changed
 
 
+def external_bases(dockerfile: str) -> list[str]:
+    """The images a Dockerfile's FROM lines pull in (not stage names, not scratch)."""
+    stages: set[str] = set()
+    bases: list[str] = []
+    for m in _FROM.finditer(dockerfile):
+        image, alias = m.group(2), re.search(r"\s+AS\s+(\S+)", m.group(3), re.IGNORECASE)
+        if image not in stages and image.lower() != "scratch" and image not in bases:
+            bases.append(image)
+        if alias:
+            stages.add(alias.group(1))
+    return bases
+
+
 def build_task_image(context: Path, tag: str, dockerfile: str = "Dockerfile",
                      from_map: dict[str, str] | None = None, force: bool = False) -> dict[str, str]:
     """Build a task's Dockerfile offline (`--network none`), FROM lines mapped to local images.
@@ -207,9 +220,10 @@ def build_task_image(context: Path, tag: str, dockerfile: str = "Dockerfile",
     key = digest.hexdigest()[:16]
     if not force and _image_recipe(tag) == key:
         return changed
-    for base in set(changed.values()):
+    for base in external_bases(text):  # a missing base would make the engine try a registry
         if _image_recipe(base) is None:
-            raise ImageNotFound(f"{base!r} (FROM of {context}) is missing: run `ale images build`")
+            raise ImageNotFound(f"{base!r} (FROM of {context}) is not on this engine: run "
+                                "`ale images build`, or map it to a local image in from_map")
     with tempfile.NamedTemporaryFile("w", dir=context, prefix=".ale-Dockerfile-", delete=False) as tmp:
         tmp.write(text)
     try:
