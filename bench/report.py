@@ -1,0 +1,75 @@
+"""`ale bench report` and `ale bench compare`: Markdown with PNG plots, per-task differences."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bench.metrics import by_task  # noqa: E402
+from bench.store import AttemptResult, RunStore  # noqa: E402
+
+PLOTS = ("resolve_by_category", "turns_per_task", "time_per_task", "tokens_per_task")
+
+
+def _bar(path: Path, labels: list[str], values: list[float], title: str, ylabel: str) -> None:
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(labels) + 2), 4))
+    ax.bar(range(len(labels)), values, color="#3b6ea8")
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def make_plots(results: list[AttemptResult], out: Path) -> dict[str, Path]:
+    """Four PNGs: resolve rate by category, turns, time and tokens per task (first attempts)."""
+    first = [rs[0] for _, rs in sorted(by_task(results).items())]
+    cats: dict[str, list[bool]] = defaultdict(list)
+    for r in results:
+        cats[r.category or "uncategorized"].append(r.resolved)
+    ids = [r.task_id for r in first]
+    paths = {name: out / f"{name}.png" for name in PLOTS}
+    _bar(paths["resolve_by_category"], sorted(cats), [sum(v) / len(v) for _, v in sorted(cats.items())],
+         "resolve rate by category", "resolved fraction")
+    _bar(paths["turns_per_task"], ids, [r.turns for r in first], "turns per task", "turns")
+    _bar(paths["time_per_task"], ids, [r.duration_s for r in first], "time per task", "seconds")
+    _bar(paths["tokens_per_task"], ids, [r.tokens for r in first], "tokens per task", "tokens")
+    return paths
+
+
+def write_report(run_dir: Path) -> Path:
+    """RUN/report.md with the summary table, per-task rows and the plots."""
+    store = RunStore(run_dir)
+    results = store.results()
+    report = json.loads((run_dir / "report.json").read_text()) if (run_dir / "report.json").exists() else {}
+    config = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    plots = make_plots(results, run_dir)
+    lines = [f"# ALE-Gym bench report: {run_dir.name}", ""]
+    lines += [f"- {k}: `{v}`" for k, v in config.items()]
+    lines += ["", "| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |"
+              for k, v in report.items() if not k.endswith("_ids")]
+    lines += ["", "| task | attempt | status | reward | turns | tokens | seconds | error |",
+              "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |"]
+    for r in sorted(results, key=lambda r: (r.task_id, r.attempt)):
+        err = (r.error or "").replace("|", "\\|").replace("\n", " ")[:80]
+        lines.append(f"| {r.task_id} | {r.attempt} | {r.status} | {r.reward:g} | {r.turns} | {r.tokens} | "
+                     f"{r.duration_s:.1f} | {err} |")
+    lines += [""] + [f"![{name}]({path.name})" for name, path in plots.items()]
+    out = run_dir / "report.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def compare(run_a: Path, run_b: Path) -> list[tuple[str, str, str]]:
+    """(task, status in A, status in B) for every task whose first-attempt status differs."""
+    a = {t: rs[0].status for t, rs in by_task(RunStore(run_a).results()).items()}
+    b = {t: rs[0].status for t, rs in by_task(RunStore(run_b).results()).items()}
+    return [(t, a.get(t, "-"), b.get(t, "-")) for t in sorted(set(a) | set(b)) if a.get(t) != b.get(t)]
