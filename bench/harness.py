@@ -14,7 +14,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from bench.metrics import attempts_summary, predictions, swebench_report
 from bench.store import ERROR_STATUSES, AttemptResult, RunStore
@@ -64,7 +71,8 @@ def run_bench(store: RunStore, task_ids: list[str], runner: EpisodeRunner, model
                         TextColumn("resolved {task.fields[resolved]}  errors {task.fields[errors]}"),
                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), disable=not show_progress)
     with progress:
-        bar = progress.add_task("bench", total=len(task_ids) * attempts, completed=len(done), **counts)
+        bar = progress.add_task("bench", total=len(task_ids) * attempts, completed=len(done),
+                                resolved=counts["resolved"], errors=counts["errors"])
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ale-bench") as pool:
             pending: dict[Future[AttemptResult], tuple[str, int]] = {}
             queue = list(todo)
@@ -80,7 +88,7 @@ def run_bench(store: RunStore, task_ids: list[str], runner: EpisodeRunner, model
                         store.append(result)
                         counts["resolved"] += result.resolved
                         counts["errors"] += result.status in ERROR_STATUSES
-                        progress.update(bar, advance=1, **counts)
+                        progress.update(bar, advance=1, resolved=counts["resolved"], errors=counts["errors"])
                         write_outputs(store, task_ids, attempts, model_name)
     report = write_outputs(store, task_ids, attempts, model_name)
     if collect_orphans:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from envs.rock import Sandbox, SandboxFileError
@@ -32,13 +33,17 @@ class Editor:
 
     def execute(self, command: str, path: str, **kwargs: Any) -> str:
         path = self._check_path(path)
-        handler = {
+        handlers: dict[str, Callable[..., str]] = {
             "view": self.view, "create": self.create, "str_replace": self.str_replace,
             "insert": self.insert, "undo_edit": self.undo_edit,
-        }.get(command)
+        }
+        handler = handlers.get(command)
         if handler is None:
             raise EditorError(f"unknown command {command!r}; use view, create, str_replace, insert or undo_edit")
-        return str(handler(path, **kwargs))
+        try:
+            return handler(path, **kwargs)
+        except TypeError as exc:  # an argument this command does not take
+            raise EditorError(f"{command}: {exc}") from exc
 
     # -- helpers -------------------------------------------------------------------------
     def _check_path(self, path: str) -> str:

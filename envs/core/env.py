@@ -49,6 +49,11 @@ class _Prepared:
     sandbox: Sandbox
 
 
+def _close_prepared(fut: Future[_Prepared]) -> None:
+    if fut.exception() is None:
+        fut.result().sandbox.close()
+
+
 class ChunkEnv(gymnasium.Env[str, str]):
     """A software-engineering task in a sandbox; one `step` is one agent turn.
 
@@ -144,7 +149,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         if self._prefetch is not None:
             _, fut = self._prefetch
             self._prefetch = None
-            fut.add_done_callback(lambda f: f.exception() is None and f.result().sandbox.close())
+            fut.add_done_callback(_close_prepared)
 
     def _take(self, task_id: str) -> _Prepared:
         if self._prefetch is not None and self._prefetch[0] == task_id:

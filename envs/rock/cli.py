@@ -11,7 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from envs.rock.api import DEFAULT_IMAGE, DETACHED_PID, LABEL_EXPIRES_AT, LABEL_OWNER_PID, SandboxSpec
+from envs.rock.api import (
+    DEFAULT_IMAGE,
+    DETACHED_PID,
+    LABEL_EXPIRES_AT,
+    LABEL_OWNER_PID,
+    SandboxSpec,
+)
 from envs.rock.errors import SandboxError
 
 images_app = typer.Typer(help="Build sandbox images locally (no registry needed).", no_args_is_help=True)

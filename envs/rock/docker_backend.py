@@ -8,6 +8,7 @@ so the container stops and is auto-removed even if the driver was SIGKILLed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import select
@@ -22,6 +23,7 @@ import docker
 import docker.errors
 import requests
 
+from envs.rock import tario
 from envs.rock.api import ExecResult, SandboxSpec, owner_labels
 from envs.rock.errors import (
     BackendUnavailable,
@@ -32,7 +34,6 @@ from envs.rock.errors import (
 )
 from envs.rock.proctree import interrupt_shell
 from envs.rock.shell import SHELL_ARGV, ShellSession
-from envs.rock import tario
 
 BACKEND = "docker"
 SHELL_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
@@ -186,14 +187,10 @@ class DockerExecTransport:
         pid = self.host_pid() if self._pid else 0
         if pid:
             interrupt_shell(pid, hard=True)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:
-            pass
 
 
 class DockerSandbox:
@@ -292,10 +289,8 @@ class DockerSandbox:
         except (docker.errors.DockerException, requests.RequestException):
             pass  # already gone, or the engine is: gc and the TTL cover it
         for image in self._snapshots:
-            try:
+            with contextlib.suppress(docker.errors.DockerException, requests.RequestException, SandboxError):
                 client().images.remove(image, force=True, noprune=False)
-            except (docker.errors.DockerException, requests.RequestException, SandboxError):
-                pass
 
     # -- commands ------------------------------------------------------------------------
     def _session(self, name: str) -> ShellSession:
@@ -409,10 +404,8 @@ class DockerSandbox:
         self._sessions.clear()
         for name, cwd in cwds.items():
             self._session(name).cwd = cwd
-        try:
+        with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
             old.remove(force=True)
-        except (docker.errors.DockerException, requests.RequestException):
-            pass
 
     def __repr__(self) -> str:
         return f"DockerSandbox(id={self.id!r}, image={self._spec.image!r})"

@@ -6,9 +6,10 @@ state directories. `collect(everything=True)` removes all of ours, orphan or not
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
-from envs.rock.api import LABEL_APP, LABEL_BACKEND, APP_NAME, is_orphan
+from envs.rock.api import APP_NAME, LABEL_APP, LABEL_BACKEND, is_orphan
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,12 @@ def list_all() -> list[SandboxRecord]:
 def remove(record: SandboxRecord) -> None:
     """Force-remove one sandbox, whatever its state."""
     if record.backend == "docker":
-        from envs.rock.docker_backend import client
-
         import docker.errors
 
-        try:
+        from envs.rock.docker_backend import client
+
+        with contextlib.suppress(docker.errors.NotFound):
             client().containers.get(record.id).remove(force=True)
-        except docker.errors.NotFound:
-            pass
     elif record.backend == "local":
         from envs.rock.local_backend import remove_local_sandbox
 

@@ -87,9 +87,9 @@ def _run(argv: list[str], what: str, **kwargs: object) -> None:
 
 def _image_recipe(tag: str) -> str | None:
     """The recipe label of a local image, or None if the engine lacks it."""
-    from envs.rock.docker_backend import client
-
     import docker.errors
+
+    from envs.rock.docker_backend import client
 
     try:
         return str(client().images.get(tag).labels.get(RECIPE_LABEL, ""))
@@ -209,9 +209,9 @@ def build_task_image(context: Path, tag: str, dockerfile: str = "Dockerfile",
 
     Cached by tag plus a hash of the build context. Returns the FROM substitutions made.
     """
-    from envs.rock.docker_backend import client
-
     import docker.errors
+
+    from envs.rock.docker_backend import client
 
     text, changed = rewrite_from((context / dockerfile).read_text(), from_map or {"*": DEFAULT_IMAGE})
     digest = hashlib.sha256(text.encode())
