@@ -8,6 +8,7 @@ when a run starts and when it ends.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -26,6 +27,7 @@ from rich.progress import (
 from bench.metrics import attempts_summary, predictions, swebench_report
 from bench.store import ERROR_STATUSES, AttemptResult, RunStore
 
+log = logging.getLogger(__name__)
 EpisodeRunner = Callable[[str, int, RunStore], AttemptResult]
 
 
@@ -59,9 +61,7 @@ def run_bench(store: RunStore, task_ids: list[str], runner: EpisodeRunner, model
               show_progress: bool = True, collect_orphans: bool = True) -> dict[str, Any]:
     """Run every (task, attempt) not in the ledger yet; returns the report."""
     if collect_orphans:
-        from envs.rock.gc import collect
-
-        collect()
+        collect_quietly()
     done = store.done()
     todo = [(t, a) for a in range(attempts) for t in task_ids if (t, a) not in done]
     prior = store.results()
@@ -92,8 +92,18 @@ def run_bench(store: RunStore, task_ids: list[str], runner: EpisodeRunner, model
                         write_outputs(store, task_ids, attempts, model_name)
     report = write_outputs(store, task_ids, attempts, model_name)
     if collect_orphans:
-        from envs.rock.gc import collect
-
-        collect()
+        collect_quietly()
     return report
+
+
+def collect_quietly() -> int:
+    """Remove orphaned sandboxes (`envs.rock.gc.collect`); a failure (the engine is down, a
+    container vanished meanwhile) is logged, never fatal to the run. Returns how many."""
+    from envs.rock.gc import collect
+
+    try:
+        return len(collect())
+    except Exception as exc:  # gc is housekeeping: the run's results matter more
+        log.warning("orphan collection failed (%s: %s); `ale sandbox gc` retries it", type(exc).__name__, exc)
+        return 0
 

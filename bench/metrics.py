@@ -6,7 +6,7 @@ from collections import defaultdict
 from math import comb
 from typing import Any
 
-from bench.store import ERROR_STATUSES, AttemptResult
+from bench.store import AttemptResult
 
 REPORT_SCHEMA_VERSION = 2
 
@@ -33,36 +33,57 @@ def by_task(results: list[AttemptResult]) -> dict[str, list[AttemptResult]]:
     return dict(grouped)
 
 
-def swebench_report(results: list[AttemptResult], task_ids: list[str]) -> dict[str, Any]:
-    """The official harness's report fields, over each task's first attempt.
+def _graded(r: AttemptResult) -> bool:
+    return r.status in ("resolved", "unresolved")
 
-    submitted: a patch (possibly empty) was produced; completed: graded without error;
-    empty_patch: the agent changed nothing; error: the agent, grader or infrastructure failed.
+
+def _no_patch(r: AttemptResult) -> bool:
+    return r.status == "empty_patch" or (r.status in ("agent_error", "infra_error") and not r.model_patch)
+
+
+def swebench_report(results: list[AttemptResult], task_ids: list[str]) -> dict[str, Any]:
+    """The fields of `swebench.harness.reporting.make_run_report`, with its rules, over each
+    task's first attempt (`bench.official.official_report` checks them against the real one).
+
+    `task_ids` is the dataset; submitted: every task with a prediction; empty_patch: the
+    prediction is empty (an agent or infrastructure failure without a patch counts here, as its
+    prediction is empty); completed: graded; error: a patch that was not graded (grading failed,
+    or it did not apply). Unresolved and error ids whose logs hold one of swebench's
+    infrastructure-failure signatures are also listed as infra_failure (environment tier) or
+    ambiguous_failure, with the reason in failure_reasons.
     """
     first = {tid: rs[0] for tid, rs in by_task(results).items()}
-    ids: dict[str, list[str]] = {k: [] for k in ("submitted", "completed", "incomplete", "resolved",
-                                                 "unresolved", "empty_patch", "error")}
-    for tid in sorted(task_ids):
+    ids: dict[str, set[str]] = {k: set() for k in ("completed", "incomplete", "resolved", "unresolved",
+                                                   "empty_patch", "error", "infra_failure",
+                                                   "ambiguous_failure")}
+    for tid in task_ids:
         r = first.get(tid)
         if r is None:
-            ids["incomplete"].append(tid)
-            continue
-        if r.status in ERROR_STATUSES:
-            ids["error"].append(tid)
-            if r.status != "agent_error" and r.model_patch is not None:
-                ids["submitted"].append(tid)
-            continue
-        ids["submitted"].append(tid)
-        if r.status == "empty_patch":
-            ids["empty_patch"].append(tid)
-            continue
-        ids["completed"].append(tid)
-        ids["resolved" if r.resolved else "unresolved"].append(tid)
-    report: dict[str, Any] = {"total_instances": len(task_ids)}
-    for key in ("submitted", "completed", "resolved", "unresolved", "empty_patch", "error"):
+            ids["incomplete"].add(tid)
+        elif _no_patch(r):
+            ids["empty_patch"].add(tid)
+        elif _graded(r):
+            ids["completed"].add(tid)
+            ids["resolved" if r.resolved else "unresolved"].add(tid)
+        else:
+            ids["error"].add(tid)
+    reasons: dict[str, str] = {}
+    for tid in ids["unresolved"] | ids["error"]:
+        r = first[tid]
+        if r.failure_reason:
+            reasons[tid] = r.failure_reason
+            ids["infra_failure" if r.failure_tier == "environment" else "ambiguous_failure"].add(tid)
+    report: dict[str, Any] = {"total_instances": len(task_ids), "submitted_instances": len(first)}
+    for key in ("completed", "resolved", "unresolved", "infra_failure", "ambiguous_failure", "empty_patch",
+                "error"):
         report[f"{key}_instances"] = len(ids[key])
-    for key, values in ids.items():
-        report[f"{key}_ids"] = values
+    for key in ("completed", "incomplete", "empty_patch"):
+        report[f"{key}_ids"] = sorted(ids[key])
+    report["submitted_ids"] = sorted(first)
+    for key in ("resolved", "unresolved", "infra_failure", "ambiguous_failure"):
+        report[f"{key}_ids"] = sorted(ids[key])
+    report["failure_reasons"] = dict(sorted(reasons.items()))
+    report["error_ids"] = sorted(ids["error"])
     report["schema_version"] = REPORT_SCHEMA_VERSION
     return report
 
@@ -86,3 +107,12 @@ def predictions(results: list[AttemptResult], model_name: str) -> list[dict[str,
     first = {tid: rs[0] for tid, rs in by_task(results).items()}
     return [{"instance_id": tid, "model_name_or_path": model_name, "model_patch": r.model_patch or ""}
             for tid, r in sorted(first.items())]
+
+
+def classify_failure(grade_log: str, error: str | None) -> tuple[str | None, str | None]:
+    """(reason, tier) of swebench's infra-failure signatures in a grade's log and error text,
+    joined as the official harness joins test_output.txt and run_instance.log; (None, None)."""
+    from swebench.harness.infra_failure import classify_text
+
+    found = classify_text("\n".join(part for part in (grade_log, error or "") if part))
+    return (found[0], found[1]) if found else (None, None)

@@ -52,7 +52,8 @@ def write_report(run_dir: Path) -> Path:
     config = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     plots = make_plots(results, run_dir)
     lines = [f"# ALE-Gym bench report: {run_dir.name}", ""]
-    lines += [f"- {k}: `{v}`" for k, v in config.items()]
+    lines += [f"- {k}: `{v}`" if not (isinstance(v, list) and len(v) > 8) else f"- {k}: {len(v)} ({', '.join(v[:3])}, ...)"
+              for k, v in config.items()]
     lines += ["", "| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |"
               for k, v in report.items() if not k.endswith("_ids")]

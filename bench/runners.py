@@ -9,21 +9,32 @@ grader's, or the infrastructure's (dead sandbox, engine errors: retried by the h
 from __future__ import annotations
 
 import shlex
+import threading
 import time
-from dataclasses import dataclass
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from bench.metrics import classify_failure
 from bench.store import AttemptResult, RunStore, Status
+from bench.tasks import grades_a_patch
+from envs.core.errors import EnvError
 from envs.core.task import Grade, Task, TaskSuite
 from envs.rock import SandboxError
 from envs.rock.factory import create_sandbox
 
 
-def status_of(grade: Grade, model_patch: str | None) -> Status:
-    """resolved / unresolved / empty_patch / grading_error from a grade."""
+def status_of(grade: Grade, model_patch: str | None, patch_is_verdict: bool = True) -> Status:
+    """resolved / unresolved / empty_patch / grading_error from a grade.
+
+    With `patch_is_verdict` (SWE-bench: the graded thing is the diff) an empty or missing
+    patch is `empty_patch` whatever the tests say, as in the official report; otherwise
+    (Terminal-Bench, Harbor: the sandbox's state is graded) the grade decides.
+    """
     if grade.error is not None:
         return "grading_error"
-    if model_patch is not None and not model_patch.strip():
+    if patch_is_verdict and model_patch in ("", None):
         return "empty_patch"
     return "resolved" if grade.resolved else "unresolved"
 
@@ -60,13 +71,135 @@ class PatchRunner:
                                       "/tmp/ale-prediction.patch", timeout=120)
                 if not applied.ok:
                     store.log_path(task_id, attempt, "grade").write_text(applied.output)
+                    error = f"patch does not apply: {applied.output[-300:]}"
+                    reason, tier = classify_failure(applied.output, error)
                     return AttemptResult(**base, status="agent_error", duration_s=time.monotonic() - t0,
-                                         error=f"patch does not apply: {applied.output[-300:]}")
+                                         error=error, failure_reason=reason, failure_tier=tier)
             grade = task.grade(sandbox)
         except SandboxError as exc:
             return AttemptResult(**base, status="infra_error", error=str(exc), duration_s=time.monotonic() - t0)
         finally:
             sandbox.close()
         store.log_path(task_id, attempt, "grade").write_text(grade.log)
-        return AttemptResult(**base, status=status_of(grade, patch), reward=grade.reward, tests=grade.tests,
-                             error=grade.error, duration_s=time.monotonic() - t0)
+        reason, tier = classify_failure(grade.log, grade.error)
+        return AttemptResult(**base, status=status_of(grade, patch, grades_a_patch(task)),
+                             reward=grade.reward, tests=grade.tests, error=grade.error,
+                             duration_s=time.monotonic() - t0, failure_reason=reason, failure_tier=tier)
+
+
+def env_kwargs(agent: Any) -> dict[str, Any]:
+    """ChunkEnv arguments from an agent config: its `env_kwargs()` if it has one, else its
+    action format, tools and limits (one spare turn for the loop's forced submit)."""
+    if callable(getattr(agent, "env_kwargs", None)):
+        return dict(agent.env_kwargs())
+    out: dict[str, Any] = {"action_format": agent.action_format, "tools": tuple(agent.tools)}
+    limits = getattr(agent, "limits", None)
+    if limits is not None:
+        out["max_turns"] = int(limits.max_turns) + 1
+        if limits.max_wall_s is not None:
+            out["max_wall_s"] = float(limits.max_wall_s)
+    return out
+
+
+def transcript(record: Any) -> str:
+    """The agent log: each chunk's response and observation, as a person reads it."""
+    lines = [f"task {record.task_id}  policy {getattr(record, 'policy', '?')}  reward {record.reward}"]
+    for i, chunk in enumerate(record.chunks, 1):
+        flags = [f for f in ("format_error", "infra_error") if getattr(chunk, f, False)]
+        lines.append(f"\n=== chunk {i} {' '.join(flags)} ({getattr(chunk, 'wall_s', 0.0):.2f} s)")
+        lines.append(str(getattr(chunk, "response", "") or getattr(chunk, "response_text", "")))
+        lines.append("--- observation")
+        lines.append(str(getattr(chunk, "observation", "")))
+    return "\n".join(lines) + "\n"
+
+
+def _tokens(record: Any) -> int:
+    total = 0
+    for chunk in record.chunks:
+        usage = getattr(chunk, "usage", None) or {}
+        ids = getattr(chunk, "response_ids", None)
+        total += int(usage.get("completion_tokens", 0)) or (len(ids) if ids else 0)
+    return total
+
+
+@dataclass
+class AgentRunner:
+    """Runs `agent` with a policy in a `ChunkEnv` over `suite` (a `BenchSuite`): one env and one
+    policy per worker thread (`policy_factory()` is called once per thread), the trajectory
+    written to the run folder, the verdict classified:
+
+    * infra_error: the sandbox or engine failed (start, a chunk, or the sandbox died while
+      grading): retried by the harness;
+    * grading_error: the grader failed on a live sandbox (test patch, timeouts, no markers);
+    * agent_error: the policy raised, or the episode ended without a grade;
+    * else resolved / unresolved / empty_patch from the grade (`status_of`).
+    """
+
+    suite: TaskSuite
+    agent: Any
+    policy_factory: Callable[[], Any]
+    backend: str = "auto"
+    env_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._local = threading.local()
+        self._envs: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _worker(self) -> tuple[Any, Any]:
+        if not hasattr(self._local, "env"):
+            from envs.core.env import ChunkEnv
+
+            env = ChunkEnv(suite=self.suite, backend=self.backend, **{**env_kwargs(self.agent), **self.env_overrides})
+            self._local.env, self._local.policy = env, self.policy_factory()
+            with self._lock:
+                self._envs.append(env)
+        return self._local.env, self._local.policy
+
+    def close(self) -> None:
+        """Close every worker's env (and its sandbox)."""
+        with self._lock:
+            envs, self._envs = self._envs, []
+        for env in envs:
+            env.close()
+
+    def __call__(self, task_id: str, attempt: int, store: RunStore) -> AttemptResult:
+        from agents.loop import run_episode
+
+        env, policy = self._worker()
+        trajectory = store.trajectory_path(task_id, attempt)
+        trajectory.unlink(missing_ok=True)  # a retry or a resumed attempt starts a fresh record
+        t0 = time.monotonic()
+        category = ""
+        try:
+            category = category_of(self.suite.load(task_id))
+            record = run_episode(env, self.agent, policy, task_id, trajectory_path=trajectory)
+        except (SandboxError, EnvError) as exc:
+            store.log_path(task_id, attempt, "agent").write_text(traceback.format_exc())
+            return AttemptResult(task_id, attempt, "infra_error", category=category,
+                                 error=f"{type(exc).__name__}: {exc}"[:2000], duration_s=time.monotonic() - t0)
+        except Exception as exc:  # the policy (or the agent loop) failed: the agent's failure
+            store.log_path(task_id, attempt, "agent").write_text(traceback.format_exc())
+            return AttemptResult(task_id, attempt, "agent_error", category=category,
+                                 error=f"{type(exc).__name__}: {exc}"[:2000], duration_s=time.monotonic() - t0)
+        store.log_path(task_id, attempt, "agent").write_text(transcript(record))
+        task = env.task
+        grade: Grade | None = getattr(task, "last_grade", None) if task is not None and task.id == task_id else None
+        base: dict[str, Any] = {"task_id": task_id, "attempt": attempt, "category": category,
+                                "turns": len(record.chunks),
+                                "tokens": int(record.timings.get("tokens", 0)) or _tokens(record),
+                                "duration_s": time.monotonic() - t0}
+        if grade is None:
+            infra = any(getattr(c, "infra_error", False) for c in record.chunks)
+            return AttemptResult(**base, status="infra_error" if infra else "agent_error",
+                                 error="a chunk failed for infrastructure reasons" if infra
+                                 else "the episode ended without a grade")
+        store.log_path(task_id, attempt, "grade").write_text(grade.log)
+        patch = grade.report.get("model_patch")
+        if grade.error is not None and env.sandbox is not None and not env.sandbox.alive():
+            return AttemptResult(**base, status="infra_error", model_patch=patch,
+                                 error=f"the sandbox died while grading: {grade.error}"[:2000])
+        reason, tier = classify_failure(grade.log, grade.error)
+        return AttemptResult(**base, status=status_of(grade, patch, grades_a_patch(task)), reward=grade.reward,
+                             model_patch=patch, tests=grade.tests, error=grade.error,
+                             failure_reason=reason, failure_tier=tier)

@@ -41,6 +41,8 @@ class AttemptResult:
     error: str | None = None
     infra_retries: int = 0
     tests: dict[str, str] = field(default_factory=dict)
+    failure_reason: str | None = None  # swebench's infra-failure signature found in the logs
+    failure_tier: str | None = None  # "environment" or "ambiguous" (swebench.harness.infra_failure)
 
     @property
     def resolved(self) -> bool:

@@ -12,6 +12,9 @@ perf_app = typer.Typer(help="Performance benchmarks; ratios against baselines me
 BENCHMARKS = {
     "sandbox": "bench.perf.sandbox",
     "packing": "bench.perf.packing",
+    "harness": "bench.perf.harness",
+    "env": "bench.perf.env",
+    "train": "bench.perf.train",
 }
 
 

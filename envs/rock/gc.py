@@ -33,7 +33,8 @@ def list_docker() -> list[SandboxRecord]:
     from envs.rock.errors import BackendUnavailable
 
     try:
-        containers = client().containers.list(all=True, filters={"label": f"{LABEL_APP}={APP_NAME}"})
+        containers = client().containers.list(  # ignore_removed: one removed meanwhile is no error
+            all=True, filters={"label": f"{LABEL_APP}={APP_NAME}"}, ignore_removed=True)
     except BackendUnavailable:
         return []
     out = []
@@ -46,11 +47,11 @@ def list_docker() -> list[SandboxRecord]:
 def list_local() -> list[SandboxRecord]:
     """Our local (bubblewrap) sandboxes on this host."""
     try:
-        from envs.rock.local_backend import list_local_sandboxes
+        from envs.rock.local_backend import list_local_sandboxes, local_sandbox_status
     except ImportError:
         return []
     return [
-        SandboxRecord("local", sid, labels.get("ale.image", "?"), "running", labels)
+        SandboxRecord("local", sid, labels.get("ale.image", "?"), local_sandbox_status(sid), labels)
         for sid, labels in list_local_sandboxes()
     ]
 

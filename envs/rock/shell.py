@@ -28,8 +28,10 @@ from envs.rock.errors import SandboxDead
 
 SHELL_ARGV = ["bash", "--norc", "--noprofile", "--noediting", "-i"]
 TIMEOUT_EXIT_CODE = 124
-HARD_RESTART_AFTER_S = 3.0
+HARD_RESTART_AFTER_S = 5.0
 _PROBE_WAIT_S = 0.15
+_SIGNAL_SETTLE_S = 0.02
+_SYNC_TRIES = 4
 _RECV_SLICE_S = 0.5
 
 
@@ -245,20 +247,33 @@ class ShellSession:
         )
 
     def _interrupt(self, reader: _MarkerReader, capture: OutputCapture) -> tuple[int, str] | None:
-        """Stop the running command; returns the probe's marker, or None if it won't stop."""
+        """Stop the running command; returns the probe's marker, or None if it won't stop.
+
+        bash reads a pipe one byte at a time and drops the line it is reading when a SIGINT
+        lands (`printf` arrives as `rintf`), so under load a probe can be lost. Every round
+        signals (hard from the second round: `for` loops go on after a child's SIGKILL, so
+        rounds stay short), lets the signal land, then queues the same probe (a leading
+        newline ends any half-read line); the probe sent after the last signal survives. Once a probe answers, no more signals are sent and a fresh `sync`
+        marker (retried, never signalled) drains whatever the other probes left, so the next
+        command starts on a clean stream.
+        """
         probe = secrets.token_hex(8)
-        probe_line = f"printf '\\n\\x1e{probe} %d %s\\x1e' $? \"$PWD\"\n".encode()
+        probe_line = f"\nprintf '\\n\\x1e{probe} %d %s\\x1e' $? \"$PWD\"\n".encode()
         give_up = time.monotonic() + HARD_RESTART_AFTER_S
-        sent = 0
+        rounds = 0
         found: tuple[int, str] | None = None
         while found is None and time.monotonic() < give_up:
-            reader.transport.interrupt(hard=sent > 0)
+            reader.transport.interrupt(hard=rounds > 0)
+            time.sleep(_SIGNAL_SETTLE_S)
             reader.transport.send(probe_line)
-            sent += 1
+            rounds += 1
             found = reader.read_until(probe, capture, time.monotonic() + _PROBE_WAIT_S)
         if found is None:
             return None
-        for _ in range(sent - 1):  # the extra probes still queued in the shell's stdin
-            if reader.read_until(probe, None, time.monotonic() + 1.0) is None:
-                return None
-        return found
+        for _ in range(_SYNC_TRIES):
+            sync = secrets.token_hex(8)
+            reader.transport.send(f"\nprintf '\\n\\x1e{sync} 0 %s\\x1e' \"$PWD\"\n".encode())
+            synced = reader.read_until(sync, None, time.monotonic() + 1.0)
+            if synced is not None:
+                return found[0], synced[1]
+        return None

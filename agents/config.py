@@ -1,0 +1,208 @@
+"""Agent configs: strict YAML (unknown key -> error naming the nearest valid key) + Jinja templates.
+
+An agent's behaviour is data: prompt templates, tools, action format, context policy,
+limits and sampling. `AgentConfig.load("swe")` loads a shipped config
+(`agents/configs/swe.yaml`), `AgentConfig.load("my.yaml", overrides=["limits.max_turns=5"])`
+a file with dotted overrides. Every error is raised at load time, before any sandbox starts:
+unknown keys, wrong types, template syntax errors and template variables that the loop does
+not provide (templates use `StrictUndefined`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+import jinja2.meta
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agents.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+#: variables each template may use (the loop provides exactly these).
+TEMPLATE_VARS: dict[str, tuple[str, ...]] = {
+    "system": ("task_id", "workdir", "tools", "tool_names", "action_format", "format_help", "metadata"),
+    "instance": ("task", "task_id", "workdir", "tools", "tool_names", "action_format", "format_help",
+                 "metadata", "max_turns"),
+    "observation": ("output", "exit_code", "turn", "turns_left", "tool", "format_error"),
+    "summary": ("turns", "task"),
+}
+_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Templates(_Strict):
+    """Jinja templates (StrictUndefined); see `TEMPLATE_VARS` for the variables of each."""
+
+    system: str = Field("You are a software engineer working in {{ workdir }}.",
+                        description="The system message.")
+    instance: str = Field("{{ task }}\n\n{{ format_help }}", description="The first user message.")
+    observation: str = Field("{{ output }}", description="Each tool result shown to the policy.")
+    summary: str = Field("Summarize the progress so far on the task in a few sentences:\n{{ turns }}",
+                         description="Prompt asking the policy to summarize dropped turns.")
+
+
+class ContextPolicy(_Strict):
+    """What of the conversation the policy sees each turn."""
+
+    keep_last_turns: int = Field(20, ge=1, description="Keep system + task + the last N turns.")
+    max_observation_chars: int = Field(8000, ge=64, description="Longer observations keep head and tail.")
+    head_fraction: float = Field(0.5, gt=0.0, lt=1.0, description="Share of the kept chars taken from the head.")
+    max_prompt_tokens: int | None = Field(None, ge=16,
+                                          description="Drop more old turns until the prompt fits (policy's tokenizer).")
+    summarize: bool = Field(False, description="Ask the policy to summarize turns it drops.")
+
+
+class Limits(_Strict):
+    """Agent-side limits; reaching one ends the episode (`stop_reason`)."""
+
+    max_turns: int = Field(50, ge=1, description="Chunks per episode.")
+    max_tokens: int | None = Field(None, ge=1, description="Prompt + completion tokens over the episode.")
+    max_wall_s: float | None = Field(None, gt=0, description="Wall clock seconds per episode.")
+    max_cost_usd: float | None = Field(None, gt=0, description="Dollar cost per episode (see prices).")
+    usd_per_1k_prompt_tokens: float = Field(0.0, ge=0)
+    usd_per_1k_completion_tokens: float = Field(0.0, ge=0)
+    submit_on_limit: bool = Field(True, description="Send a final `submit` so the work is graded.")
+
+
+class Sampling(_Strict):
+    """Sampling parameters passed to the policy's engine."""
+
+    temperature: float = Field(0.0, ge=0.0, description="0 = greedy.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int | None = Field(None, ge=1)
+    max_tokens: int = Field(1024, ge=1, description="Completion tokens per turn.")
+    seed: int | None = None
+    stop: list[str] = Field(default_factory=list)
+
+
+class AgentConfig(_Strict):
+    """A whole agent. YAML sections match the fields."""
+
+    name: str = "agent"
+    description: str = ""
+    templates: Templates = Field(default_factory=Templates)
+    action_format: Literal["xml", "json", "bash_block", "text"] = "xml"
+    tools: list[Literal["bash", "str_replace_editor", "submit"]] = Field(
+        default_factory=lambda: ["bash", "str_replace_editor", "submit"])
+    tool_calling: bool = Field(False, description="Send tool schemas and use native tool calls.")
+    context: ContextPolicy = Field(default_factory=ContextPolicy)
+    limits: Limits = Field(default_factory=Limits)
+    sampling: Sampling = Field(default_factory=Sampling)
+
+    @model_validator(mode="after")
+    def _check_templates(self) -> AgentConfig:
+        for key, allowed in TEMPLATE_VARS.items():
+            check_template(f"templates.{key}", getattr(self.templates, key), allowed)
+        return self
+
+    # -- loading -----------------------------------------------------------------------
+    @classmethod
+    def load(cls, path_or_name: str | Path, overrides: list[str] | None = None) -> AgentConfig:
+        """Load a shipped config by name (`swe`, `terminal`) or a YAML file, then `a.b=c` overrides."""
+        path = resolve_config_path(path_or_name)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        for item in overrides or []:
+            apply_override(data, item)
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> AgentConfig:
+        """Validate `data`; errors name the key, what is wrong and the fix."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: invalid agent config:\n" + explain(exc)) from None
+
+    def render(self, template: str, **variables: Any) -> str:
+        """Render `templates.<template>` with `variables` (strict: a missing one is an error)."""
+        text = getattr(self.templates, template)
+        try:
+            return _JINJA.from_string(text).render(**variables)
+        except jinja2.UndefinedError as exc:
+            raise ConfigError(f"templates.{template}: {exc.message}; available: {sorted(variables)}") from exc
+
+
+def resolve_config_path(path_or_name: str | Path) -> Path:
+    """A shipped config name or an existing YAML path."""
+    path = Path(path_or_name)
+    if path.is_file():
+        return path
+    shipped = CONFIG_DIR / f"{path_or_name}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    near = difflib.get_close_matches(str(path_or_name), names, n=1)
+    hint = f" Did you mean {near[0]!r}?" if near else ""
+    raise ConfigError(f"no agent config {str(path_or_name)!r}: not a file and not one of {names}.{hint}")
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    """Apply `a.b=c` (c parsed as YAML) to nested dict `data` in place."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {item!r}: write it as section.key=value, e.g. limits.max_turns=5")
+    node = data
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {part!r} is not a section")
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def check_template(where: str, text: str, allowed: tuple[str, ...]) -> None:
+    """Syntax-check a Jinja template and reject variables the loop will not provide."""
+    try:
+        ast = _JINJA.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"{where}: Jinja syntax error on line {exc.lineno}: {exc.message}") from None
+    unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - set(allowed))
+    if unknown:
+        hints = []
+        for name in unknown:
+            near = difflib.get_close_matches(name, allowed, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+        raise ValueError(f"{where} uses undefined variable(s) {', '.join(hints)}; "
+                         f"available: {', '.join(allowed)}")
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = AgentConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+    return model
+
+
+def explain(exc: ValidationError) -> str:
+    """One line per error: dotted key, what is wrong, and what to write instead."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "<top>"
+        if err["type"] == "extra_forbidden":
+            model = _model_at(loc[:-1])
+            valid = list(model.model_fields) if model else []
+            near = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+            hint = f" Did you mean {near[0]!r}?" if near else ""
+            lines.append(f"  {key}: unknown key.{hint} Valid keys here: {', '.join(valid)}")
+        elif err["type"] == "value_error":
+            lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
+        else:
+            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)

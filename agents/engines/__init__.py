@@ -1,0 +1,1 @@
+"""Token-level inference engines (token ids in, token ids + log-probs out)."""

@@ -1,0 +1,19 @@
+"""Errors of the `agents` package: one base class, few subclasses, messages that say what to do."""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Base class of every error raised by `agents`."""
+
+
+class ConfigError(AgentError):
+    """An agent config (YAML, override, template) is invalid; the message names the fix."""
+
+
+class PolicyError(AgentError):
+    """A policy could not be built or could not produce a turn."""
+
+
+class LimitsExceeded(AgentError):
+    """An agent-side limit (turns, tokens, wall clock, cost) ended the episode."""

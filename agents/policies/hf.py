@@ -1,0 +1,119 @@
+"""`HFPolicy`: a chat policy on top of the token-level `HFEngine` (transformers, CPU or GPU).
+
+Prompt ids are built in one of two modes and reported exactly as fed (`PolicyOutput.prompt_mode`):
+
+* `append` (default): when the new messages extend the previous call's messages by the
+  assistant turn it produced plus new messages, the prompt is `previous prompt ids +
+  sampled ids + ids of the rendered new messages`. The sampled ids are never re-tokenized,
+  so an episode is one token stream with exact policy/observation boundaries. The mode is
+  used only after checking that the chat template renders the same text for that prefix;
+  otherwise (context policy dropped turns, length-cut response) it falls back to `render`.
+* `render`: the chat template over all messages, tokenized once.
+
+Specs: `hf:PATH` (a model directory) and `tiny` (the local tiny model, built on first use).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from agents.actions import parse_tool_calls
+from agents.engines.hf_engine import EngineSampling, HFEngine
+from agents.policies.base import EpisodeContext, PolicyOutput, register_policy
+
+
+class HFPolicy:
+    """Chat template + `HFEngine`; see the module docstring."""
+
+    def __init__(self, engine: HFEngine, tokenizer: Any, sampling: EngineSampling | None = None,
+                 prompt_mode: str = "append", name: str = "hf") -> None:
+        if prompt_mode not in ("append", "render"):
+            raise ValueError(f"prompt_mode {prompt_mode!r}: choose 'append' or 'render'")
+        self.engine = engine
+        self.tokenizer = tokenizer
+        self.sampling = sampling or EngineSampling(temperature=0.0, max_tokens=256)
+        self.prompt_mode = prompt_mode
+        self.name = name
+        self._last: dict[str, Any] | None = None
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str], sampling: Any | None = None, device: str = "cpu",
+                        prompt_mode: str = "append", record: bool = False, name: str | None = None) -> HFPolicy:
+        """Load engine and tokenizer from a model directory; `sampling` may be a config `Sampling`."""
+        from transformers import AutoTokenizer
+
+        engine = HFEngine.from_pretrained(path, device=device, record=record)
+        tok = AutoTokenizer.from_pretrained(str(path))
+        samp = EngineSampling.from_config(sampling) if sampling is not None else None
+        return cls(engine, tok, samp, prompt_mode, name or f"hf:{os.fspath(path)}")
+
+    # -- prompts ------------------------------------------------------------------------
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+               generation_prompt: bool) -> str:
+        """The chat template's text for `messages`."""
+        return str(self.tokenizer.apply_chat_template(messages, tools=tools, tokenize=False,
+                                                      add_generation_prompt=generation_prompt))
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def prompt_ids_for(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+                       ) -> tuple[list[int], str]:
+        """(ids the engine will be fed for `messages`, "append" | "render")."""
+        full = self.render(messages, tools, True)
+        last = self._last
+        if self.prompt_mode == "append" and last is not None and last["finish_reason"] == "stop" \
+                and last["tools"] == tools:
+            prev = last["messages"]
+            n = len(prev)
+            if messages[:n] == prev and len(messages) > n + 1 and messages[n].get("role") == "assistant" \
+                    and messages[n].get("content") == last["text"] and not messages[n].get("tool_calls"):
+                prefix = self.render(messages[: n + 1], tools, False)
+                ids = last["prompt_ids"] + last["response_ids"]
+                if full.startswith(prefix) and self.tokenizer.decode(ids) == prefix:
+                    return ids + self.encode(full[len(prefix):]), "append"
+        return self.encode(full), "render"
+
+    def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
+        """Prompt length in tokens, exactly as `act` would feed it."""
+        return len(self.prompt_ids_for(messages, tools)[0])
+
+    # -- Policy -------------------------------------------------------------------------
+    def start_episode(self, context: EpisodeContext) -> None:
+        self._last = None
+
+    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+            guided_choice: list[str] | None = None) -> PolicyOutput:
+        """Sample one turn; `guided_choice` restricts the reply to one of the given texts (+ EOS)."""
+        prompt_ids, mode = self.prompt_ids_for(messages, tools)
+        guided = None
+        if guided_choice:
+            eos = self.engine.eos_token_ids[0]
+            guided = [[self.encode(c) + [eos] for c in guided_choice]]
+        [(resp, lps)] = self.engine.generate([prompt_ids], self.sampling, guided=guided)
+        finish = "stop" if resp and resp[-1] in self.engine.eos_token_ids else "length"
+        body = resp[:-1] if finish == "stop" else resp
+        text = self.tokenizer.decode(body)
+        self._last = {"messages": list(messages), "tools": tools, "prompt_ids": prompt_ids,
+                      "response_ids": resp, "text": text, "finish_reason": finish}
+        return PolicyOutput(text=text, tool_calls=parse_tool_calls(text) if tools else None, prompt_ids=prompt_ids, response_ids=resp, logprobs=lps,
+                            finish_reason=finish, usage={"prompt_tokens": len(prompt_ids),
+                                                         "completion_tokens": len(resp)},
+                            policy_version=self.engine.version, prompt_mode=mode)
+
+
+def _hf_factory(arg: str | None, **options: Any) -> HFPolicy:
+    if not arg:
+        raise ValueError("write hf:PATH (a transformers model directory)")
+    return HFPolicy.from_pretrained(arg, **options)
+
+
+def _tiny_factory(arg: str | None, **options: Any) -> HFPolicy:
+    from agents.tiny_model import ensure_tiny_model
+
+    return HFPolicy.from_pretrained(ensure_tiny_model(arg or None), name="tiny", **options)
+
+
+register_policy("hf", _hf_factory)
+register_policy("tiny", _tiny_factory)

@@ -1,0 +1,96 @@
+"""Reference policies: `OraclePolicy` replays the task's reference solution, `EmptyPolicy` submits.
+
+Both emit real actions through the env's tools, in the episode's action format, so their
+trajectories are ordinary ones (usable as expert trajectories for imitation) and the harness,
+the grader and the report are exercised end to end.
+
+The oracle asks the task for its solution as bash commands: `task.oracle_actions() -> list[str]`
+(SWE-bench: a heredoc writing the gold patch and `git apply`; Terminal-Bench / Harbor: the
+solution script). A task without `oracle_actions` cannot be run by the oracle.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agents.actions import render_tool_call
+from agents.policies.base import EpisodeContext, PolicyOutput
+
+_FENCE = "```"
+
+
+def render_call(name: str, arguments: dict[str, str], action_format: str) -> str:
+    """One tool call as the text of a whole assistant turn in `action_format`."""
+    thought = "Done: submitting." if name == "submit" else "Running the next step of the reference solution."
+    return render_tool_call(name, arguments, action_format, thought)
+
+
+def _fits(command: str, action_format: str) -> bool:
+    """Whether `command` survives the format's parser unchanged."""
+    if action_format == "bash_block":
+        return _FENCE not in command
+    if action_format == "xml":
+        return "</parameter>" not in command and "</function>" not in command
+    return _FENCE not in command and "</tool_call>" not in command  # json: inside a ```json fence
+
+
+def _output(text: str, name: str, arguments: dict[str, str]) -> PolicyOutput:
+    call = {"type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+    return PolicyOutput(text=text, tool_calls=[call], prompt_ids=None, response_ids=None, logprobs=None,
+                        usage={"prompt_tokens": 0, "completion_tokens": 0})
+
+
+class EmptyPolicy:
+    """Submits at once: the floor every real policy must beat (0% on any sound suite)."""
+
+    name = "empty"
+
+    def __init__(self) -> None:
+        self._format = "xml"
+
+    def start_episode(self, context: EpisodeContext) -> None:
+        self._format = str(getattr(context, "action_format", "xml"))
+
+    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
+        return _output(render_call("submit", {}, self._format), "submit", {})
+
+
+class OraclePolicy:
+    """Runs `task.oracle_actions()` one bash call per turn, then submits (100% on a sound suite).
+
+    A command that the action format could not carry verbatim (a fence inside a bash block,
+    `</parameter>` inside XML) is sent base64-encoded and decoded by bash instead.
+    """
+
+    name = "oracle"
+
+    def __init__(self) -> None:
+        self._format = "xml"
+        self._queue: list[str] = []
+
+    def start_episode(self, context: EpisodeContext) -> None:
+        task = getattr(context, "task", None)
+        if task is None or not callable(getattr(task, "oracle_actions", None)):
+            raise TypeError(f"the oracle policy needs the task object with oracle_actions() for "
+                            f"{getattr(context, 'task_id', '?')!r}; its suite does not provide one")
+        self._format = str(getattr(context, "action_format", "xml"))
+        self._queue = [str(c) for c in task.oracle_actions()]
+
+    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
+        if not self._queue:
+            return _output(render_call("submit", {}, self._format), "submit", {})
+        command = self._queue.pop(0)
+        if not _fits(command, self._format):
+            command = encoded_command(command)
+        args = {"command": command}
+        return _output(render_call("bash", args, self._format), "bash", args)
+
+
+def encoded_command(command: str) -> str:
+    """`command` run through base64, for text no action format could carry verbatim."""
+    import base64
+
+    blob = base64.b64encode(command.encode()).decode()
+    return f"echo {blob} | base64 -d > /tmp/.ale-oracle.sh && bash /tmp/.ale-oracle.sh; " \
+           "__rc=$?; rm -f /tmp/.ale-oracle.sh; (exit $__rc)"

@@ -1,0 +1,298 @@
+"""`ale bench run | grade | report | compare`: the evaluation harness's commands.
+
+    ale bench run --suite swe-mini --workers 4            # oracle unless a model endpoint is set
+    ale bench run --suite tb-mini --policy openai:MODEL@http://127.0.0.1:8000/v1
+    ale bench grade --predictions preds.jsonl --suite swe-mini
+    ale bench report runs/swe-mini__swe__oracle
+    ale bench compare RUN_A RUN_B
+
+Re-running the same `run` (or `grade`) command resumes its run folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bench.harness import run_bench
+from bench.tasks import RUN_LABEL, BenchSuite
+
+SuiteOpt = Annotated[str, typer.Option("--suite", help="suite name (swe-mini, tb-mini, swebench, "
+                                       "terminal-bench, harbor) or a path: SWE-bench JSONL/parquet, or a "
+                                       "folder of Terminal-Bench / Harbor tasks")]
+TasksOpt = Annotated[list[str] | None, typer.Option("--tasks", help="only these task ids (repeat, or comma-separated)")]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-w", min=1, help="parallel sandboxes")]
+BackendOpt = Annotated[str, typer.Option("--backend", help="sandbox backend: docker, local or auto")]
+RunDirOpt = Annotated[Path | None, typer.Option("--run-dir", help="run folder (default: runs/<suite>__<agent>__<policy>); "
+                                                "an existing one is resumed")]
+
+NO_ENDPOINT = ("No model endpoint is configured ($OPENAI_BASE_URL and $OPENAI_MODEL), so the ORACLE policy "
+               "runs: it applies each task's reference solution through the agent's own tools.")
+EXPLAIN = {
+    "oracle": "The oracle applies each task's reference solution, so this resolve rate tests the suite, the "
+              "sandboxes, the agent loop and the grader (anything below 100% is a harness or task bug); it "
+              "says nothing about a model. To evaluate a model: export OPENAI_BASE_URL=http://HOST:PORT/v1 "
+              "OPENAI_MODEL=NAME, or pass --policy openai:MODEL@URL | hf:PATH | tiny.",
+    "empty": "The empty policy submits without changing anything: this is the floor (0% on a sound suite).",
+}
+
+
+def register_bench_commands(bench_app: typer.Typer) -> None:
+    """Mount run, grade, report and compare on `ale bench`."""
+    bench_app.command("run")(run_cmd)
+    bench_app.command("grade")(grade_cmd)
+    bench_app.command("report")(report_cmd)
+    bench_app.command("compare")(compare_cmd)
+
+
+# -- resolving arguments ----------------------------------------------------------------------
+def split_ids(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [t for v in values for t in v.split(",") if t.strip()]
+
+
+def resolve_bench_suite(spec: str, task_ids: list[str] | None = None) -> Any:
+    """A registered suite name, a SWE-bench file / data folder, a folder of TB/Harbor tasks, or
+    `pkg.module:factory` (a callable taking `task_ids=` and returning a `TaskSuite`)."""
+    from envs.core.errors import EnvError
+    from envs.core.suites import SUITES, resolve_suite
+
+    if spec in SUITES:
+        return resolve_suite(spec, task_ids=task_ids)
+    path = Path(spec)
+    if not path.exists() and re.fullmatch(r"[\w.]+:\w+", spec):  # pkg.module:factory
+        import importlib
+
+        module, _, attr = spec.partition(":")
+        return getattr(importlib.import_module(module), attr)(task_ids=task_ids)
+    if not path.exists():
+        raise typer.BadParameter(f"--suite {spec!r} is neither a suite ({', '.join(sorted(SUITES))}) nor an "
+                                 "existing path")
+    from envs.suites.swebench import SWEBenchSuite
+
+    data = path
+    if path.is_dir():
+        jsonls = sorted(path.glob("*.jsonl")) + sorted(path.glob("*.parquet"))
+        if not jsonls:
+            from envs.suites.terminal_bench import TaskFolderSuite
+
+            try:
+                return TaskFolderSuite(path, task_ids=task_ids)  # Terminal-Bench and Harbor folders
+            except EnvError as exc:
+                raise typer.BadParameter(str(exc)) from exc
+        data = jsonls[0]
+    folder = data.parent
+    specs = folder / "specs.json"
+    return SWEBenchSuite(data, task_ids=task_ids, name=data.stem,
+                         repos_dir=folder / "repos" if (folder / "repos").is_dir() else None,
+                         specs=specs if specs.is_file() else None)
+
+
+def resolve_policy(spec: str) -> tuple[str, str | None]:
+    """(policy spec, a note to print) for `--policy`; `auto` picks the endpoint or the oracle."""
+    if spec != "auto":
+        return spec, None
+    url, model = os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_MODEL")
+    if url and model:
+        return f"openai:{model}@{url}", f"Policy: the OpenAI-compatible endpoint {url}, model {model}."
+    if url:
+        return "oracle", (f"$OPENAI_BASE_URL is set ({url}) but $OPENAI_MODEL is not: set it to the served "
+                          "model's name to evaluate it. " + NO_ENDPOINT)
+    return "oracle", NO_ENDPOINT
+
+
+def model_name_of(policy_spec: str) -> str:
+    """`model_name_or_path` for predictions: the model of openai/hf/vllm specs, else the kind."""
+    kind, _, arg = policy_spec.partition(":")
+    if kind == "openai":
+        return arg.split("@", 1)[0] or "openai"
+    return arg or kind
+
+
+def default_agent(suite: Any) -> str:
+    from envs.suites.swebench import SWEBenchSuite
+
+    return "swe" if isinstance(suite, SWEBenchSuite) else "terminal"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
+
+
+def run_id_of(run_dir: Path) -> str:
+    """The label value marking this run's sandboxes (stable across resumes)."""
+    return "run-" + hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:12]
+
+
+def remove_run_sandboxes(run_id: str) -> int:
+    """Remove every sandbox labelled with this run (left by a killed harness); returns how many."""
+    from envs.rock.gc import list_all, remove
+
+    for _ in range(3):  # a listing can race with containers that are being removed
+        try:
+            mine = [r for r in list_all() if r.labels.get(RUN_LABEL) == run_id]
+            for record in mine:
+                remove(record)
+            return len(mine)
+        except Exception as exc:
+            error = exc
+    typer.echo(f"warning: could not remove this run's sandboxes ({error}); run `ale sandbox gc`", err=True)
+    return 0
+
+
+def _echo_report(report: dict[str, Any], run_dir: Path) -> None:
+    total = report["total_instances"]
+    resolved = report["resolved_instances"]
+    pct = 100.0 * resolved / total if total else 0.0
+    typer.echo(f"resolved {resolved}/{total} ({pct:.1f}%)  unresolved {report['unresolved_instances']}  "
+               f"empty_patch {report['empty_patch_instances']}  error {report['error_instances']}  "
+               f"incomplete {len(report['incomplete_ids'])}")
+    for key in sorted(k for k in report if k.startswith(("pass@", "avg@"))):
+        typer.echo(f"{key} {report[key]:.3f}")
+    typer.echo(f"run folder: {run_dir}  (report.json, predictions.jsonl, report.md, trajectories/, logs/)")
+
+
+# -- commands ---------------------------------------------------------------------------------
+def run_cmd(
+    suite: SuiteOpt = "swe-mini",
+    agent: Annotated[str | None, typer.Option("--agent", help="agent config name or YAML path "
+                                              "(default: swe for SWE-bench suites, terminal otherwise)")] = None,
+    policy: Annotated[str, typer.Option("--policy", help="policy spec: oracle, empty, openai:MODEL@URL, hf:PATH, "
+                                        "tiny, scripted:FILE; auto = $OPENAI_BASE_URL + $OPENAI_MODEL if set, "
+                                        "else the oracle")] = "auto",
+    workers: WorkersOpt = 4,
+    tasks: TasksOpt = None,
+    attempts: Annotated[int, typer.Option("--attempts", "-k", min=1, help="attempts per task (pass@k, avg@k)")] = 1,
+    run_dir: RunDirOpt = None,
+    backend: BackendOpt = "auto",
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="agent config override, e.g. "
+                                                        "--set limits.max_turns=30 (repeatable)")] = None,
+    max_infra_retries: Annotated[int, typer.Option(help="re-runs of an attempt that failed for "
+                                                   "infrastructure reasons")] = 2,
+    progress: Annotated[bool, typer.Option(help="live progress bar")] = True,
+) -> None:
+    """Run an agent with a policy on a suite, in parallel sandboxes; resumable."""
+    from agents.config import AgentConfig
+    from agents.policies import make_policy
+    from bench.report import write_report
+    from bench.runners import AgentRunner
+    from bench.store import RunStore
+
+    task_ids = split_ids(tasks)
+    the_suite = resolve_bench_suite(suite, task_ids)
+    ids = task_ids or the_suite.task_ids()
+    policy_spec, note = resolve_policy(policy)
+    agent_name = agent or default_agent(the_suite)
+    agent_cfg = AgentConfig.load(agent_name, overrides=list(overrides or []))
+    make_policy(policy_spec)  # fail fast on a bad spec, before any sandbox starts
+    folder = run_dir or Path("runs") / slug(f"{the_suite.name}__{Path(agent_name).stem}__{policy_spec}")
+    store = RunStore(folder)
+    store.check_or_write_config({"kind": "run", "suite": suite, "agent": agent_name, "policy": policy_spec,
+                                 "attempts": attempts, "tasks": ids, "overrides": list(overrides or [])})
+    if note:
+        typer.echo(note)
+    run_id = run_id_of(folder)
+    remove_run_sandboxes(run_id)
+    runner = AgentRunner(BenchSuite(the_suite, {RUN_LABEL: run_id}), agent_cfg,
+                         lambda: make_policy(policy_spec), backend=backend)
+    try:
+        report = run_bench(store, ids, runner, model_name_of(policy_spec), attempts=attempts, workers=workers,
+                           max_infra_retries=max_infra_retries, show_progress=progress)
+    finally:
+        runner.close()
+        remove_run_sandboxes(run_id)
+    write_report(folder)
+    _echo_report(report, folder)
+    kind = policy_spec.partition(":")[0]
+    if kind in EXPLAIN:
+        typer.echo(EXPLAIN[kind])
+
+
+def read_predictions(path: Path) -> list[dict[str, Any]]:
+    """SWE-bench predictions from JSONL, a JSON list, or a JSON dict keyed by instance id."""
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        obj = json.loads(text)
+        rows = list(obj.values()) if isinstance(obj, dict) else list(obj)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or "instance_id" not in row:
+            raise typer.BadParameter(f"{path}: prediction {i} has no instance_id")
+    return rows
+
+
+def grade_cmd(
+    predictions: Annotated[Path, typer.Option("--predictions", exists=True, dir_okay=False,
+                                              help="SWE-bench predictions (instance_id, model_name_or_path, "
+                                              "model_patch), JSONL or JSON")],
+    suite: SuiteOpt = "swe-mini",
+    workers: WorkersOpt = 4,
+    tasks: TasksOpt = None,
+    run_dir: RunDirOpt = None,
+    backend: BackendOpt = "auto",
+    progress: Annotated[bool, typer.Option(help="live progress bar")] = True,
+) -> None:
+    """Grade predictions from any tool: each patch applied to a fresh sandbox, then graded."""
+    from bench.report import write_report
+    from bench.runners import PatchRunner
+    from bench.store import RunStore
+
+    rows = read_predictions(predictions)
+    the_suite = resolve_bench_suite(suite)
+    known = set(the_suite.task_ids())
+    wanted = split_ids(tasks)
+    ids = [r["instance_id"] for r in rows if (wanted is None or r["instance_id"] in wanted)]
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise typer.BadParameter(f"{len(unknown)} predictions are not in suite {suite!r}: {unknown[:5]}")
+    patches = {r["instance_id"]: r.get("model_patch") or "" for r in rows}
+    model = str(rows[0].get("model_name_or_path") or "unknown") if rows else "unknown"
+    digest = hashlib.sha256(predictions.read_bytes()).hexdigest()[:16]
+    folder = run_dir or Path("runs") / slug(f"grade__{the_suite.name}__{predictions.stem}__{digest}")
+    store = RunStore(folder)
+    store.check_or_write_config({"kind": "grade", "suite": suite, "predictions": str(predictions),
+                                 "sha256": digest, "tasks": sorted(ids)})
+    run_id = run_id_of(folder)
+    remove_run_sandboxes(run_id)
+    runner = PatchRunner(BenchSuite(the_suite, {RUN_LABEL: run_id}), patches, backend=backend)
+    try:
+        report = run_bench(store, sorted(ids), runner, model, workers=workers, show_progress=progress)
+    finally:
+        remove_run_sandboxes(run_id)
+    write_report(folder)
+    _echo_report(report, folder)
+
+
+def report_cmd(run: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="run folder")]) -> None:
+    """Write RUN/report.md with PNG plots (resolve rate by category, turns, time, tokens per task)."""
+    from bench.report import write_report
+
+    out = write_report(run)
+    typer.echo(f"wrote {out}")
+
+
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
+    run_b: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
+) -> None:
+    """Per-task status differences between two runs (first attempts)."""
+    from bench.metrics import by_task
+    from bench.report import compare
+    from bench.store import RunStore
+
+    for name, run in (("A", run_a), ("B", run_b)):
+        firsts = [rs[0] for rs in by_task(RunStore(run).results()).values()]
+        typer.echo(f"{name} {run}: resolved {sum(r.resolved for r in firsts)}/{len(firsts)}")
+    diffs = compare(run_a, run_b)
+    if not diffs:
+        typer.echo("no per-task differences")
+    for task, a, b in diffs:
+        typer.echo(f"{task}: {a} -> {b}")

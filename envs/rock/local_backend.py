@@ -1,0 +1,431 @@
+"""The `local` backend: daemon-less sandboxes from bubblewrap, overlayfs and cgroups.
+
+Each sandbox has a state directory (`overlay.Layout`, under `ale_home()/local/<id>/`), an
+overlay root mounted on the host over the read-only root filesystem of `spec.image`, a cgroup
+with its limits (`cgroups.SandboxCgroup`), and one long-lived *init*: PID 1 of the sandbox's
+pid namespace, running the TTL loop. Shell sessions join the init's namespaces and share its
+root (`bwrap.shell_argv`), like `docker exec` into a container: files, processes, loopback
+and hostname are shared; cwd, exports and shell variables are per session. File operations go
+through the host view of the root, resolved inside it by the kernel (`inroot.SandboxRoot`).
+
+Limits: every process joins the cgroup before it execs anything. Without usable cgroups,
+`create` raises `BackendUnavailable`; a sandbox never runs unlimited. `disk_mb` is not
+enforced by this backend. `network="bridge"` shares the host's network namespace (there is
+no daemon to run a bridge); `"none"` leaves only loopback.
+
+TTL and gc: no `--die-with-parent` on the init. Sandboxes must outlive their creator
+(`ale sandbox create` is detached; the warm pool creates on worker threads, and a parent-death
+signal fires when the creating *thread* exits). When the init's TTL loop ends, the kernel
+kills every process of the namespace. A driver killed by SIGKILL leaves its sandboxes running
+until then, and `ale sandbox gc` (`is_orphan`: owner pid dead or TTL passed) calls
+`remove_local_sandbox`, which kills the cgroup's processes, unmounts and deletes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from envs.rock.api import LABEL_EXPIRES_AT, ExecResult, SandboxSpec, owner_labels
+from envs.rock.bwrap import SessionTransport, init_argv, shell_argv, user_prefix
+from envs.rock.cgroups import Limits, SandboxCgroup
+from envs.rock.errors import (
+    BackendUnavailable,
+    ImageNotFound,
+    SandboxDead,
+    SandboxError,
+)
+from envs.rock.images import IMAGE_ENV, rootfs_path
+from envs.rock.inroot import SandboxRoot
+from envs.rock.overlay import (
+    HOST_ENV,
+    SANDBOX_ID,
+    Layout,
+    copy_tree,
+    local_root,
+    mount_overlay,
+    remove_state,
+    replace_upper,
+    run_host,
+)
+from envs.rock.pipe_transport import PipeTransport
+from envs.rock.proctree import children
+from envs.rock.shell import ShellSession
+
+BACKEND = "local"
+LABEL_IMAGE = "ale.image"  # read by `gc.list_local`
+_START_TIMEOUT_S = 15.0
+_STARTING_GRACE_S = 120.0
+
+
+# -- host helpers ----------------------------------------------------------------------------
+def _check_host() -> None:
+    if os.geteuid() != 0:
+        raise BackendUnavailable(
+            "the local backend needs root (overlay mounts, cgroups, namespaces); run as root "
+            "or use backend='docker'."
+        )
+    for tool, package in (("bwrap", "bubblewrap"), ("nsenter", "util-linux"), ("mount", "mount")):
+        if not shutil.which(tool, path=HOST_ENV["PATH"]):
+            raise BackendUnavailable(
+                f"the local backend needs `{tool}`: `apt-get install -y {package}`, or use "
+                "backend='docker'."
+            )
+
+
+def _proc_start(pid: int) -> str | None:
+    """The start time of a live (non-zombie) process, None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _stop(layout: Layout, proc: subprocess.Popen[bytes] | None = None,
+          sessions: Iterable[ShellSession] = (), init: tuple[int, str] | None = None) -> None:
+    """Kill every process of the sandbox and wait until they are gone.
+
+    The init goes first: the kernel then kills its whole pid namespace while each session's
+    bwrap monitor (outside the namespace) is still there to reap its shell, so no zombie is
+    left to the host's init, which may reap slowly. Then the sessions' host-side wrappers
+    and anything else in the cgroup.
+    """
+    try:
+        state = json.loads(layout.state.read_text())
+        pid, start = init or (int(state["init_pid"]), str(state["init_start"]))
+    except (OSError, ValueError, KeyError):
+        pid, start = init or (0, "")
+    if pid and _proc_start(pid) == start:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while _proc_start(pid) == start and time.monotonic() < deadline:
+            time.sleep(0.002)
+    for session in sessions:
+        session.close()
+    SandboxCgroup(layout.sid).kill()
+    if proc is not None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _teardown(layout: Layout, proc: subprocess.Popen[bytes] | None = None,
+              sessions: Iterable[ShellSession] = ()) -> None:
+    """Kill every process, unmount, remove cgroups and the state directory.
+
+    Safe on a half-created or half-removed sandbox. The state directory (with its labels)
+    stays if something could not be unmounted, so that a later `gc` retries.
+    """
+    _stop(layout, proc, sessions)
+    remove_state(layout)
+    SandboxCgroup(layout.sid).remove()
+
+
+def list_local_sandboxes() -> list[tuple[str, dict[str, str]]]:
+    """(id, labels) of every local sandbox on this host, alive or not (for `ale sandbox gc`)."""
+    root = local_root()
+    found = []
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            labels = json.loads((d / "labels.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if SANDBOX_ID.fullmatch(d.name) and isinstance(labels, dict):
+            found.append((d.name, {str(k): str(v) for k, v in labels.items()}))
+    return found
+
+
+def remove_local_sandbox(sandbox_id: str) -> None:
+    """Force-remove one local sandbox, whatever its state (used by `gc` and `ale sandbox rm`)."""
+    _teardown(Layout.of(sandbox_id))
+
+
+def _write_state(layout: Layout, state: dict[str, object]) -> None:
+    """Replace `state.json` atomically (a concurrent `gc` never reads half a file)."""
+    tmp = layout.state.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.rename(layout.state)
+
+
+def local_sandbox_status(sandbox_id: str) -> str:
+    """"running" while the init lives, "starting" while being created or restored (for at
+    most `_STARTING_GRACE_S`), else "exited" (`gc` removes exited sandboxes)."""
+    layout = Layout.of(sandbox_id)
+    try:
+        state = json.loads(layout.state.read_text())
+        pid, start = int(state["init_pid"]), str(state["init_start"])
+    except (OSError, ValueError, KeyError):
+        pid, start = 0, ""
+    if pid:
+        return "running" if _proc_start(pid) == start else "exited"
+    newest = 0.0
+    for f in (layout.labels, layout.state):
+        with contextlib.suppress(OSError):
+            newest = max(newest, f.stat().st_mtime)
+    return "starting" if time.time() - newest < _STARTING_GRACE_S else "exited"
+
+
+def reap(state_dir: str) -> None:
+    """Remove an expired sandbox; run on the host by its init's wrapper when the TTL ends.
+
+    This is the automatic half of TTL collection: no driver and no `gc` needed.
+    """
+    layout = Layout(Path(state_dir))
+    if SANDBOX_ID.fullmatch(layout.sid) and layout.dir.is_dir():
+        _teardown(layout)
+
+
+# -- the sandbox -----------------------------------------------------------------------------
+class LocalSandbox:
+    """A sandbox from bubblewrap and cgroups. Create with `LocalSandbox.create(spec)`."""
+
+    def __init__(self, spec: SandboxSpec, layout: Layout) -> None:
+        self._spec = spec
+        self._layout = layout
+        self._cgroup = SandboxCgroup(layout.sid)
+        self._files = SandboxRoot(layout.merged, describe=f"local sandbox {layout.sid}")
+        self._sessions: dict[str, ShellSession] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._init_pid = 0
+        self._init_start = ""
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @classmethod
+    def create(cls, spec: SandboxSpec) -> LocalSandbox:
+        _check_host()
+        rootfs = rootfs_path(spec.image)
+        if not (rootfs / "bin").exists():
+            raise ImageNotFound(
+                f"no root filesystem for image {spec.image!r} at {rootfs}: build it with "
+                "`ale images build --local` (the local backend uses no registry)."
+            )
+        layout = Layout.of(secrets.token_hex(6))
+        layout.dir.mkdir(parents=True, mode=0o700)
+        labels = {**owner_labels(spec, BACKEND), LABEL_IMAGE: spec.image}
+        layout.labels.write_text(json.dumps(labels, indent=1))  # first: gc can always find it
+        sb = cls(spec, layout)
+        try:
+            sb._cgroup.create(Limits(spec.memory_mb * 2**20, spec.pids_limit, spec.cpus))
+            for d in (layout.upper, layout.work, layout.merged, layout.sysfs, layout.snapshots):
+                d.mkdir()
+            mount_overlay(rootfs, layout)
+            sb._boot(spec.ttl_s)
+            sb._files.makedirs(spec.workdir)  # like docker's WORKDIR
+        except BaseException:
+            sb._closed = True
+            with contextlib.suppress(SandboxError, OSError):  # else gc finds it by its labels
+                _teardown(layout, sb._proc)
+            raise
+        return sb
+
+    @classmethod
+    def attach(cls, sandbox_id: str) -> LocalSandbox:
+        """A handle on a running local sandbox (e.g. from `ale sandbox create`)."""
+        layout = Layout.of(sandbox_id)
+        try:
+            state = json.loads(layout.state.read_text())
+        except (OSError, ValueError) as exc:
+            raise SandboxDead(f"local sandbox {sandbox_id} is gone ({exc}): see `ale sandbox ls`") from exc
+        sb = cls(SandboxSpec(**state["spec"]), layout)
+        sb._init_pid, sb._init_start = int(state["init_pid"]), str(state["init_start"])
+        return sb
+
+    def _boot(self, ttl_s: float) -> None:
+        """Start the init and wait until it runs bash in its namespaces; mount its sysfs."""
+        keep_r, keep_w = os.pipe()
+        env = {**IMAGE_ENV, **self._spec.env}
+        argv = init_argv(self._layout, self._cgroup, env, self._spec.network == "none", ttl_s, keep_r)
+        try:
+            with open(self._layout.log, "ab") as log:
+                self._proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    pass_fds=(keep_r, keep_w), start_new_session=True, env=HOST_ENV,
+                )
+        finally:
+            os.close(keep_r)
+            os.close(keep_w)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while True:  # outer sh -> bwrap (the inner sh exec'd it) -> bash, PID 1 of the sandbox
+            init = next((k for w in children(self._proc.pid) if _comm(w) == "bwrap"
+                         for k in children(w) if _comm(k) == "bash"), 0)
+            if init:
+                self._init_pid, self._init_start = init, _proc_start(init) or ""
+                break
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                said = self._layout.log.read_text(errors="replace")[-2000:]
+                raise SandboxError(f"local sandbox {self.id} did not start: {said!r}")
+            time.sleep(0.005)
+        # a memory bomb must not make the OOM killer pick the init (that would end the sandbox)
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{self._init_pid}/oom_score_adj").write_text("-1000")
+        state = {"spec": dataclasses.asdict(self._spec), "init_pid": self._init_pid,
+                 "init_start": self._init_start}
+        _write_state(self._layout, state)
+        run_host(["nsenter", f"--net=/proc/{self._init_pid}/ns/net", "--", "mount", "-t", "sysfs",
+                  "-o", "ro,nosuid,nodev,noexec", "sysfs", str(self._layout.sysfs)],
+                 f"mounting /sys of sandbox {self.id}")
+
+    @property
+    def id(self) -> str:
+        return self._layout.sid
+
+    @property
+    def spec(self) -> SandboxSpec:
+        return self._spec
+
+    def alive(self) -> bool:
+        if self._closed:
+            return False
+        if self._proc is not None:
+            self._proc.poll()  # reap the init's wrapper once it exited
+        return bool(self._init_pid) and _proc_start(self._init_pid) == self._init_start
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        sessions, self._sessions = list(self._sessions.values()), {}
+        _teardown(self._layout, self._proc, sessions)
+
+    # -- commands ------------------------------------------------------------------------
+    def _connect(self) -> PipeTransport:
+        if not self.alive():
+            raise SandboxDead(self._dead_message())
+        user, home = user_prefix(self._spec.user, self._passwd())
+        env = {**IMAGE_ENV, "HOME": home, "HOSTNAME": self.id, **self._spec.env}
+        argv = shell_argv(self._layout, self._cgroup, self._init_pid, self._init_start, env, user)
+        return SessionTransport(argv, env=HOST_ENV, shell_depth=1)
+
+    def _passwd(self) -> list[str]:
+        try:
+            return self._files.read("/etc/passwd").decode("utf-8", "replace").splitlines()
+        except SandboxError:
+            return []
+
+    def _dead_message(self, doing: str = "") -> str:
+        expired = float(self._labels().get(LABEL_EXPIRES_AT, "0")) <= time.time()
+        why = "its TTL expired" if expired else "it was killed or removed"
+        return (f"local sandbox {self.id} is dead{doing} ({why}); its state is lost: create a "
+                "new sandbox.")
+
+    def _labels(self) -> dict[str, str]:
+        try:
+            return dict(json.loads(self._layout.labels.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def _session(self, name: str) -> ShellSession:
+        if self._closed:
+            raise SandboxDead(f"sandbox {self.id} is closed; create a new one")
+        if name not in self._sessions:
+            self._sessions[name] = ShellSession(
+                self._connect, workdir=self._spec.workdir, output_limit=self._spec.output_limit,
+                describe=lambda: f"local sandbox {self.id}",
+            )
+        return self._sessions[name]
+
+    def run(self, command: str, timeout: float = 60.0, session: str = "default") -> ExecResult:
+        oom_before = self._cgroup.oom_kills()
+        try:
+            result = self._session(session).run(command, timeout)
+        except (SandboxDead, OSError) as exc:
+            self._sessions.pop(session, None)
+            if not self.alive():
+                raise SandboxDead(self._dead_message(f" after running {command[:80]!r}")) from exc
+            if isinstance(exc, OSError):
+                raise SandboxError(f"running {command[:80]!r} in {self.id}: {exc}") from exc
+            raise
+        if (result.exit_code in (137, -1) or result.session_restarted) and \
+                self._cgroup.oom_kills() > oom_before:
+            note = (
+                f"\n[out of memory: this sandbox's {self._spec.memory_mb} MiB limit was hit "
+                "and the kernel killed a process; use less memory or raise memory_mb]\n"
+            ).encode()
+            return dataclasses.replace(result, raw=result.raw + note, oom_killed=True)
+        return result
+
+    # -- files ---------------------------------------------------------------------------
+    def _require_open(self) -> None:
+        if self._closed or not self._layout.merged.is_dir():
+            raise SandboxDead(f"sandbox {self.id} is closed; create a new one")
+
+    def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        self._require_open()
+        self._files.write(path, data, mode)
+
+    def read(self, path: str) -> bytes:
+        self._require_open()
+        return self._files.read(path)
+
+    def upload(self, local_path: str | Path, path: str) -> None:
+        self._require_open()
+        self._files.upload(Path(local_path), path)
+
+    def download(self, path: str, local_path: str | Path) -> None:
+        self._require_open()
+        self._files.download(path, Path(local_path))
+
+    # -- snapshots -----------------------------------------------------------------------
+    def snapshot(self) -> str:
+        """Copy the overlay's upper dir (processes frozen meanwhile); returns `<id>.<n>`."""
+        self._require_open()
+        n = sum(1 for _ in self._layout.snapshots.iterdir())
+        frozen = self._cgroup.freeze(True)
+        try:
+            copy_tree(self._layout.upper, self._layout.snapshots / str(n), f"snapshotting {self.id}")
+        finally:
+            if frozen:
+                self._cgroup.freeze(False)
+        return f"{self.id}.{n}"
+
+    def restore(self, snapshot_id: str) -> None:
+        """Restart the sandbox on a copy of the snapshot; sessions keep their cwd.
+
+        Every process of the sandbox is killed (like a container replaced from an image);
+        the TTL keeps counting from the original creation. Snapshots of another local
+        sandbox of the same image work while that sandbox exists.
+        """
+        self._require_open()
+        sid, _, n = snapshot_id.partition(".")
+        source = Layout.of(sid) if SANDBOX_ID.fullmatch(sid) else None
+        src = source.snapshots / n if source and n.isdigit() else None
+        if src is None or not src.is_dir():
+            raise SandboxError(f"no snapshot {snapshot_id!r} on this host (made by snapshot())")
+        if source != self._layout and LocalSandbox.attach(sid).spec.image != self._spec.image:
+            raise SandboxError(f"snapshot {snapshot_id!r} is of another image than {self._spec.image!r}")
+        remaining = float(self._labels().get(LABEL_EXPIRES_AT, "0")) - time.time()
+        if remaining <= 0:
+            raise SandboxDead(self._dead_message())
+        cwds = {name: s.cwd for name, s in self._sessions.items()}
+        sessions, self._sessions = list(self._sessions.values()), {}
+        _write_state(self._layout, {"spec": dataclasses.asdict(self._spec), "init_pid": 0,
+                                    "init_start": ""})  # "starting": gc leaves it alone
+        _stop(self._layout, self._proc, sessions, init=(self._init_pid, self._init_start))
+        replace_upper(self._layout, src, rootfs_path(self._spec.image))
+        self._boot(remaining)
+        for name, cwd in cwds.items():
+            self._session(name).cwd = cwd
+
+    def __repr__(self) -> str:
+        return f"LocalSandbox(id={self.id!r}, image={self._spec.image!r})"
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""

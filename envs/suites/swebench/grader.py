@@ -1,0 +1,102 @@
+"""Grading in the episode's own sandbox, the official harness's steps in order.
+
+1. The agent's patch: `git add -A && git diff --cached --binary <base_commit>` (kept in the
+   report; `--binary` so that a binary file it adds still applies elsewhere).
+2. The test files of the test patch reset to base (new ones removed), the test patch checked
+   with `git apply --check`: a test patch that does not apply is an infrastructure failure.
+3. The eval script (the dataset's, or one in the official shape from the repo spec) runs in a
+   fresh shell session; its output is the log, with the official markers.
+4. `swebench.harness.grading.get_eval_report` decides; `get_logs_eval` gives per-test statuses.
+"""
+
+from __future__ import annotations
+
+import shlex
+import uuid
+from typing import TYPE_CHECKING
+
+from swebench.harness.constants import APPLY_PATCH_PASS
+
+from envs.core.task import Grade
+from envs.rock import SandboxFileError
+from envs.suites.swebench import grading
+from envs.suites.swebench.task import GRADE_DIR, GRADE_SESSION, WORKDIR, bash
+
+if TYPE_CHECKING:
+    from envs.rock import Sandbox
+    from envs.suites.swebench.task import SWEBenchTask
+
+MISSING = "MISSING"
+
+
+def _failed(task: SWEBenchTask, why: str, log: str = "", patch: str | None = None) -> Grade:
+    report = {"instance_id": task.id, "model_patch": patch}
+    return Grade(reward=0.0, resolved=False, log=log, error=f"{task.id}: {why}", report=report)
+
+
+def _read_text(sandbox: Sandbox, path: str) -> str:
+    try:
+        return sandbox.read(path).decode("utf-8", errors="replace")
+    except SandboxFileError:
+        return ""
+
+
+def agent_patch(task: SWEBenchTask, sandbox: Sandbox, where: str) -> tuple[str | None, str]:
+    """(the agent's diff against base_commit, or None if /testbed's git is unusable; output)."""
+    out = f"{where}/model.patch"
+    result = bash(sandbox, f"rm -rf {where}\nmkdir -m 700 {where}\ncd {WORKDIR}\ngit add -A && "
+                  f"git diff --cached --binary --no-color {task.base_commit} > {out}\n",
+                  timeout=600, session=GRADE_SESSION)
+    if not result.ok:
+        return None, result.output
+    return _read_text(sandbox, out), result.output
+
+
+def stage_test_patch(task: SWEBenchTask, sandbox: Sandbox, where: str) -> tuple[bool, str]:
+    """Reset the test patch's files to base and check that it applies; (ok, output)."""
+    path = f"{where}/test.patch"
+    sandbox.write(path, str(task.instance["test_patch"]).encode())
+    existing, added = grading.patch_files(str(task.instance["test_patch"]))
+    lines = [f"cd {WORKDIR}"]
+    if existing:
+        lines.append(f"git checkout {task.base_commit} -- {' '.join(map(shlex.quote, existing))} || exit 4")
+    if added:
+        lines.append(f"rm -rf -- {' '.join(map(shlex.quote, added))}")
+    lines.append(f"git apply --check -v {path}")
+    result = bash(sandbox, "\n".join(lines) + "\n", timeout=600, session=GRADE_SESSION)
+    return result.ok, result.output
+
+
+def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
+    """The official verdict; raises `SandboxError` if the sandbox dies (the caller reports it)."""
+    where = f"{GRADE_DIR}-{uuid.uuid4().hex[:12]}"  # a fresh folder the agent cannot have prepared
+    patch, output = agent_patch(task, sandbox, where)
+    if patch is None:  # the agent broke /testbed/.git: a failed episode, not an infra failure
+        log = f"cannot diff /testbed against {task.base_commit}:\n{output}"
+        report = {"instance_id": task.id, "model_patch": None, "patch_is_None": True,
+                  "patch_exists": False, "patch_successfully_applied": False, "resolved": False}
+        return Grade(reward=0.0, resolved=False, log=log, report=report)
+    ok, output = stage_test_patch(task, sandbox, where)
+    if not ok:
+        return _failed(task, f"the test patch does not apply:\n{output[-2000:]}", output, patch)
+    choice = task.image_choice()
+    test_spec = grading.build_test_spec(task.instance, choice.image, task.spec,
+                                        f"{where}/test.patch", conda=choice.official)
+    sandbox.write(f"{where}/eval.sh", test_spec.eval_script.encode(), mode=0o755)
+    result = sandbox.run(f"bash {where}/eval.sh > {where}/test_output.txt 2>&1",
+                         timeout=task.test_timeout_s, session=GRADE_SESSION)
+    test_output = _read_text(sandbox, f"{where}/test_output.txt")
+    if result.timed_out:  # as the official harness words it, after the partial output
+        log = f"{test_output}\n\nTimeout error: {task.test_timeout_s:.0f} seconds exceeded."
+        return _failed(task, f"the tests timed out after {task.test_timeout_s:.0f} s", log, patch)
+    log = f"{APPLY_PATCH_PASS}: the sandbox's working tree ({len(patch)} bytes of diff)\n{test_output}"
+    if not grading.has_markers(log):
+        return _failed(task, "the eval script printed no test output markers", log, patch)
+    entry, status_map = grading.evaluate_log(test_spec, log, patch)
+    expected = [*test_spec.FAIL_TO_PASS, *test_spec.PASS_TO_PASS]
+    tests = {**status_map, **{t: MISSING for t in expected if t not in status_map}}
+    resolved = bool(entry["resolved"])
+    report = {"instance_id": task.id, **entry, "model_patch": patch,
+              "log_parser": test_spec.log_parser, "eval_type": test_spec.eval_type}
+    return Grade(reward=1.0 if resolved else 0.0, resolved=resolved, tests=tests, log=log,
+                 report=report)

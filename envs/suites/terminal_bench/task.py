@@ -1,0 +1,278 @@
+"""Terminal-Bench and Harbor tasks as `envs.core.task.Task`s.
+
+The sandbox starts from the task image (its Dockerfile, `FROM` mapped to local images). The
+tests and the solution stay on the host: `grade` copies the tests to `/tests` only after the
+agent is done, in the same sandbox, and runs them there:
+
+* Terminal-Bench: `bash /tests/run-tests.sh` (with `TEST_DIR=/tests`, in the task's workdir,
+  or in the agent's own shell when `run_tests_in_same_shell`), output parsed by `parser_name`;
+  reward 1.0 iff at least one test passed and none failed.
+* Harbor: `bash /tests/test.sh`, stdout to `/logs/verifier/test-stdout.txt`; the reward is
+  `/logs/verifier/reward.json`'s `reward` (or its single value) else `reward.txt`'s number.
+
+The oracle is the shipped solution (`solution.sh` / `solution.yaml`, or `solution/solve.sh`),
+sent as bash commands (`oracle_actions`) that unpack it and run it in the workdir.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shlex
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from envs.core.errors import TaskError
+from envs.core.task import Grade
+from envs.rock import Sandbox, SandboxError, SandboxFileError, SandboxSpec
+from envs.rock.factory import default_backend
+from envs.rock.images import external_bases
+from envs.suites.terminal_bench import image as images
+from envs.suites.terminal_bench.config import TaskConfig
+from envs.suites.terminal_bench.parsers import PARSERS, parse_pytest, resolved
+
+TESTS_DIR = "/tests"
+VERIFIER_DIR = "/logs/verifier"
+GRADE_SESSION = "ale-grader"  # a fresh shell: the agent's exports and aliases do not reach it
+ORACLE_SESSION = "ale-oracle"
+TB_LOG = "/logs/tests/test-output.txt"
+LOG_CHARS = 20_000
+
+
+def _tar_b64(files: dict[str, bytes]) -> str:
+    """A gzip tar of {relative name: bytes} (mode 0755), base64-encoded."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tf.addfile(info, io.BytesIO(data))
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _read_tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class FolderTask:
+    """What both formats share: image, sandbox spec, metadata, oracle runner.
+
+    `from_map` maps FROM images to local ones (`*` for any); `memory_mb` / `cpus` override the
+    task's own resources (Harbor's [environment]; Terminal-Bench: 2048 MiB, 1 CPU).
+    """
+
+    def __init__(self, config: TaskConfig, from_map: dict[str, str] | None = None,
+                 image_prefix: str = "ale-tb", memory_mb: int | None = None,
+                 cpus: float | None = None) -> None:
+        self.config = config
+        self.from_map = images.base_map(from_map)
+        self.image = images.image_tag(config, self.from_map, image_prefix)
+        self.memory_mb = memory_mb or config.memory_mb
+        self.cpus = cpus or config.cpus
+        self.substitutions = images.substitutions(config, self.from_map)
+
+    # -- Task protocol: facts ---------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def instruction(self) -> str:
+        return self.config.instruction
+
+    @property
+    def workdir(self) -> str:
+        return self.config.workdir
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        c = self.config
+        return {**c.metadata, "format": c.format, "path": str(c.path), "image": self.image,
+                "base_images": external_bases(c.dockerfile_text),
+                "from_substitutions": dict(self.substitutions),
+                "agent_timeout_s": c.agent_timeout_s, "test_timeout_s": c.test_timeout_s,
+                "parser_name": c.parser_name if c.format == "terminal-bench" else None,
+                "run_tests_in_same_shell": c.run_tests_in_same_shell,
+                "allow_internet": c.allow_internet}
+
+    # -- Task protocol: sandbox --------------------------------------------------------------
+    def sandbox_spec(self) -> SandboxSpec:
+        c = self.config
+        return SandboxSpec(image=self.image, workdir=c.workdir, cpus=self.cpus,
+                           memory_mb=self.memory_mb, labels={"ale.task": self.id[:63]},
+                           ttl_s=max(3600.0, 2 * (c.agent_timeout_s + c.test_timeout_s)))
+
+    def ensure_image(self, backend: str) -> None:
+        """Build the task image offline (cached by tag and context hash)."""
+        name = default_backend() if backend == "auto" else backend
+        images.ensure_task_image(self.config, self.image, self.from_map, name)
+
+    def prepare(self, sandbox: Sandbox) -> None:
+        """Make sure the workdir exists; the image holds everything else."""
+        r = sandbox.run(f"mkdir -p {shlex.quote(self.workdir)} /logs/agent", timeout=60)
+        if not r.ok:
+            raise TaskError(f"{self.id}: preparing the sandbox failed: {r.output[-1000:]}")
+
+    # -- oracle ------------------------------------------------------------------------------
+    def oracle_actions(self) -> list[str]:
+        """The shipped solution as bash commands the agent could have typed."""
+        raise NotImplementedError
+
+    def apply_oracle(self, sandbox: Sandbox) -> None:
+        """Run `oracle_actions()` in a side shell; `TaskError` if one fails."""
+        for command in self.oracle_actions():
+            r = sandbox.run(command, timeout=self.config.agent_timeout_s, session=ORACLE_SESSION)
+            if not r.ok:
+                why = "timed out" if r.timed_out else f"exited {r.exit_code}"
+                raise TaskError(f"{self.id}: the solution {why}:\n{r.output[-2000:]}")
+
+    def _unpack_and_run(self, files: dict[str, bytes], dest: str, script: str) -> str:
+        blob = _tar_b64(files)
+        return (f"mkdir -p {dest} && echo {blob} | base64 -d | tar -xzf - -C {dest} && "
+                f"cd {shlex.quote(self.workdir)} && bash {dest}/{script}")
+
+    def _grade_error(self, exc: Exception) -> Grade:
+        return Grade(reward=0.0, resolved=False, error=f"grading {self.id} failed: {exc}",
+                     report={"task_id": self.id, "format": self.config.format})
+
+    def _read_text(self, sandbox: Sandbox, path: str) -> str | None:
+        try:
+            return sandbox.read(path).decode("utf-8", errors="replace")
+        except SandboxFileError:
+            return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.id!r})"
+
+
+class TerminalBenchTask(FolderTask):
+    """A Terminal-Bench task folder (task.yaml, Dockerfile, run-tests.sh, tests/, solution)."""
+
+    def oracle_actions(self) -> list[str]:
+        path = self.config.path
+        if (path / "solution.sh").is_file():
+            return [self._unpack_and_run({"solution.sh": (path / "solution.sh").read_bytes()},
+                                         "/oracle", "solution.sh")]
+        if (path / "solution.yaml").is_file():
+            return [f"cd {shlex.quote(self.workdir)}", *self._solution_yaml(path / "solution.yaml")]
+        raise TaskError(f"{self.id}: no solution.sh or solution.yaml in {path}; the oracle needs one")
+
+    def _solution_yaml(self, file: Path) -> list[str]:
+        try:
+            steps = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise TaskError(f"{file}: invalid YAML ({exc})") from exc
+        if not isinstance(steps, list) or not all(isinstance(s, dict) and isinstance(s.get("command"), str)
+                                                  for s in steps):
+            raise TaskError(f"{file}: expected a list of {{command: ...}} entries")
+        return [str(s["command"]) for s in steps]
+
+    def grade(self, sandbox: Sandbox) -> Grade:
+        """Copy tests in, run run-tests.sh, parse its log."""
+        c = self.config
+        try:
+            r = sandbox.run(f"rm -rf {TESTS_DIR} && mkdir -p {TESTS_DIR} {Path(TB_LOG).parent}",
+                            timeout=60, session=GRADE_SESSION)
+            if not r.ok:
+                raise SandboxError(f"cannot create {TESTS_DIR}: {r.output[-500:]}")
+            sandbox.upload(c.tests_dir, TESTS_DIR)
+            sandbox.upload(c.path / "run-tests.sh", f"{TESTS_DIR}/run-tests.sh")
+            run = f"TEST_DIR={TESTS_DIR} bash {TESTS_DIR}/run-tests.sh > {TB_LOG} 2>&1"
+            if c.run_tests_in_same_shell:  # where the agent's shell is, as Terminal-Bench does
+                result = sandbox.run(run, timeout=c.test_timeout_s)
+            else:
+                result = sandbox.run(f"cd {shlex.quote(self.workdir)} && {run}",
+                                     timeout=c.test_timeout_s, session=GRADE_SESSION)
+            log = self._read_text(sandbox, TB_LOG) or result.output
+        except SandboxError as exc:
+            return self._grade_error(exc)
+        tests = PARSERS[c.parser_name](log)
+        ok = resolved(tests) and not result.timed_out
+        report = {"task_id": self.id, "format": c.format, "parser_name": c.parser_name,
+                  "exit_code": result.exit_code, "timed_out": result.timed_out,
+                  "tests_passed": sum(s == "PASSED" for s in tests.values()), "tests_total": len(tests)}
+        if not tests:
+            report["note"] = (f"no test results in the log ({c.parser_name} parser): the tests "
+                              "crashed before reporting, or run-tests.sh lacks pytest's -rA")
+        return Grade(reward=1.0 if ok else 0.0, resolved=ok, tests=tests, log=log[-LOG_CHARS:],
+                     report=report)
+
+
+class HarborTask(FolderTask):
+    """A Harbor task folder (task.toml, instruction.md, environment/, tests/test.sh, solution/)."""
+
+    def oracle_actions(self) -> list[str]:
+        folder = self.config.path / "solution"
+        if not (folder / "solve.sh").is_file():
+            raise TaskError(f"{self.id}: no solution/solve.sh in {self.config.path}; the oracle needs it")
+        return [self._unpack_and_run(_read_tree(folder), "/solution", "solve.sh")]
+
+    def grade(self, sandbox: Sandbox) -> Grade:
+        """Copy tests in, run tests/test.sh, read the reward file it wrote."""
+        c = self.config
+        stdout = f"{VERIFIER_DIR}/test-stdout.txt"
+        try:
+            r = sandbox.run(f"rm -rf {TESTS_DIR} {VERIFIER_DIR} && mkdir -p {TESTS_DIR} {VERIFIER_DIR}",
+                            timeout=60, session=GRADE_SESSION)
+            if not r.ok:
+                raise SandboxError(f"cannot create {TESTS_DIR}: {r.output[-500:]}")
+            sandbox.upload(c.tests_dir, TESTS_DIR)
+            exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in c.verifier_env.items())
+            result = sandbox.run(f"{exports}cd {shlex.quote(self.workdir)} && "
+                                 f"bash {TESTS_DIR}/test.sh > {stdout} 2>&1",
+                                 timeout=c.test_timeout_s, session=GRADE_SESSION)
+            log = self._read_text(sandbox, stdout) or result.output
+            reward_json = self._read_text(sandbox, f"{VERIFIER_DIR}/reward.json")
+            reward_txt = self._read_text(sandbox, f"{VERIFIER_DIR}/reward.txt")
+        except SandboxError as exc:
+            return self._grade_error(exc)
+        reward, rewards, problem = read_reward(reward_json, reward_txt)
+        if result.timed_out:
+            reward, problem = 0.0, f"tests/test.sh timed out after {c.test_timeout_s:g} s"
+        tests = parse_pytest(log)
+        report: dict[str, Any] = {"task_id": self.id, "format": c.format, "rewards": rewards,
+                                  "exit_code": result.exit_code, "timed_out": result.timed_out}
+        if problem:
+            report["verifier_problem"] = problem
+        return Grade(reward=reward, resolved=reward >= 1.0, tests=tests, log=log[-LOG_CHARS:],
+                     report=report)
+
+
+def read_reward(reward_json: str | None, reward_txt: str | None) -> tuple[float, dict[str, float], str | None]:
+    """(reward, all numeric rewards, problem) from Harbor's reward files, as Harbor reads them.
+
+    reward.json wins when present: its numeric fields; the scalar is its `reward` key, else
+    reward.txt's number, else its only value. A missing, empty or unparsable file gives reward
+    0.0 and a `problem` text (a verdict on the agent's work, not an infrastructure failure).
+    """
+    rewards: dict[str, float] = {}
+    text_value: float | None = None
+    problem: str | None = None
+    if reward_txt is not None:
+        try:
+            text_value = float(reward_txt.strip())
+        except ValueError:
+            problem = f"reward.txt holds {reward_txt.strip()[:50]!r}, not a number"
+    if reward_json is not None:
+        try:
+            parsed = json.loads(reward_json)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            return 0.0, {}, "reward.json is not a JSON object"
+        rewards = {k: float(v) for k, v in parsed.items()
+                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        if "reward" not in rewards and text_value is not None:
+            rewards["reward"] = text_value
+        if "reward" in rewards:
+            return rewards["reward"], rewards, None
+        if len(rewards) == 1:
+            return next(iter(rewards.values())), rewards, None
+        return 0.0, rewards, "reward.json has no `reward` key and not exactly one numeric value"
+    if text_value is not None:
+        return text_value, {"reward": text_value}, None
+    return 0.0, {}, problem or f"tests/test.sh wrote no {VERIFIER_DIR}/reward.txt or reward.json"

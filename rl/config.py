@@ -1,0 +1,235 @@
+"""`ale train` configuration: strict YAML, one pydantic model per section.
+
+An unknown key is an error that names the nearest valid key ("did you mean ...?"); values are
+type-checked. Sections: run, task, model, engine, scheduler, rollout, algo, trainer, eval.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rl.algos.batch import LossConfig
+
+
+class ConfigError(ValueError):
+    """A training config could not be read; the message says which key and what to write."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunConfig(_Strict):
+    """Where and how long."""
+
+    out_dir: str = "runs/train"
+    """Run folder (relative paths are relative to the current directory)."""
+    seed: int = 0
+    steps: int = 10
+    """TRAIN steps (policy updates)."""
+    checkpoint_every: int = 5
+    """Write a checkpoint after every N steps (0: only at the end)."""
+    keep_checkpoints: int = 2
+    threads: int = 1
+    """torch CPU threads."""
+    progress: bool = True
+    """Show a rich progress bar."""
+
+
+class TaskConfig(_Strict):
+    """The environment and its start states."""
+
+    kind: Literal["toy", "swe"] = "toy"
+    env_id: str = "ale/ToyShell-v0"
+    max_turns: int = 8
+    infra_error_rate: float = 0.0
+    reset_delay_s: float = 0.0
+    """Extra latency of every reset (seconds): stands in for a sandbox start in benchmarks."""
+    step_delay_s: float = 0.0
+    """Extra latency of every step (seconds): stands in for a command in a sandbox."""
+    task_ids: list[str] = Field(default_factory=list)
+    """Restrict to these task ids (empty: all)."""
+    suite: str = "swe-mini"
+    """swe: the suite name passed to ChunkEnv."""
+    agent: str = "swe"
+    """swe: the agents config (a shipped name or a YAML path)."""
+    backend: str = "docker"
+    """swe: sandbox backend."""
+    max_observation_tokens: int = 256
+    """swe: observations are cut to this many tokens before they enter the context."""
+
+
+class ModelConfig(_Strict):
+    """The policy network (built locally)."""
+
+    kind: Literal["tiny_lm", "hf_llama", "hf_path"] = "tiny_lm"
+    dim: int = 64
+    layers: int = 3
+    heads: int = 4
+    max_len: int = 160
+    path: str | None = None
+    tokenizer: str | None = None
+    """swe: a saved HF tokenizer folder (default: `path`)."""
+
+
+class EngineConfig(_Strict):
+    """The rollout engine."""
+
+    kind: Literal["toy", "hf", "hf_local", "vllm"] = "toy"
+    device: str = "cpu"
+    max_action_tokens: int = 4
+    temperature: float = 1.0
+
+
+class SchedulerConfig(_Strict):
+    """How rollout and training share the machine."""
+
+    mode: Literal["colocated", "disaggregated", "partial", "sequential"] = "colocated"
+    """colocated: ROLLOUT -> TRAIN -> SYNC with offloading and env prefetch; sequential: the
+    same without prefetch or offloading (the benchmark baseline); disaggregated: rollouts in
+    a background thread, async; partial: colocated, but `partial_workers` rollout workers keep
+    sampling during TRAIN (shrink) and all workers sample during ROLLOUT (expand)."""
+    offload: bool = True
+    """colocated / partial: offload the idle side (engine during TRAIN, trainer during ROLLOUT)."""
+    max_staleness: int = 1
+    """disaggregated / partial: a sample more than this many policy versions old is dropped."""
+    prefetch: bool = True
+    """Reset the next step's environments during TRAIN."""
+    workers: int = 2
+    """Environment workers (each holds `envs_per_worker` envs)."""
+    envs_per_worker: int = 32
+    partial_workers: int = 1
+    """partial: rollout workers kept sampling during TRAIN."""
+    ray: bool = False
+    """Run environment workers as Ray actors."""
+    ray_address: str | None = None
+    """Connect to this Ray cluster (default: start a local one)."""
+    queue_size: int = 4
+    """disaggregated: rollout batches buffered ahead of the trainer."""
+
+
+class RolloutConfig(_Strict):
+    """What one ROLLOUT phase samples."""
+
+    starts: int = 16
+    """Start states per step."""
+    group_size: int = 4
+    """Episodes per start state."""
+    resample: Literal["parallel", "none"] = "parallel"
+    scratch_frac: float = 0.25
+    max_retries: int = 3
+    """Infra-failed episodes are rerun from the same start up to this many times."""
+
+
+class AlgoConfig(_Strict):
+    """The loss (any name in `rl.algos.LOSSES`) and its scalar settings."""
+
+    loss: str = "ipa"
+    gamma: float = 1.0
+    mismatch_cap: float = 2.0
+    lambda_il: float = 1.0
+    lambda_rl: float = 1.0
+    clip_eps: float = 0.2
+    tis_cap: float = 2.0
+    failure_reward: float = 0.0
+    group_baseline: bool = False
+    agg: Literal["chunk", "token"] = "chunk"
+
+    def loss_config(self) -> LossConfig:
+        return LossConfig(**self.model_dump(exclude={"loss"}))
+
+
+class TrainerConfig(_Strict):
+    """Optimizer and batching."""
+
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    update_epochs: int = 2
+    micro_batch: int = 16
+    max_grad_norm: float = 1.0
+
+
+class EvalConfig(_Strict):
+    """Success from scratch, measured with the engine after SYNC."""
+
+    every: int = 5
+    episodes: int = 64
+    target: float = 0.8
+
+
+class TrainConfig(_Strict):
+    """A whole `ale train` run."""
+
+    run: RunConfig = Field(default_factory=RunConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    algo: AlgoConfig = Field(default_factory=AlgoConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+
+def _section_model(loc: tuple[Any, ...]) -> type[BaseModel]:
+    model: type[BaseModel] = TrainConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        ann = field.annotation if field else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            break
+    return model
+
+
+def _explain(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        dotted = ".".join(str(p) for p in loc)
+        if e["type"] == "extra_forbidden":
+            valid = list(_section_model(loc[:-1]).model_fields)
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+            hint = f"did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}? " if close else ""
+            lines.append(f"unknown key {dotted!r}: {hint}valid keys here: {', '.join(valid)}")
+        else:
+            lines.append(f"{dotted}: {e['msg']} (got {e.get('input')!r})")
+    return f"{source}: invalid training config:\n  " + "\n  ".join(lines)
+
+
+def _override(data: dict[str, Any], item: str) -> None:
+    key, sep, raw = item.partition("=")
+    if not sep:
+        raise ConfigError(f"override {item!r} must look like section.key=value")
+    node = data
+    parts = key.split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read and validate a YAML config; `overrides` are `section.key=value` strings."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"config {p} does not exist; shipped ones are in rl/configs/")
+    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections")
+    for item in overrides or []:
+        _override(data, item)
+    return parse_config(data, str(p))
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_explain(err, source)) from None

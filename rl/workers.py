@@ -1,0 +1,246 @@
+"""Environment workers: each holds a fixed set of env slots, steps them in parallel, and can
+reset ("prefetch") the next batch's environments in the background while the trainer runs.
+
+`EnvWorker` is a plain class; `WorkerGroup` drives several of them, in-process (each worker
+gets a thread pool) or as Ray actors (`ray.remote(EnvWorker)`, placed on any node of the
+cluster). Env construction goes through `EnvSpec`, which is picklable so actors can build
+their envs where they live.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, SupportsFloat
+
+import gymnasium
+
+StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
+ResetResult = tuple[Any, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """How to build one env: a Gymnasium id, its kwargs, and optional added latency (seconds)
+    for resets and steps (stands in for sandbox start-up / command time in benchmarks)."""
+
+    env_id: str
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    reset_delay_s: float = 0.0
+    step_delay_s: float = 0.0
+
+    def make(self) -> gymnasium.Env[Any, Any]:
+        import envs.registration  # noqa: F401  (registers the ale/ ids)
+
+        env = gymnasium.make(self.env_id, disable_env_checker=True, **dict(self.kwargs)).unwrapped
+        if self.reset_delay_s or self.step_delay_s:
+            env = DelayedEnv(env, self.reset_delay_s, self.step_delay_s)
+        return env
+
+
+class DelayedEnv(gymnasium.Wrapper[Any, Any, Any, Any]):
+    """Adds fixed latency to `reset` and `step` (a simulated sandbox; the benchmark says so)."""
+
+    def __init__(self, env: gymnasium.Env[Any, Any], reset_delay_s: float, step_delay_s: float
+                 ) -> None:
+        super().__init__(env)
+        self.reset_delay_s, self.step_delay_s = reset_delay_s, step_delay_s
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> ResetResult:
+        time.sleep(self.reset_delay_s)
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        time.sleep(self.step_delay_s)
+        return self.env.step(action)
+
+
+class EnvWorker:
+    """`n_envs` env slots (0..n_envs-1) stepped in parallel on a thread pool.
+
+    `prefetch(jobs)` starts resetting slots in the background and returns at once;
+    `reset_many(jobs)` returns the reset results, reusing a prefetched reset when the slot was
+    prefetched with the same options (so the caller never sees whether it was warm).
+    """
+
+    def __init__(self, spec: EnvSpec, n_envs: int, worker_id: int = 0) -> None:
+        self.spec, self.worker_id = spec, worker_id
+        self.envs = [spec.make() for _ in range(n_envs)]
+        self._pool = ThreadPoolExecutor(max_workers=max(n_envs, 1),
+                                        thread_name_prefix=f"env-worker-{worker_id}")
+        self._prefetched: dict[int, tuple[dict[str, Any], Future[ResetResult]]] = {}
+        self.stats = {"resets": 0, "prefetch_hits": 0, "steps": 0}
+
+    def node_id(self) -> str:
+        """The Ray node this worker runs on ("local" outside Ray)."""
+        try:
+            import ray
+
+            return str(ray.get_runtime_context().get_node_id()) if ray.is_initialized() else "local"
+        except ImportError:
+            return "local"
+
+    def _reset(self, slot: int, options: dict[str, Any], seed: int | None) -> ResetResult:
+        self.stats["resets"] += 1
+        return self.envs[slot].reset(seed=seed, options=options)
+
+    def prefetch(self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]) -> int:
+        """Start resetting `(slot, options, seed)` jobs in the background; returns their count."""
+        for slot, options, seed in jobs:
+            self._prefetched[slot] = (options, self._pool.submit(self._reset, slot, options, seed))
+        return len(jobs)
+
+    def reset_many(self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]
+                   ) -> list[ResetResult]:
+        """Reset each slot into `options` (prefetched ones are reused), in parallel."""
+        futures: list[Future[ResetResult]] = []
+        for slot, options, seed in jobs:
+            pre = self._prefetched.pop(slot, None)
+            if pre is not None and pre[0] == options:
+                self.stats["prefetch_hits"] += 1
+                futures.append(pre[1])
+            else:
+                if pre is not None:
+                    pre[1].result()  # let the stale reset finish before resetting again
+                futures.append(self._pool.submit(self._reset, slot, options, seed))
+        return [f.result() for f in futures]
+
+    def step_many(self, jobs: Sequence[tuple[int, Any]]) -> list[StepResult]:
+        """Step each `(slot, action)` in parallel."""
+        def one(slot: int, action: Any) -> StepResult:
+            obs, reward, term, trunc, info = self.envs[slot].step(action)
+            return obs, float(reward), bool(term), bool(trunc), info
+
+        futures = [self._pool.submit(one, slot, action) for slot, action in jobs]
+        self.stats["steps"] += len(jobs)
+        return [f.result() for f in futures]
+
+    def get_stats(self) -> dict[str, int]:
+        return dict(self.stats)
+
+    def close(self) -> None:
+        for _, fut in self._prefetched.values():
+            fut.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for env in self.envs:
+            env.close()
+
+
+class WorkerGroup:
+    """Global env slots over `workers` x `envs_per_worker`; slot i lives on worker i // epw.
+
+    With `use_ray`, each worker is a Ray actor (`num_cpus=0` so actors never wait for a CPU
+    slot; they mostly wait on sandboxes), placed round-robin over the cluster's alive nodes;
+    calls are dispatched to all workers at once.
+    """
+
+    def __init__(self, spec: EnvSpec, workers: int, envs_per_worker: int, use_ray: bool = False
+                 ) -> None:
+        if workers < 1 or envs_per_worker < 1:
+            raise ValueError("need at least one worker with at least one env")
+        self.epw, self.use_ray = envs_per_worker, use_ray
+        self.active = workers
+        if use_ray:
+            import ray
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            actor = ray.remote(num_cpus=0)(EnvWorker)
+            nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+            self.workers: list[Any] = [actor.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True)
+            ).remote(spec, envs_per_worker, i) for i in range(workers)]
+        else:
+            self.workers = [EnvWorker(spec, envs_per_worker, i) for i in range(workers)]
+
+    @property
+    def size(self) -> int:
+        return len(self.workers)
+
+    def slots(self) -> int:
+        """Env slots on the active workers."""
+        return self.active * self.epw
+
+    def set_active(self, n: int) -> None:
+        """Shrink or expand the set of workers new rollouts use (partial mode)."""
+        self.active = max(1, min(n, len(self.workers)))
+
+    def _call(self, method: str, per_worker: dict[int, list[Any]]) -> dict[int, Any]:
+        if self.use_ray:
+            import ray
+
+            refs = {w: getattr(self.workers[w], method).remote(jobs)
+                    for w, jobs in per_worker.items()}
+            return dict(zip(refs, ray.get(list(refs.values())), strict=True))
+        if len(per_worker) == 1:
+            w, jobs = next(iter(per_worker.items()))
+            return {w: getattr(self.workers[w], method)(jobs)}
+        with ThreadPoolExecutor(max_workers=len(per_worker)) as pool:
+            futs = {w: pool.submit(getattr(self.workers[w], method), jobs)
+                    for w, jobs in per_worker.items()}
+            return {w: f.result() for w, f in futs.items()}
+
+    def _split(self, jobs: Sequence[tuple[int, Any]]) -> dict[int, list[Any]]:
+        per: dict[int, list[Any]] = {}
+        for slot, *rest in jobs:
+            per.setdefault(slot // self.epw, []).append((slot % self.epw, *rest))
+        return per
+
+    def _gather(self, jobs: Sequence[tuple[int, Any]], results: dict[int, Any]) -> list[Any]:
+        cursor = {w: 0 for w in results}
+        out = []
+        for slot, *_ in jobs:
+            w = slot // self.epw
+            out.append(results[w][cursor[w]])
+            cursor[w] += 1
+        return out
+
+    def prefetch(self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]) -> None:
+        """Start background resets of global slots; returns without waiting."""
+        per = self._split(jobs)
+        if self.use_ray:
+            for w, wj in per.items():
+                self.workers[w].prefetch.remote(wj)
+        else:
+            for w, wj in per.items():
+                self.workers[w].prefetch(wj)
+
+    def reset_many(self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]
+                   ) -> list[ResetResult]:
+        return self._gather(jobs, self._call("reset_many", self._split(jobs)))
+
+    def step_many(self, jobs: Sequence[tuple[int, Any]]) -> list[StepResult]:
+        return self._gather(jobs, self._call("step_many", self._split(jobs)))
+
+    def stats(self) -> dict[str, int]:
+        """Summed counters of all workers: resets, prefetch_hits, steps."""
+        if self.use_ray:
+            import ray
+
+            values = ray.get([w.get_stats.remote() for w in self.workers])
+        else:
+            values = [w.get_stats() for w in self.workers]
+        total: dict[str, int] = {}
+        for v in values:
+            for k, n in v.items():
+                total[k] = total.get(k, 0) + n
+        return total
+
+    def node_ids(self) -> list[str]:
+        if self.use_ray:
+            import ray
+
+            return list(ray.get([w.node_id.remote() for w in self.workers]))
+        return ["local"] * len(self.workers)
+
+    def close(self) -> None:
+        if self.use_ray:
+            import ray
+
+            for w in self.workers:
+                ray.kill(w)
+        else:
+            for w in self.workers:
+                w.close()

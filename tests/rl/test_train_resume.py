@@ -1,0 +1,86 @@
+"""kill -9 during `ale train`, then `--resume`: nothing lost, nothing trained twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rl.records import effective, read_jsonl
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp_path: Path, mode: str) -> Path:
+    cfg = {
+        "run": {"out_dir": str(tmp_path / "run"), "steps": 6, "checkpoint_every": 2,
+                "progress": False},
+        "model": {"dim": 32, "layers": 1, "heads": 2},
+        "scheduler": {"mode": mode, "workers": 2, "envs_per_worker": 4, "max_staleness": 1},
+        "rollout": {"starts": 4, "group_size": 2},
+        "trainer": {"micro_batch": 4, "update_epochs": 1},
+        "eval": {"every": 0},
+    }
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _ale(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bench.cli.main", "train", *args, "--no-progress"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["colocated", "disaggregated"])
+def test_kill_dash_nine_then_resume(tmp_path: Path, mode: str) -> None:
+    cfg = _config(tmp_path, mode)
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(_ale(str(cfg)), cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    # wait until a checkpoint exists and at least one more step was trained after it
+    while time.time() < deadline:
+        steps = [t["step"] for t in read_jsonl(run / "trained.jsonl")]
+        if (run / "checkpoints" / "LATEST").exists() and steps and max(steps) >= 3:
+            break
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        time.sleep(0.05)
+    else:
+        pytest.fail("training did not reach step 3 in 300 s")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = max(t["step"] for t in read_jsonl(run / "trained.jsonl"))
+    assert killed_at < 6, "the run finished before the kill"
+
+    done = subprocess.run(_ale(str(cfg), "--resume"), cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = read_jsonl(run / "events.jsonl")
+    assert [e["event"] for e in events] == ["start", "resume"]
+    resumed_from = events[1]["from_step"]
+    assert resumed_from in (2, 4) and resumed_from < killed_at + 1
+    # work of the killed process after its last checkpoint was voided, then redone
+    voided = [t for t in read_jsonl(run / "trained.jsonl")
+              if t["attempt"] == 0 and t["step"] > resumed_from]
+    assert voided, "nothing was trained after the checkpoint before the kill"
+
+    trained = effective(run, "trained")
+    assert [t["step"] for t in trained] == [1, 2, 3, 4, 5, 6]
+    assert [t["trainer_version"] for t in trained] == [0, 1, 2, 3, 4, 5]
+    ids = [rid for t in trained for rid in t["rids"]]
+    assert len(ids) == len(set(ids)), "a rollout was trained twice"
+    produced = {r["rid"] for r in effective(run, "rollouts", "batch", "from_batch")}
+    dropped = {d["rid"] for d in effective(run, "dropped")}
+    assert produced == set(ids) | dropped, "a rollout was lost (neither trained nor dropped)"
+    batches = sorted({r["batch"] for r in effective(run, "rollouts", "batch", "from_batch")})
+    assert batches == list(range(1, len(batches) + 1)), "a rollout batch was skipped"
+    assert produced == set(range(8 * len(batches)))
+    lags = [t["trainer_version"] - v for t in trained for v in t["versions"]]
+    assert max(lags) <= 1
