@@ -11,8 +11,9 @@ cgroup (`SandboxCgroup.enter_script`) before they exec anything:
   deletes the sandbox, so an expired sandbox leaves nothing behind even with no driver.
 * a *shell session* (`shell_argv`): `nsenter` into the init's net, ipc, uts and cgroup
   namespaces, then `bwrap --pidns <init's>` binds the same root, mounts its own /proc and
-  /dev, drops capabilities to `SHELL_CAPS` (before any binary of the sandbox runs) and execs
-  bash as a member of the init's pid namespace. The bwrap monitor stays outside it, where
+  /dev, drops capabilities to `SHELL_CAPS` + SETPCAP (before any binary of the sandbox runs),
+  and the sandbox's `setpriv` cuts the bounding set to `SHELL_CAPS` and drops SETPCAP before
+  it execs bash as a member of the init's pid namespace. The bwrap monitor stays outside it, where
   `kill -9 -1` from inside cannot reach it; bash is its only child (`shell_depth=1`).
 
 No user namespace: uid 0 inside is uid 0 with only `SHELL_CAPS` and `no_new_privs` (the
@@ -38,6 +39,11 @@ from envs.rock.shell import SHELL_ARGV
 #: The same set as `docker_backend.SHELL_CAPS` (a test checks they stay equal).
 SHELL_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
               "NET_BIND_SERVICE"]
+#: Run first in a shell's bwrap (which adds CAP_SETPCAP for it): the sandbox's `setpriv` cuts
+#: the bounding set to `SHELL_CAPS` (bwrap run as root leaves it full) and drops SETPCAP, so
+#: the shell ends with exactly `SHELL_CAPS` in every set, like docker's `--cap-drop ALL`.
+BOUNDING_PREFIX = ["setpriv", "--bounding-set=-all," + ",".join(f"+{c.lower()}" for c in SHELL_CAPS),
+                   "--inh-caps=-setpcap", "--ambient-caps=-setpcap", "--"]
 #: A fresh /proc with /proc/sys read-only (bwrap leaves it writable when run as root, and
 #: uid 0 may write most global sysctls without any capability), and a minimal /dev. The
 #: sysctl tree shows the reader's namespaces whichever proc instance it is bound from.
@@ -105,7 +111,7 @@ def shell_argv(layout: Layout, cgroup: SandboxCgroup, init_pid: int, init_start:
         f'{cgroup.enter_script()} && exec "$@"'
     )
     joins = [f"--{ns}=/proc/self/fd/{fd}" for ns, fd in _NS_FDS.items() if ns != "pid"]
-    caps = [x for cap in SHELL_CAPS for x in ("--cap-add", f"CAP_{cap}")]
+    caps = [x for cap in (*SHELL_CAPS, "SETPCAP") for x in ("--cap-add", f"CAP_{cap}")]
     closes = " ".join(f"{fd}<&-" for fd in _NS_FDS.values())
     return [
         "sh", "-c", script, "ale-shell", "nsenter", *joins, "--",
@@ -113,7 +119,7 @@ def shell_argv(layout: Layout, cgroup: SandboxCgroup, init_pid: int, init_start:
         "--ro-bind", str(layout.sysfs), "/sys", *PROC_AND_DEV, "--die-with-parent",
         "--new-session", "--cap-drop", "ALL", *caps, "--clearenv", *setenv(env), "--chdir", "/",
         "--", "bash", "--norc", "--noprofile", "-c", f'exec {closes} && exec "$@"', "ale-shell",
-        *user_prefix, *SHELL_ARGV,
+        *BOUNDING_PREFIX, *user_prefix, *SHELL_ARGV,
     ]
 
 

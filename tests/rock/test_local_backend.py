@@ -162,8 +162,11 @@ def test_cgroup_limits_and_membership(make: Make) -> None:
     status = Path(f"/proc/{shell}/status").read_text()
     assert "Name:\tbash" in status
     assert len(next(x for x in status.splitlines() if x.startswith("NSpid")).split()) == 3
-    caps = int(next(x for x in status.splitlines() if x.startswith("CapEff")).split()[1], 16)
-    assert caps.bit_count() == len(SHELL_CAPS)
+    for field in ("CapEff", "CapPrm", "CapBnd"):  # the bounding set too, like docker
+        caps = int(next(x for x in status.splitlines() if x.startswith(field)).split()[1], 16)
+        assert caps.bit_count() == len(SHELL_CAPS), field
+    r = sb.run("setpriv -d | grep -i bounding; chown nobody /tmp && echo chown-ok; chown root /tmp")
+    assert "setpcap" not in r.output and "sys_admin" not in r.output and "chown-ok" in r.output
 
 
 def test_host_knobs_are_out_of_reach(make: Make) -> None:
