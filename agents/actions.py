@@ -15,7 +15,7 @@ _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 def parse_tool_calls(text: str) -> list[dict[str, Any]] | None:
     """Native tool calls written by a model as `<tool_call>{"name", "arguments"}</tool_call>`
     (the tiny model's and Qwen's template convention), in OpenAI shape; None if there are none."""
-    calls = []
+    calls: list[dict[str, Any]] = []
     for raw in _TOOL_CALL.findall(text):
         try:
             obj = json.loads(raw)

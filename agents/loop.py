@@ -83,7 +83,7 @@ def run_episode(
         {"role": "system", "content": agent.render("system", **variables)},
         {"role": "user", "content": agent.render("instance", **variables)},
     ]
-    record = EpisodeRecord(task_id=task_id, policy=policy_name or getattr(policy, "name", type(policy).__name__),
+    record = EpisodeRecord(task_id=task_id, policy=str(policy_name or getattr(policy, "name", type(policy).__name__)),
                            config=agent.name, instruction=str(obs), started_at=time.time(),
                            info={"action_format": fmt, "tools": tool_names,
                                  "env_action_format": info.get("action_format")})

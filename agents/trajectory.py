@@ -112,7 +112,8 @@ class EpisodeRecord:
             new = c.prompt_ids[len(ids):]
             ids += new + c.response_ids
             mask += [0] * len(new) + [1] * len(c.response_ids)
-            lps += [None] * len(new) + list(c.logprobs or [None] * len(c.response_ids))
+            step: list[float | None] = list(c.logprobs) if c.logprobs else [None] * len(c.response_ids)
+            lps += [None] * len(new) + step
         return ids, mask, lps
 
 

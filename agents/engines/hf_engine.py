@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +96,7 @@ class HFEngine:
     # -- generation -------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, prompt_ids: list[list[int]], sampling: EngineSampling | None = None,
-                 guided: list[list[list[int]] | None] | None = None) -> list[Generation]:
+                 guided: Sequence[Sequence[list[int]] | None] | None = None) -> list[Generation]:
         """Sample one continuation per prompt; returns [(response_ids, logprobs)] (see module doc)."""
         sampling = sampling or EngineSampling()
         if not prompt_ids or any(len(p) == 0 for p in prompt_ids):
@@ -165,7 +166,7 @@ class HFEngine:
         return scores
 
     def _guide(self, scores: torch.Tensor, resp: list[list[int]],
-               guided: list[list[list[int]] | None]) -> torch.Tensor:
+               guided: Sequence[Sequence[list[int]] | None]) -> torch.Tensor:
         allowed = torch.zeros_like(scores, dtype=torch.bool)
         for b, choices in enumerate(guided):
             if choices is None:
@@ -179,7 +180,7 @@ class HFEngine:
         return scores.masked_fill(~allowed, float("-inf"))
 
     @staticmethod
-    def _guide_complete(resp: list[int], guided: list[list[list[int]] | None] | None, b: int) -> bool:
+    def _guide_complete(resp: list[int], guided: Sequence[Sequence[list[int]] | None] | None, b: int) -> bool:
         if guided is None or guided[b] is None:
             return False
         return any(resp == c for c in guided[b] or [])

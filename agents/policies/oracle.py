@@ -20,10 +20,13 @@ from agents.policies.base import EpisodeContext, PolicyOutput
 _FENCE = "```"
 
 
+def _thought(name: str) -> str:
+    return "Done: submitting." if name == "submit" else "Running the next step of the reference solution."
+
+
 def render_call(name: str, arguments: dict[str, str], action_format: str) -> str:
     """One tool call as the text of a whole assistant turn in `action_format`."""
-    thought = "Done: submitting." if name == "submit" else "Running the next step of the reference solution."
-    return render_tool_call(name, arguments, action_format, thought)
+    return render_tool_call(name, arguments, action_format, _thought(name))
 
 
 def _fits(command: str, action_format: str) -> bool:
@@ -35,10 +38,12 @@ def _fits(command: str, action_format: str) -> bool:
     return _FENCE not in command and "</tool_call>" not in command  # json: inside a ```json fence
 
 
-def _output(text: str, name: str, arguments: dict[str, str]) -> PolicyOutput:
-    call = {"type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-    return PolicyOutput(text=text, tool_calls=[call], prompt_ids=None, response_ids=None, logprobs=None,
-                        usage={"prompt_tokens": 0, "completion_tokens": 0})
+def _output(name: str, arguments: dict[str, str], action_format: str, native: bool) -> PolicyOutput:
+    """The turn: with native tool calling (`tools` were passed to `act`) the text is the thought
+    and the call is in `tool_calls`, as an OpenAI model returns it; else the rendered call."""
+    call = {"id": "call_0", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+    text = _thought(name) if native else render_call(name, arguments, action_format)
+    return PolicyOutput(text=text, tool_calls=[call], usage={"prompt_tokens": 0, "completion_tokens": 0})
 
 
 class EmptyPolicy:
@@ -53,7 +58,7 @@ class EmptyPolicy:
         self._format = str(getattr(context, "action_format", "xml"))
 
     def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
-        return _output(render_call("submit", {}, self._format), "submit", {})
+        return _output("submit", {}, self._format, tools is not None)
 
 
 class OraclePolicy:
@@ -79,12 +84,12 @@ class OraclePolicy:
 
     def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
         if not self._queue:
-            return _output(render_call("submit", {}, self._format), "submit", {})
+            return _output("submit", {}, self._format, tools is not None)
         command = self._queue.pop(0)
         if not _fits(command, self._format):
             command = encoded_command(command)
         args = {"command": command}
-        return _output(render_call("bash", args, self._format), "bash", args)
+        return _output("bash", args, self._format, tools is not None)
 
 
 def encoded_command(command: str) -> str:

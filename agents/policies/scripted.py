@@ -33,7 +33,8 @@ def load_actions(path: str | Path) -> list[str]:
             raise PolicyError(f"{path}: expected a list of strings (or a mapping with 'actions')")
         return list(data)
     if any(line.strip() == "---" for line in text.splitlines()):
-        parts, cur = [], []
+        parts: list[str] = []
+        cur: list[str] = []
         for line in text.splitlines():
             if line.strip() == "---":
                 parts.append("\n".join(cur).strip("\n"))
