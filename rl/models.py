@@ -24,7 +24,7 @@ def build_model(kind: ModelKind, vocab_size: int, dim: int = 64, layers: int = 3
                           num_hidden_layers=layers, num_attention_heads=heads,
                           num_key_value_heads=heads, max_position_embeddings=max(max_len, 256),
                           tie_word_embeddings=False, pad_token_id=0, bos_token_id=1,
-                          eos_token_id=2, attn_implementation="eager")
+                          eos_token_id=2, attn_implementation="eager")  # type: ignore[call-arg]
         return LlamaForCausalLM(cfg)
     if kind == "hf_path":
         if not path:

@@ -88,7 +88,7 @@ def train(cfg: TrainConfig, resume: bool = False, on_step: StepHook | None = Non
                                cfg.trainer.update_epochs, cfg.trainer.micro_batch,
                                cfg.trainer.max_grad_norm, cpu=cfg.engine.device == "cpu")
     trainer = Trainer(model, settings, cfg.algo.loss, cfg.algo.loss_config(), task.pad_id)
-    extra = {"eos_ids": task.sampling.stop_ids} if cfg.engine.kind == "hf" else {}
+    extra: dict[str, Any] = {"eos_ids": task.sampling.stop_ids} if cfg.engine.kind == "hf" else {}
     engine = make_engine(cfg.engine.kind, trainer.unwrapped, pad_id=task.pad_id,
                          device=cfg.engine.device, **extra)
     attempt = _attempt(run_dir) if resume else 0

@@ -182,13 +182,13 @@ class WorkerGroup:
                     for w, jobs in per_worker.items()}
             return {w: f.result() for w, f in futs.items()}
 
-    def _split(self, jobs: Sequence[tuple[int, Any]]) -> dict[int, list[Any]]:
+    def _split(self, jobs: Sequence[tuple[Any, ...]]) -> dict[int, list[Any]]:
         per: dict[int, list[Any]] = {}
         for slot, *rest in jobs:
             per.setdefault(slot // self.epw, []).append((slot % self.epw, *rest))
         return per
 
-    def _gather(self, jobs: Sequence[tuple[int, Any]], results: dict[int, Any]) -> list[Any]:
+    def _gather(self, jobs: Sequence[tuple[Any, ...]], results: dict[int, Any]) -> list[Any]:
         cursor = {w: 0 for w in results}
         out = []
         for slot, *_ in jobs:

@@ -9,8 +9,10 @@ default 2 s: the order of a container start + repo setup) and step latency (`ste
 the benchmark is about hiding sandbox latency, not about the toy env's microseconds.
 "colocated" = ROLLOUT -> TRAIN -> SYNC with engine/trainer offloading and the next batch's
 envs reset by the workers during TRAIN; "sequential" = rollout then train, no overlap, no
-offloading. Printed: per-phase totals, episodes per second (wall time of the step loop, checkpoint writes
-excluded), and the throughput ratio from the same run. No timing is asserted anywhere.
+offloading. Printed: per-phase totals and episodes per second, over the phase time (ROLLOUT +
+TRAIN + SYNC: the headline ratio) and over the loop's wall time (checkpoint writes excluded;
+it adds the per-step ledger / TensorBoard writes, identical work in both modes, which on a
+loaded machine only adds noise). No timing is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ class BenchArgs:
     starts: int = 8
     group_size: int = 4
     workers: int = 2
-    reset_delay_s: float = 2.0
+    reset_delay_s: float = 1.0
     step_delay_s: float = 0.05
     update_epochs: int = 2
-    dim: int = 64
-    layers: int = 3
+    dim: int = 32
+    layers: int = 1
     threads: int = 1
-    repeats: int = 1
+    repeats: int = 2
     """Runs per mode, in ABBA order (sequential, colocated, colocated, sequential, ...) so a
     change in machine load hits both modes alike; totals are summed over repeats."""
     quick: bool = False
@@ -77,20 +79,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"train benchmark: {args.repeats} x {args.steps} steps x {args.starts * args.group_size} episodes, "
           f"reset {args.reset_delay_s}s, step {args.step_delay_s}s (simulated sandbox latency), "
           f"TinyLM dim={args.dim} layers={args.layers}, {args.threads} thread(s)")
-    print("| mode | ROLLOUT s | TRAIN s | SYNC s | total s | episodes/s |")
-    print("|---|---|---|---|---|---|")
-    rate = {}
+    print("| mode | ROLLOUT s | TRAIN s | SYNC s | phases s | loop wall s | episodes/s "
+          "(phases) | episodes/s (wall) |")
+    print("|---|---|---|---|---|---|---|---|")
+    rate, phase_rate = {}, {}
     for mode, summaries in runs.items():
         t: dict[str, float] = {}
         for s in summaries:
             for k, v in s.phase_totals.items():
                 t[k] = t.get(k, 0.0) + v
         wall = sum(s.wall_s - s.checkpoint_s for s in summaries)
-        rate[mode] = sum(s.episodes for s in summaries) / wall
+        episodes = sum(s.episodes for s in summaries)
+        rate[mode], phase_rate[mode] = episodes / wall, episodes / sum(t.values())
         print(f"| {mode} | {t.get('ROLLOUT', 0):.2f} | {t.get('TRAIN', 0):.2f} | "
-              f"{t.get('SYNC', 0):.2f} | {wall:.2f} | {rate[mode]:.2f} |")
-    print(f"throughput ratio colocated+prefetch / sequential: "
-          f"{rate['colocated'] / rate['sequential']:.2f}x (target >= 1.3x)")
+              f"{t.get('SYNC', 0):.2f} | {sum(t.values()):.2f} | {wall:.2f} | "
+              f"{phase_rate[mode]:.2f} | {rate[mode]:.2f} |")
+    print(f"throughput ratio over ROLLOUT+TRAIN+SYNC time: "
+          f"{phase_rate['colocated'] / phase_rate['sequential']:.2f}x (target >= 1.3x)")
+    print(f"throughput ratio over loop wall time (adds ledger / TensorBoard writes): "
+          f"{rate['colocated'] / rate['sequential']:.2f}x")
     return 0
 
 

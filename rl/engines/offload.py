@@ -11,13 +11,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import psutil
 import torch
 from torch import nn
 
 
 def rss_bytes() -> int:
-    """Resident set size of this process, bytes."""
+    """Resident set size of this process, bytes (/proc on Linux, else psutil, else 0)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        pass
+    try:
+        import psutil
+    except ImportError:
+        return 0
     return int(psutil.Process(os.getpid()).memory_info().rss)
 
 

@@ -96,3 +96,19 @@ def test_shipped_configs_load() -> None:
         load_config(root / name)
     cfg = load_config(root / "toy_ipa.yaml", ["run.steps=3", "algo.loss=grpo"])
     assert cfg.run.steps == 3 and cfg.algo.loss == "grpo"
+
+
+def test_agent_records_become_one_packed_row_when_prompts_append() -> None:
+    from types import SimpleNamespace as NS
+
+    from rl.swe_task import record_to_trajectories
+
+    c1 = NS(prompt_ids=[1, 2, 3], response_ids=[4, 5], logprobs=[-1.0, -2.0])
+    c2 = NS(prompt_ids=[1, 2, 3, 4, 5, 6, 7], response_ids=[8], logprobs=[-0.5])
+    c3 = NS(prompt_ids=[1, 9], response_ids=[10], logprobs=[-0.1])  # history was cut
+    forced = NS(prompt_ids=None, response_ids=None, logprobs=None)  # forced submit: no ids
+    [row] = record_to_trajectories(NS(chunks=[c1, c2, forced], reward=1.0), group=3)
+    assert row.prompt_ids == [1, 2, 3] and row.reward == 1.0 and row.group == 3
+    assert [(c.action_ids, c.obs_ids) for c in row.chunks] == [([4, 5], [6, 7]), ([8], [])]
+    rows = record_to_trajectories(NS(chunks=[c1, c2, c3], reward=0.0), group=0)
+    assert [len(r.chunks) for r in rows] == [2, 1] and rows[1].prompt_ids == [1, 9]
