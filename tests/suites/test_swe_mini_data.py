@@ -29,7 +29,7 @@ from envs.suites.swe_mini.build.gitutil import git
 from envs.suites.swe_mini.build.model import RepoDef
 from envs.suites.swebench import SWEBenchTask, grading, swe_mini
 from envs.suites.swebench.suite import SWE_MINI_DATA
-from tests.suites.test_swebench_suite import (
+from tests.suites.swebench_checks import (
     assert_no_future,
     check_oracle,
     host_history,
