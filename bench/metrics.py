@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from math import comb
+from pathlib import Path
 from typing import Any
 
 from bench.store import AttemptResult
@@ -112,7 +114,24 @@ def predictions(results: list[AttemptResult], model_name: str) -> list[dict[str,
 def classify_failure(grade_log: str, error: str | None) -> tuple[str | None, str | None]:
     """(reason, tier) of swebench's infra-failure signatures in a grade's log and error text,
     joined as the official harness joins test_output.txt and run_instance.log; (None, None)."""
-    from swebench.harness.infra_failure import classify_text
-
-    found = classify_text("\n".join(part for part in (grade_log, error or "") if part))
+    found = _infra_failure().classify_text("\n".join(part for part in (grade_log, error or "") if part))
     return (found[0], found[1]) if found else (None, None)
+
+
+@functools.cache
+def _infra_failure() -> Any:
+    """`swebench.harness.infra_failure`, loaded from its file alone: importing it the usual way
+    first imports the whole swebench package (docker, datasets: seconds of start-up)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("swebench")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "harness" / "infra_failure.py"
+        file_spec = importlib.util.spec_from_file_location("_ale_swebench_infra_failure", path)
+        if path.is_file() and file_spec and file_spec.loader:
+            module = importlib.util.module_from_spec(file_spec)
+            file_spec.loader.exec_module(module)
+            return module
+    from swebench.harness import infra_failure
+
+    return infra_failure

@@ -122,6 +122,24 @@ def _tokens(record: Any) -> int:
     return total
 
 
+#: Exception types (by name, anywhere in the cause chain) of a model endpoint that failed for
+#: reasons the next try may not meet: the attempt is an infrastructure failure, retried.
+TRANSIENT = {"ConnectionError", "ConnectionRefusedError", "ConnectionResetError", "TimeoutError",
+             "APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError"}
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether `exc` or what caused it is a transient endpoint failure (see `TRANSIENT`)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if any(t.__name__ in TRANSIENT for t in type(seen).__mro__):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 @dataclass
 class AgentRunner:
     """Runs `agent` with a policy in a `ChunkEnv` over `suite` (a `BenchSuite`): one env and one
@@ -129,9 +147,9 @@ class AgentRunner:
     written to the run folder, the verdict classified:
 
     * infra_error: the sandbox or engine failed (start, a chunk, or the sandbox died while
-      grading): retried by the harness;
+      grading), or the model endpoint failed transiently (`TRANSIENT`): retried by the harness;
     * grading_error: the grader failed on a live sandbox (test patch, timeouts, no markers);
-    * agent_error: the policy raised, or the episode ended without a grade;
+    * agent_error: the policy raised otherwise, or the episode ended without a grade;
     * else resolved / unresolved / empty_patch from the grade (`status_of`).
     """
 
@@ -174,13 +192,12 @@ class AgentRunner:
         try:
             category = category_of(self.suite.load(task_id))
             record = run_episode(env, self.agent, policy, task_id, trajectory_path=trajectory)
-        except (SandboxError, EnvError) as exc:
+        except Exception as exc:
             store.log_path(task_id, attempt, "agent").write_text(traceback.format_exc())
+            if not isinstance(exc, SandboxError | EnvError) and not transient(exc):
+                return AttemptResult(task_id, attempt, "agent_error", category=category,
+                                     error=f"{type(exc).__name__}: {exc}"[:2000], duration_s=time.monotonic() - t0)
             return AttemptResult(task_id, attempt, "infra_error", category=category,
-                                 error=f"{type(exc).__name__}: {exc}"[:2000], duration_s=time.monotonic() - t0)
-        except Exception as exc:  # the policy (or the agent loop) failed: the agent's failure
-            store.log_path(task_id, attempt, "agent").write_text(traceback.format_exc())
-            return AttemptResult(task_id, attempt, "agent_error", category=category,
                                  error=f"{type(exc).__name__}: {exc}"[:2000], duration_s=time.monotonic() - t0)
         store.log_path(task_id, attempt, "agent").write_text(transcript(record))
         task = env.task

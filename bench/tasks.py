@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import shlex
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -39,6 +40,7 @@ class BenchTask:
         self.labels = labels
         self.track_diff = track_diff
         self.last_grade: Grade | None = None
+        self.bench_s = 0.0  # seconds spent on the workdir snapshot and diff (harness overhead)
         self._baseline = False
 
     def __getattr__(self, name: str) -> Any:  # oracle_actions and suite-specific extras
@@ -75,7 +77,9 @@ class BenchTask:
             script = (f"(mkdir -p {_GIT_DIR} && {git} init -q && cd {shlex.quote(self.workdir)} && "
                       f"{{ find . -type f -size +1M ! -path './.git/*' | sed 's|^\\./|/|' > {_GIT_DIR}/info/exclude; "
                       f"}} && {git} add -A && {git} commit -q --allow-empty --no-verify -m base) >/dev/null 2>&1")
+            t0 = time.perf_counter()
             self._baseline = sandbox.run(script, timeout=300, session=SESSION).ok
+            self.bench_s += time.perf_counter() - t0
 
     def apply_oracle(self, sandbox: Sandbox) -> None:
         self.task.apply_oracle(sandbox)
@@ -86,10 +90,12 @@ class BenchTask:
             return None
         git = _GIT.format(wd=shlex.quote(self.workdir))
         result = sandbox.run(f"(cd {shlex.quote(self.workdir)} && {git} add -A && "
-                             f"{git} diff --cached --binary --no-color HEAD > {_DIFF}) 2>/dev/null",
+                             f"{git} diff --cached --binary --no-color HEAD > {_DIFF}) 2>/dev/null && cat {_DIFF}",
                              timeout=300, session=SESSION)
         if not result.ok:
             return None
+        if not result.truncated:  # one round trip for the usual small diff
+            return result.output
         try:
             return sandbox.read(_DIFF).decode("utf-8", errors="replace")
         except SandboxFileError:
@@ -98,10 +104,12 @@ class BenchTask:
     def grade(self, sandbox: Sandbox) -> Grade:
         patch = None
         if self.track_diff:
+            t0 = time.perf_counter()
             try:
                 patch = self.workdir_diff(sandbox)
             except SandboxError:
                 patch = None
+            self.bench_s += time.perf_counter() - t0
         grade = self.task.grade(sandbox)
         if "model_patch" not in grade.report and patch is not None:
             grade = replace(grade, report={**grade.report, "model_patch": patch})

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from agents.config import AgentConfig
+from agents.errors import PolicyError
 from agents.policies import PolicyOutput
 from bench.cli.run_cmds import NO_ENDPOINT, resolve_policy
 from bench.harness import run_bench
@@ -22,11 +23,14 @@ from tests.bench.fixture_suites import NumberSuite, NumberTask
 class Raising:
     name = "raising"
 
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
     def start_episode(self, context: Any) -> None:
         pass
 
     def act(self, messages: list[dict[str, Any]], tools: Any = None) -> PolicyOutput:
-        raise ConnectionRefusedError("the model endpoint refused the connection")
+        raise self.exc
 
 
 class Babbling:
@@ -60,10 +64,21 @@ def run(tmp_path: Path, policy: Any, suite: Any, overrides: list[str] | None = N
 
 @pytest.mark.docker
 def test_policy_exception_is_an_agent_error(tmp_path: Path) -> None:
-    result, store = run(tmp_path, Raising(), NumberSuite(1))
-    assert result.status == "agent_error" and "ConnectionRefusedError" in (result.error or "")
+    result, store = run(tmp_path, Raising(PolicyError("the reply had no choices")), NumberSuite(1))
+    assert result.status == "agent_error" and "no choices" in (result.error or "")
     assert result.infra_retries == 0
-    assert "refused the connection" in store.log_path("number-00", 0, "agent").read_text()
+    assert "no choices" in store.log_path("number-00", 0, "agent").read_text()
+
+
+@pytest.mark.docker
+def test_endpoint_outage_is_infra_and_retried(tmp_path: Path) -> None:
+    try:
+        raise ConnectionRefusedError("the model endpoint refused the connection")
+    except ConnectionRefusedError as cause:
+        exc = PolicyError("openai: giving up after 3 tries")
+        exc.__cause__ = cause
+    result, _ = run(tmp_path, Raising(exc), NumberSuite(1))
+    assert result.status == "infra_error" and result.infra_retries == 2
 
 
 @pytest.mark.docker

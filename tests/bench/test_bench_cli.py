@@ -19,6 +19,7 @@ import matplotlib.image
 import pytest
 
 from bench.official import official_report
+from bench.store import RunStore
 from tests.bench.clihelp import REPO, ale, ale_here, jsonl, our_sandboxes
 
 pytestmark = pytest.mark.docker
@@ -85,18 +86,77 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = {r["task_id"] for r in jsonl(ledger)}
+    done_before = {r.task_id for r in RunStore(run).results()}  # a torn last line is skipped
     assert 3 <= len(done_before) < 12
     finished_before = {t: (run / "trajectories" / f"{t}__a0.jsonl").read_bytes() for t in done_before}
 
     out = ale(*bench_run(run, "oracle", workers=2), env={"ALE_TEST_ORACLE_SLEEP": "0"})
     assert "resolved 12/12 (100.0%)" in out
-    rows = jsonl(ledger)
+    rows = []
+    for line in ledger.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line torn by the kill, sealed and ignored
+            continue
     ids = [f"number-{i:02d}" for i in range(12)]
-    assert sorted(r["task_id"] for r in rows) == ids  # every task exactly once: none lost, none run twice
+    assert sorted(str(r["task_id"]) for r in rows) == ids  # every task exactly once: none lost, none run twice
     for t, data in finished_before.items():  # finished tasks were not run again
         assert (run / "trajectories" / f"{t}__a0.jsonl").read_bytes() == data
     assert [p["instance_id"] for p in jsonl(run / "predictions.jsonl")] == ids
     report = json.loads((run / "report.json").read_text())
     assert report["submitted_ids"] == ids and report["resolved_ids"] == ids and report["incomplete_ids"] == []
     assert our_sandboxes(run) == []
+
+
+class _Endpoint:
+    """A loopback OpenAI-compatible server whose model writes the answer, then submits."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        requests: list[dict[str, object]] = []
+        self.requests = requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                requests.append(body)
+                task = str(body["messages"][1]["content"])  # type: ignore[index]
+                number = task.split("Write the number ")[1].split()[0]
+                answered = any(m["role"] == "assistant" for m in body["messages"])
+                text = "```bash\nsubmit\n```" if answered else f"```bash\necho {number} > /work/answer.txt\n```"
+                reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": text}}],
+                         "usage": {"prompt_tokens": 50, "completion_tokens": 7, "total_tokens": 57}}
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_main_job_uses_the_configured_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = _Endpoint()
+    monkeypatch.setenv("OPENAI_BASE_URL", endpoint.url)
+    monkeypatch.setenv("OPENAI_MODEL", "tiny-coder")
+    try:
+        out = ale_here("bench", "run", "--suite", SUITE, "--agent", "terminal", "--workers", "2", "--tasks",
+                       "number-04,number-05", "--run-dir", str(tmp_path / "run"), "--backend", "docker",
+                       "--no-progress")
+    finally:
+        endpoint.server.shutdown()
+    assert f"the OpenAI-compatible endpoint {endpoint.url}, model tiny-coder" in out
+    assert "resolved 2/2 (100.0%)" in out and len(endpoint.requests) == 4
+    preds = jsonl(tmp_path / "run" / "predictions.jsonl")
+    assert {p["model_name_or_path"] for p in preds} == {"tiny-coder"}
+    assert all(r["tokens"] == 2 * 57 for r in jsonl(tmp_path / "run" / "results.jsonl"))

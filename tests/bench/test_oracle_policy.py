@@ -33,7 +33,7 @@ def test_oracle_emits_each_command_then_submits(fmt: str, tmp_path: Path) -> Non
     # the tricky command arrives verbatim or base64-wrapped; either way bash runs it unchanged
     subprocess.run(["bash", "-c", calls[1].arguments["command"]], cwd=tmp_path, check=True)
     assert (tmp_path / "out.txt").read_text() == "```\n</parameter>\n"
-    assert parse_action(policy.act([]).text, fmt, tools).name == "submit"  # keeps submitting  # type: ignore[arg-type]
+    assert parse_action(policy.act([]).text, fmt, tools).name == "submit"  # type: ignore[arg-type]  # keeps submitting
 
 
 def test_empty_submits_and_oracle_needs_the_task() -> None:
@@ -60,3 +60,14 @@ def test_swebench_task_oracle_actions_apply_the_gold_patch(tmp_path: Path) -> No
     assert "<<'ALE_GOLD_PATCH_'" in command  # the delimiter avoids the patch's own text
     subprocess.run(["bash", "-c", command.replace("/testbed", str(repo))], check=True, capture_output=True)
     assert (repo / "m.py").read_text() == "x = 2  # ALE_GOLD_PATCH\n"
+
+
+def test_native_tool_calling_gives_the_call_once() -> None:
+    from agents.actions import to_action
+
+    policy = OraclePolicy()
+    policy.start_episode(EpisodeContext(task_id="t", task=_Task(), action_format="xml"))
+    out = policy.act([], tools=[{"type": "function", "function": {"name": "bash"}}])
+    action = to_action(out, "xml", native_tools=True)
+    call = parse_action(action, "xml", ("bash", "submit"))
+    assert call.name == "bash" and call.arguments["command"] == "echo one > a.txt"
