@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rl.algos.batch import LossConfig
+if TYPE_CHECKING:  # rl.algos imports torch: keep `ale --help` fast
+    from rl.algos.batch import LossConfig
 
 
 class ConfigError(ValueError):
@@ -141,6 +142,8 @@ class AlgoConfig(_Strict):
     agg: Literal["chunk", "token"] = "chunk"
 
     def loss_config(self) -> LossConfig:
+        from rl.algos.batch import LossConfig
+
         return LossConfig(**self.model_dump(exclude={"loss"}))
 
 
