@@ -106,8 +106,9 @@ def test_compare_table_and_bench_smoke(capsys: pytest.CaptureFixture[str]) -> No
 
 @pytest.mark.slow
 def test_ipa_learns_the_toy_task() -> None:
-    """Budget: 120 iterations x 64 episodes on one thread (about 80 s on an idle 2-core CI
-    machine). Success is measured from scratch, sampled, on 64 episodes."""
+    """Budget: 120 iterations x 64 episodes on one CPU thread (measured 358-660 s on the shared
+    2-core dev machine; 2286 s when it was heavily overloaded). Success is measured from
+    scratch (no expert prefix), sampled, on 64 episodes; seeds 0-2 reached 0.98."""
     result = train(Args(seed=0, quiet=True))
     assert result.initial_success <= 0.2
     assert result.final_success >= 0.8, result.history
