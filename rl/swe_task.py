@@ -14,7 +14,7 @@ and counts the cut chunks (`chunks_cut` in the last step's info).
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -79,6 +79,8 @@ class SweTask:
         self.sampling = SamplingConfig(cfg.engine.max_action_tokens, cfg.engine.temperature,
                                        (int(eos),) if eos is not None else ())
         self.filter_stats = FilterStats()
+        self._prefetched: dict[int, int] = {}
+        """env slot -> the batch whose sandbox was last prefetched there."""
 
     @property
     def vocab_size(self) -> int:
@@ -100,12 +102,51 @@ class SweTask:
         return [(g, StartState(t, 1)) for g, t in enumerate(picks)
                 for _ in range(self.cfg.rollout.group_size)]
 
+    def _prefetches(self, batch: int) -> bool:
+        """Whether `batch`'s sandboxes are prepared ahead: colocated mode with prefetch on, and
+        `batch` is one the run will sample (no sandboxes for a step after the last)."""
+        sc = self.cfg.scheduler
+        return sc.mode == "colocated" and sc.prefetch and batch <= self.cfg.run.steps
+
+    def _prefetch_slot(self, group: WorkerGroup, slot: int, batch: int) -> None:
+        """Start preparing item `slot` of `batch` on env slot `slot` (it runs there: slot i
+        gets item i of the first wave in `run_items`)."""
+        items = self.items(batch)
+        if group.use_ray or slot >= min(group.slots(), len(items)):
+            return
+        env = group.workers[slot // group.epw].envs[slot % group.epw]
+        prefetch = getattr(env, "prefetch", None)
+        if prefetch is not None:
+            prefetch(items[slot][1].task_id)
+            self._prefetched[slot] = batch
+
     def prefetch(self, group: WorkerGroup, batch: int) -> None:
-        """Not done for sandboxed suites: the agent loop resets its env itself."""
+        """Start preparing the sandboxes of `batch`'s first wave in the background (container
+        create + task prepare, on each `ChunkEnv`'s own executor); returns at once.
+
+        Called by the colocated scheduler after ROLLOUT, so it overlaps TRAIN and SYNC. Slots
+        whose episode already finished during ROLLOUT were prefetched then (see `collect`)
+        and are skipped. The agent loop's `reset(task_id)` on a slot takes the prepared
+        sandbox; a slot whose item changed (a retry) drops it and prepares again; the previous
+        episode's sandbox is closed in the background by that reset, as without prefetch.
+        """
+        if not self._prefetches(batch):
+            return
+        for slot in range(group.slots()):
+            if self._prefetched.get(slot) != batch:
+                self._prefetch_slot(group, slot, batch)
 
     def collect(self, engine: RolloutEngine, group: WorkerGroup, batch: int) -> list[Episode]:
+        """Run `batch` (rerunning infra failures). In colocated mode, a slot whose episode of
+        the batch's last wave is finished starts preparing its next-batch sandbox at once,
+        while the other episodes still run (overlap inside ROLLOUT)."""
+        on_done = None
+        if self._prefetches(batch + 1):
+            def on_done(slot: int) -> None:
+                self._prefetch_slot(group, slot, batch + 1)
+
         def run(items: list[Item]) -> list[Episode]:
-            return self.run_items(engine, group, items)
+            return self.run_items(engine, group, items, on_done)
 
         kept = collect_filtered(run, self.items(batch),
                                 lambda e: any(i.get("infra_error") for i in e.infos),
@@ -113,8 +154,10 @@ class SweTask:
         self.filter_stats.add(kept.stats)
         return [e for _, e in kept.episodes]
 
-    def run_items(self, engine: RolloutEngine, group: WorkerGroup, items: Sequence[Item]
-                  ) -> list[Episode]:
+    def run_items(self, engine: RolloutEngine, group: WorkerGroup, items: Sequence[Item],
+                  on_done: Callable[[int], None] | None = None) -> list[Episode]:
+        """One episode per item, `group.slots()` at a time (item i of a wave on slot i).
+        `on_done(slot)` is called when a slot's episode of the last wave has finished."""
         if group.use_ray:
             raise NotImplementedError("sandboxed suites run with local env workers "
                                       "(scheduler.ray: false)")
@@ -131,8 +174,9 @@ class SweTask:
         out: list[Episode] = []
         for start in range(0, len(items), n):
             wave = list(items[start: start + n])
+            last_wave = start + n >= len(items)
 
-            def one(i: int, item: Item) -> Episode:
+            def one(i: int, item: Item, last: bool = last_wave) -> Episode:
                 samp = EngineSampling(temperature=self.sampling.temperature,
                                       max_tokens=self.sampling.max_tokens)
                 policy = HFPolicy(inner, self.tokenizer, samp, name="rl")
@@ -146,6 +190,8 @@ class SweTask:
                     [self.pad_id], [], float(rec.reward), item[0])
                 if infos:
                     infos[-1]["chunks_cut"] = sum(len(t.chunks) for t in trajs[1:])
+                if on_done is not None and last:
+                    on_done(i)
                 return Episode(item, traj, float(rec.reward), infos,
                                min(versions, default=version))
 

@@ -13,10 +13,23 @@ offloading. Printed: per-phase totals and episodes per second, over the phase ti
 TRAIN + SYNC: the headline ratio) and over the loop's wall time (checkpoint writes excluded;
 it adds the per-step ledger / TensorBoard writes, identical work in both modes, which on a
 loaded machine only adds noise). No timing is asserted anywhere.
+
+    python -m bench.perf.train --env swe --steps 3 --repeats 1
+
+`--env swe` measures the real thing: the agents' tiny HF chat model (random init, built
+locally) on swe-mini tasks in real docker sandboxes through `ChunkEnv` (a reset is a
+container create + repo prepare: seconds; no simulated latency). Both modes run the same
+task ids in the same order (same seeds), `swe_starts` episodes per step, `swe_max_turns`
+turns each. Colocated prepares the next batch's sandboxes in the background
+(`SweTask.collect` / `SweTask.prefetch` -> `ChunkEnv.prefetch`): a slot starts as soon as its
+episode of the batch's last wave is graded (overlapping the rest of ROLLOUT), the others when
+ROLLOUT ends (overlapping TRAIN and SYNC); sequential prepares each sandbox inside ROLLOUT.
+The load average is printed with the results.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -45,11 +58,39 @@ class BenchArgs:
     repeats: int = 2
     """Runs per mode, in ABBA order (sequential, colocated, colocated, sequential, ...) so a
     change in machine load hits both modes alike; totals are summed over repeats."""
+    env: str = "toy"
+    """"toy" (ToyShell + simulated latency) or "swe" (swe-mini in real docker sandboxes)."""
+    swe_starts: int = 2
+    """swe: episodes per step (one env slot each, run in parallel)."""
+    swe_max_turns: int = 2
+    swe_tasks: str = "ale-gym__tinyunits-1,ale-gym__iniconf-1"
+    """swe: comma-separated swe-mini task ids the steps draw from."""
     quick: bool = False
     """Smaller everything (smoke test)."""
 
 
+def run_swe_mode(args: BenchArgs, mode: str, out: Path) -> TrainSummary:
+    """One run on swe-mini in docker sandboxes (the tiny HF model; see the module docstring)."""
+    cfg = parse_config({
+        "run": {"out_dir": str(out / mode), "steps": args.steps, "checkpoint_every": 0,
+                "progress": False, "threads": args.threads},
+        "task": {"kind": "swe", "suite": "swe-mini", "backend": "docker",
+                 "max_turns": args.swe_max_turns, "max_observation_tokens": 256,
+                 "task_ids": [t for t in args.swe_tasks.split(",") if t]},
+        "model": {"kind": "hf_path"},
+        "engine": {"kind": "hf", "max_action_tokens": 48, "temperature": 1.0},
+        "scheduler": {"mode": mode, "workers": 1, "envs_per_worker": args.swe_starts},
+        "rollout": {"starts": args.swe_starts, "group_size": 1, "max_retries": 1},
+        "algo": {"loss": "ipa", "failure_reward": -0.1},
+        "trainer": {"lr": 1e-4, "update_epochs": args.update_epochs, "micro_batch": 1},
+        "eval": {"every": 0},
+    })
+    return train(cfg, progress=False)
+
+
 def run_mode(args: BenchArgs, mode: str, out: Path) -> TrainSummary:
+    if args.env == "swe":
+        return run_swe_mode(args, mode, out)
     episodes = args.starts * args.group_size
     cfg = parse_config({
         "run": {"out_dir": str(out / mode), "steps": args.steps, "checkpoint_every": 0,
@@ -73,12 +114,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     order = [m for i in range(args.repeats) for m in
              (("sequential", "colocated") if i % 2 == 0 else ("colocated", "sequential"))]
     runs: dict[str, list[TrainSummary]] = {"sequential": [], "colocated": []}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         for i, mode in enumerate(order):
             runs[mode].append(run_mode(args, mode, Path(tmp) / str(i)))
-    print(f"train benchmark: {args.repeats} x {args.steps} steps x {args.starts * args.group_size} episodes, "
-          f"reset {args.reset_delay_s}s, step {args.step_delay_s}s (simulated sandbox latency), "
-          f"TinyLM dim={args.dim} layers={args.layers}, {args.threads} thread(s)")
+    load_after = os.getloadavg()
+    if args.env == "swe":
+        print(f"train benchmark (real sandboxes): {args.repeats} x {args.steps} steps x "
+              f"{args.swe_starts} episodes, swe-mini in docker ({args.swe_tasks}), "
+              f"max_turns={args.swe_max_turns}, tiny HF model, update_epochs={args.update_epochs}, "
+              f"{args.threads} thread(s)")
+    else:
+        print(f"train benchmark: {args.repeats} x {args.steps} steps x "
+              f"{args.starts * args.group_size} episodes, reset {args.reset_delay_s}s, step "
+              f"{args.step_delay_s}s (simulated sandbox latency), TinyLM dim={args.dim} "
+              f"layers={args.layers}, {args.threads} thread(s)")
+    print(f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
+          f"after: {' '.join(f'{x:.2f}' for x in load_after)} on {os.cpu_count()} cores")
     print("| mode | ROLLOUT s | TRAIN s | SYNC s | phases s | loop wall s | episodes/s "
           "(phases) | episodes/s (wall) |")
     print("|---|---|---|---|---|---|---|---|")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import secrets
 import shlex
 import tarfile
 from pathlib import Path
@@ -28,7 +29,7 @@ import yaml
 
 from envs.core.errors import TaskError
 from envs.core.task import Grade
-from envs.rock import Sandbox, SandboxError, SandboxFileError, SandboxSpec
+from envs.rock import ExecResult, Sandbox, SandboxError, SandboxFileError, SandboxSpec
 from envs.rock.factory import default_backend
 from envs.rock.images import external_bases
 from envs.suites.terminal_bench import image as images
@@ -41,12 +42,14 @@ GRADE_SESSION = "ale-grader"  # a fresh shell: the agent's exports and aliases d
 ORACLE_SESSION = "ale-oracle"
 TB_LOG = "/logs/tests/test-output.txt"
 LOG_CHARS = 20_000
+FOLD_FILE_BYTES = 24_000  # per file echoed back by the grading command; bigger logs are read in full
+FOLD_TAR_BYTES = 4 << 20  # tests bigger than this (base64) go first by one `write`
 
 
-def _tar_b64(files: dict[str, bytes]) -> str:
-    """A gzip tar of {relative name: bytes} (mode 0755), base64-encoded."""
+def _tar_b64(files: dict[str, bytes], gzip: bool = True) -> str:
+    """A tar (gzip unless `gzip=False`) of {relative name: bytes} (mode 0755), base64-encoded."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+    with tarfile.open(fileobj=buf, mode="w:gz" if gzip else "w") as tf:
         for name, data in sorted(files.items()):
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o755
@@ -145,8 +148,67 @@ class FolderTask:
         except SandboxFileError:
             return None
 
+    def _graded_run(self, sandbox: Sandbox, setup: str, tests: dict[str, bytes], test: str,
+                    files: list[str], session: str) -> tuple[ExecResult, dict[str, str | None]]:
+        """Set up, copy the tests in, run `test` and read `files` back in one `sandbox.run`.
+
+        `setup` (e.g. `rm -rf /tests && mkdir -p /tests`) runs first; the tests travel inside
+        the command as a base64 tar unpacked to TESTS_DIR (when bigger than FOLD_TAR_BYTES, the
+        tar goes first by one `write`, and the command unpacks it). After `test`, each of
+        `files` that exists is printed, size first, between lines carrying a per-grading random
+        nonce, so neither the tests' output nor the agent can forge them. Returns (the test run's
+        result, with the test command's exit code; {path: text or None if absent}). A file
+        that did not come back whole (bigger than FOLD_FILE_BYTES, a timeout, a cut output)
+        is read with `sandbox.read` instead.
+        """
+        nonce = secrets.token_hex(12)
+        blob = _tar_b64(tests, gzip=False)  # plain tar: no gzip process on the critical path
+        if len(blob) <= FOLD_TAR_BYTES:
+            unpack = f"echo {blob} | base64 -d | tar -xf - -C {TESTS_DIR}"
+        else:  # large tests: one put_archive of the tar first, unpacked by the same command
+            archive = f"/var/tmp/ale-tests-{nonce}.tar"
+            sandbox.write(archive, base64.b64decode(blob), mode=0o600)
+            unpack = f"tar -xf {archive} -C {TESTS_DIR} && rm -f {archive}"
+        echo = "".join(
+            f"if [ -f {shlex.quote(f)} ]; then printf '\\n{nonce} size %s %s\\n' "
+            f"\"$(wc -c < {shlex.quote(f)})\" {shlex.quote(f)}; tail -c {FOLD_FILE_BYTES} {shlex.quote(f)}; "
+            f"printf '\\n{nonce} end\\n'; fi; " for f in files)
+        command = (f"if {{ {setup}; }} && {unpack}; then {test}; __ale_rc=$?; {echo}"
+                   f"printf '\\n{nonce} rc %s\\n' $__ale_rc; (exit $__ale_rc); "
+                   f"else echo 'cannot set up {TESTS_DIR}' >&2; (exit 254); fi")
+        result = sandbox.run(command, timeout=self.config.test_timeout_s, session=session)
+        found = _parse_fold(result.output, nonce)
+        if found is None and not result.timed_out and result.exit_code == 254:
+            raise SandboxError(f"cannot create {TESTS_DIR} or unpack the tests: {result.output[-500:]}")
+        texts = {f: _MISSING if found is None else found.get(f) for f in files}
+        for f in files:
+            if texts[f] is _MISSING:
+                texts[f] = self._read_text(sandbox, f)
+        return result, texts
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.id!r})"
+
+
+_MISSING = "\x00missing"  # a file whose content did not come back whole
+
+
+def _parse_fold(output: str, nonce: str) -> dict[str, str | None] | None:
+    """{path: text, or _MISSING if it came back cut} from a graded run's output.
+
+    None when the closing `rc` line is absent (timeout, dead shell, output cut in the middle).
+    """
+    if f"\n{nonce} rc " not in output:
+        return None
+    texts: dict[str, str | None] = {}
+    start = f"\n{nonce} size "
+    for chunk in output.split(start)[1:]:
+        header, _, rest = chunk.partition("\n")
+        size_text, _, path = header.partition(" ")
+        body, sep, _ = rest.partition(f"\n{nonce} end\n")
+        whole = sep and size_text.strip().isdigit() and len(body.encode("utf-8", "replace")) >= int(size_text)
+        texts[path] = body if whole and int(size_text) <= FOLD_FILE_BYTES else _MISSING
+    return texts
 
 
 class TerminalBenchTask(FolderTask):
@@ -172,22 +234,19 @@ class TerminalBenchTask(FolderTask):
         return [str(s["command"]) for s in steps]
 
     def grade(self, sandbox: Sandbox) -> Grade:
-        """Copy tests in, run run-tests.sh, parse its log."""
+        """Copy tests in, run run-tests.sh, parse its log: one `sandbox.run` (see `_graded_run`)."""
         c = self.config
+        tests = {**_read_tree(c.tests_dir), "run-tests.sh": (c.path / "run-tests.sh").read_bytes()}
+        setup = f"rm -rf {TESTS_DIR} && mkdir -p {TESTS_DIR} {Path(TB_LOG).parent}"
+        run = f"TEST_DIR={TESTS_DIR} bash {TESTS_DIR}/run-tests.sh > {TB_LOG} 2>&1"
         try:
-            r = sandbox.run(f"rm -rf {TESTS_DIR} && mkdir -p {TESTS_DIR} {Path(TB_LOG).parent}",
-                            timeout=60, session=GRADE_SESSION)
-            if not r.ok:
-                raise SandboxError(f"cannot create {TESTS_DIR}: {r.output[-500:]}")
-            sandbox.upload(c.tests_dir, TESTS_DIR)
-            sandbox.upload(c.path / "run-tests.sh", f"{TESTS_DIR}/run-tests.sh")
-            run = f"TEST_DIR={TESTS_DIR} bash {TESTS_DIR}/run-tests.sh > {TB_LOG} 2>&1"
             if c.run_tests_in_same_shell:  # where the agent's shell is, as Terminal-Bench does
-                result = sandbox.run(run, timeout=c.test_timeout_s)
-            else:
-                result = sandbox.run(f"cd {shlex.quote(self.workdir)} && {run}",
-                                     timeout=c.test_timeout_s, session=GRADE_SESSION)
-            log = self._read_text(sandbox, TB_LOG) or result.output
+                result, texts = self._graded_run(sandbox, setup, tests, run, [TB_LOG], "default")
+            else:  # a fresh shell: the agent's exports and aliases do not reach it
+                result, texts = self._graded_run(sandbox, setup, tests,
+                                                 f"cd {shlex.quote(self.workdir)} && {run}",
+                                                 [TB_LOG], GRADE_SESSION)
+            log = texts[TB_LOG] or result.output
         except SandboxError as exc:
             return self._grade_error(exc)
         tests = PARSERS[c.parser_name](log)
@@ -212,22 +271,18 @@ class HarborTask(FolderTask):
         return [self._unpack_and_run(_read_tree(folder), "/solution", "solve.sh")]
 
     def grade(self, sandbox: Sandbox) -> Grade:
-        """Copy tests in, run tests/test.sh, read the reward file it wrote."""
+        """Copy tests in, run tests/test.sh, read the reward file it wrote: one `sandbox.run`."""
         c = self.config
         stdout = f"{VERIFIER_DIR}/test-stdout.txt"
+        reward_files = [f"{VERIFIER_DIR}/reward.json", f"{VERIFIER_DIR}/reward.txt"]
+        setup = f"rm -rf {TESTS_DIR} {VERIFIER_DIR} && mkdir -p {TESTS_DIR} {VERIFIER_DIR}"
+        exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in c.verifier_env.items())
+        test = f"{exports}cd {shlex.quote(self.workdir)} && bash {TESTS_DIR}/test.sh > {stdout} 2>&1"
         try:
-            r = sandbox.run(f"rm -rf {TESTS_DIR} {VERIFIER_DIR} && mkdir -p {TESTS_DIR} {VERIFIER_DIR}",
-                            timeout=60, session=GRADE_SESSION)
-            if not r.ok:
-                raise SandboxError(f"cannot create {TESTS_DIR}: {r.output[-500:]}")
-            sandbox.upload(c.tests_dir, TESTS_DIR)
-            exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in c.verifier_env.items())
-            result = sandbox.run(f"{exports}cd {shlex.quote(self.workdir)} && "
-                                 f"bash {TESTS_DIR}/test.sh > {stdout} 2>&1",
-                                 timeout=c.test_timeout_s, session=GRADE_SESSION)
-            log = self._read_text(sandbox, stdout) or result.output
-            reward_json = self._read_text(sandbox, f"{VERIFIER_DIR}/reward.json")
-            reward_txt = self._read_text(sandbox, f"{VERIFIER_DIR}/reward.txt")
+            result, texts = self._graded_run(sandbox, setup, _read_tree(c.tests_dir), test,
+                                             [*reward_files, stdout], GRADE_SESSION)
+            log = texts[stdout] or result.output
+            reward_json, reward_txt = texts[reward_files[0]], texts[reward_files[1]]
         except SandboxError as exc:
             return self._grade_error(exc)
         reward, rewards, problem = read_reward(reward_json, reward_txt)
