@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from rl.engines.base import EngineError, Generation, SamplingConfig
-from rl.engines.offload import ModuleOffloader
+from rl.engines.offload import ModuleOffloader, SleepableEngine
 
 
-class AgentsHFEngine:
+class AgentsHFEngine(SleepableEngine):
     """Wraps `agents.engines.hf_engine.HFEngine` (imported lazily: agents is optional here)."""
 
     kind = "hf"
@@ -37,20 +37,14 @@ class AgentsHFEngine:
     def version(self) -> int:
         return int(self.inner.version)
 
-    @property
-    def awake(self) -> bool:
-        return not self._offload.offloaded
 
-    def _check(self) -> None:
-        if not self.awake:
-            raise EngineError("AgentsHFEngine is asleep: call wake() before generating")
 
     def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingConfig,
                  seed: int | None = None) -> list[Generation]:
         from agents.engines.hf_engine import EngineSampling
 
         with self._lock:
-            self._check()
+            self._check_awake()
             samp = EngineSampling(temperature=sampling.temperature, max_tokens=sampling.max_tokens,
                                   seed=seed, stop_token_ids=list(sampling.stop_ids))
             outs = self.inner.generate([list(p) for p in prompts], samp)
@@ -61,7 +55,7 @@ class AgentsHFEngine:
     def score(self, prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]]
               ) -> list[list[float]]:
         with self._lock:
-            self._check()
+            self._check_awake()
             return [self.inner.forward_logprobs(list(p), list(r))
                     for p, r in zip(prompt_ids, response_ids, strict=True)]
 
@@ -70,16 +64,8 @@ class AgentsHFEngine:
             if version < self.version:
                 raise EngineError(f"weights version {version} is older than the loaded "
                                   f"{self.version}; SYNC must move forward")
-            self._check()
+            self._check_awake()
             self.inner.load_state_dict({k: v.detach() for k, v in state_dict.items()}, version)
-
-    def sleep(self) -> None:
-        with self._lock:
-            self._offload.offload()
-
-    def wake(self) -> None:
-        with self._lock:
-            self._offload.restore()
 
     @staticmethod
     def available() -> bool:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from rl.engines.base import EngineError, Generation, SamplingConfig
-from rl.engines.offload import ModuleOffloader
+from rl.engines.offload import ModuleOffloader, SleepableEngine
 
 #: (ids (B, L) int64, attention (B, L) bool) -> logits (B, L, V)
 LogitsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -34,7 +34,7 @@ def module_logits(model: nn.Module) -> LogitsFn:
     return lambda ids, attention: model(ids, attention)
 
 
-class LocalEngine:
+class LocalEngine(SleepableEngine):
     """A rollout engine that runs `model` in this process on `device`.
 
     Thread-safe: `generate`, `update_weights`, `sleep` and `wake` take one lock, so a
@@ -55,13 +55,7 @@ class LocalEngine:
         self._offload = ModuleOffloader(self.model, self.device)
         self._lock = threading.RLock()
 
-    @property
-    def awake(self) -> bool:
-        return not self._offload.offloaded
 
-    def _check_awake(self) -> None:
-        if not self.awake:
-            raise EngineError(f"{type(self).__name__} is asleep: call wake() before generating")
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingConfig,
@@ -128,15 +122,6 @@ class LocalEngine:
                 raise EngineError(f"state dict does not fit the engine's model: missing "
                                   f"{missing[:3]}, unexpected {unexpected[:3]}")
             self.version = version
-
-    def sleep(self) -> None:
-        """Free the weights (GPU -> host; on CPU into one packed buffer)."""
-        with self._lock:
-            self._offload.offload()
-
-    def wake(self) -> None:
-        with self._lock:
-            self._offload.restore()
 
 
 def _left_pad(rows: Sequence[Sequence[int]], pad: int, device: torch.device

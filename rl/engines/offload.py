@@ -9,10 +9,13 @@ cost of moving the state is still paid and measured.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from rl.engines.base import EngineError
 
 
 def rss_bytes() -> int:
@@ -128,3 +131,31 @@ class OptimizerOffloader:
                     elif k in self._saved.get(i, {}):
                         st[k] = self._saved[i][k]
         self._saved = None
+
+
+class SleepableEngine:
+    """`sleep` / `wake` / `awake` for an engine whose weights live in one module.
+
+    Subclasses set `self._offload` (a `ModuleOffloader` of the engine's model) and `self._lock`
+    (the lock their `generate` / `update_weights` take) and call `_check_awake()` before using
+    the weights."""
+
+    _offload: ModuleOffloader
+    _lock: threading.RLock
+
+    @property
+    def awake(self) -> bool:
+        return not self._offload.offloaded
+
+    def _check_awake(self) -> None:
+        if not self.awake:
+            raise EngineError(f"{type(self).__name__} is asleep: call wake() before generating")
+
+    def sleep(self) -> None:
+        """Free the weights (GPU -> host; on CPU into one packed buffer)."""
+        with self._lock:
+            self._offload.offload()
+
+    def wake(self) -> None:
+        with self._lock:
+            self._offload.restore()

@@ -175,14 +175,6 @@ def test_verdicts_equal_swebench_on_logs(iid: str, tmp_path: Path) -> None:
 
 
 # -- Docker --------------------------------------------------------------------------------------
-@pytest.fixture()
-def sandboxes() -> Iterator[list[Sandbox]]:
-    made: list[Sandbox] = []
-    yield made
-    for sb in made:
-        sb.close()
-
-
 @pytest.mark.docker
 @pytest.mark.parametrize("iid", oldest_base_per_repo())
 def test_no_future_in_testbed(iid: str, sandboxes: list[Sandbox], tmp_path: Path) -> None:
