@@ -55,6 +55,7 @@ def run_episode(
     trajectory_path: str | Path | None = None,
     on_chunk: Callable[[ChunkRecord], None] | None = None,
     *,
+    on_reset: Callable[[dict[str, Any]], None] | None = None,
     policy_name: str | None = None,
     reset_options: dict[str, Any] | None = None,
 ) -> EpisodeRecord:
@@ -65,12 +66,15 @@ def run_episode(
     action, and the observation (cut to head + tail, rendered by `templates.observation`)
     joins the history. The chunk is written to `trajectory_path` (flushed, fsynced) before
     the next one starts. Agent-side limits end the episode with a forced `submit` when the
-    env has that tool and `limits.submit_on_limit` is set.
+    env has that tool and `limits.submit_on_limit` is set. `on_reset(info)` is called with the
+    env's reset info before the first chunk (e.g. whether the sandbox was prefetched).
     """
     t0 = time.monotonic()
     writer = TrajectoryWriter(trajectory_path) if trajectory_path is not None else None
     obs, info = env.reset(options={"task_id": task_id, **(reset_options or {})})
     reset_s = time.monotonic() - t0
+    if on_reset is not None:
+        on_reset(info)
     fmt = str(info.get("action_format") or agent.action_format)
     schemas = [t for t in info.get("tools") or [] if isinstance(t, dict)]
     tool_names = [t["function"]["name"] for t in schemas] or [str(t) for t in info.get("tools") or []]

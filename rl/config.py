@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-if TYPE_CHECKING:  # rl.algos imports torch: keep `ale --help` fast
-    from rl.algos.batch import LossConfig
+from rl.loss_config import LossConfig
 
 
 class ConfigError(ValueError):
@@ -100,7 +99,16 @@ class SchedulerConfig(_Strict):
     max_staleness: int = 1
     """disaggregated / partial: a sample more than this many policy versions old is dropped."""
     prefetch: bool = True
-    """Reset the next step's environments during TRAIN."""
+    """colocated: prepare the next step's environments in the background (at the latest
+    during TRAIN; see `prefetch_from`)."""
+    prefetch_from: Literal["episode_end", "episode_start"] = "episode_end"
+    """colocated + prefetch: when an env slot starts preparing its next-step environment.
+    "episode_end": once its episode of the step's last wave has finished (and the others at
+    the end of ROLLOUT): best where sandboxes share CPU cores with the model (a CPU-only
+    machine), since a sandbox start would slow generation. "episode_start": as soon as that
+    episode has taken its own environment (double buffering: the next reset overlaps the whole
+    episode and TRAIN): best where a sandbox start is mostly waiting (remote sandboxes, or a
+    model on an accelerator)."""
     workers: int = 2
     """Environment workers (each holds `envs_per_worker` envs)."""
     envs_per_worker: int = 32
@@ -127,23 +135,13 @@ class RolloutConfig(_Strict):
     """Infra-failed episodes are rerun from the same start up to this many times."""
 
 
-class AlgoConfig(_Strict):
-    """The loss (any name in `rl.algos.LOSSES`) and its scalar settings."""
+class AlgoConfig(LossConfig):
+    """The loss (any name in `rl.algos.LOSSES`) and its scalar settings (`LossConfig`)."""
 
     loss: str = "ipa"
-    gamma: float = 1.0
-    mismatch_cap: float = 2.0
-    lambda_il: float = 1.0
-    lambda_rl: float = 1.0
-    clip_eps: float = 0.2
-    tis_cap: float = 2.0
-    failure_reward: float = 0.0
-    group_baseline: bool = False
-    agg: Literal["chunk", "token"] = "chunk"
 
     def loss_config(self) -> LossConfig:
-        from rl.algos.batch import LossConfig
-
+        """The settings without the loss name, as the loss functions take them."""
         return LossConfig(**self.model_dump(exclude={"loss"}))
 
 

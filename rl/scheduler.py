@@ -15,6 +15,7 @@ Every phase is timed and its memory logged (`PhaseLog`).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -31,8 +32,22 @@ from rl.trainer import Trainer
 from rl.workers import WorkerGroup
 
 
+def machine_busy_cpu_s() -> float:
+    """CPU seconds all processes of this machine have been busy since boot (/proc/stat: every
+    state but idle and iowait), 0.0 where unreadable."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:8]]
+    except (OSError, ValueError):
+        return 0.0
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 class PhaseLog:
-    """Times phases and samples memory (RSS; CUDA allocated when CUDA is in use) around them."""
+    """Times phases and samples memory (RSS; CUDA allocated when CUDA is in use) around them,
+    and the machine's busy CPU seconds during each (`cpu_s`: divided by `dur_s`, the cores in
+    use on average; what is left of `os.cpu_count()` was idle and could have been overlapped).
+    """
 
     def __init__(self, ledger: Ledger | None = None) -> None:
         self.ledger = ledger
@@ -43,18 +58,21 @@ class PhaseLog:
     @contextmanager
     def phase(self, name: str, step: int) -> Iterator[None]:
         before = device_memory()
+        cpu0 = machine_busy_cpu_s()
         t0 = time.perf_counter()
         try:
             yield
         finally:
             dur = time.perf_counter() - t0
+            cpu_s = machine_busy_cpu_s() - cpu0
             after = device_memory()
             self.totals[name] = self.totals.get(name, 0.0) + dur
             self.last[name] = dur
             self.peak_rss[name] = max(self.peak_rss.get(name, 0), after["rss"], before["rss"])
             if self.ledger is not None:
                 self.ledger.write("phases", {"step": step, "phase": name, "dur_s": dur,
-                                             "mem_before": before, "mem_after": after})
+                                             "cpu_s": cpu_s, "mem_before": before,
+                                             "mem_after": after})
 
 
 class Scheduler:
@@ -83,7 +101,8 @@ class Scheduler:
                                            "chunks": len(r.trajectory.chunks),
                                            "sandboxes": sorted({str(i["sandbox_id"])
                                                                 for i in e.infos
-                                                                if i.get("sandbox_id")})})
+                                                                if i.get("sandbox_id")}),
+                                           **({"timings": e.timings} if e.timings else {})})
             out.append(r)
         return out
 

@@ -23,7 +23,7 @@ from rl.engines.base import RolloutEngine, SamplingConfig
 from rl.filtering import FilterStats, collect_filtered
 from rl.packing import Chunk, Trajectory
 from rl.resampling import StartState
-from rl.tasks import Episode, Item
+from rl.tasks import Episode, Item, prefetches
 from rl.workers import EnvSpec, WorkerGroup
 
 
@@ -102,12 +102,6 @@ class SweTask:
         return [(g, StartState(t, 1)) for g, t in enumerate(picks)
                 for _ in range(self.cfg.rollout.group_size)]
 
-    def _prefetches(self, batch: int) -> bool:
-        """Whether `batch`'s sandboxes are prepared ahead: colocated mode with prefetch on, and
-        `batch` is one the run will sample (no sandboxes for a step after the last)."""
-        sc = self.cfg.scheduler
-        return sc.mode == "colocated" and sc.prefetch and batch <= self.cfg.run.steps
-
     def _prefetch_slot(self, group: WorkerGroup, slot: int, batch: int) -> None:
         """Start preparing item `slot` of `batch` on env slot `slot` (it runs there: slot i
         gets item i of the first wave in `run_items`)."""
@@ -130,23 +124,26 @@ class SweTask:
         sandbox; a slot whose item changed (a retry) drops it and prepares again; the previous
         episode's sandbox is closed in the background by that reset, as without prefetch.
         """
-        if not self._prefetches(batch):
+        if not prefetches(self.cfg, batch):
             return
         for slot in range(group.slots()):
             if self._prefetched.get(slot) != batch:
                 self._prefetch_slot(group, slot, batch)
 
     def collect(self, engine: RolloutEngine, group: WorkerGroup, batch: int) -> list[Episode]:
-        """Run `batch` (rerunning infra failures). In colocated mode, a slot whose episode of
-        the batch's last wave is finished starts preparing its next-batch sandbox at once,
-        while the other episodes still run (overlap inside ROLLOUT)."""
-        on_done = None
-        if self._prefetches(batch + 1):
-            def on_done(slot: int) -> None:
+        """Run `batch` (rerunning infra failures). In colocated mode, each slot of the batch's
+        last wave starts preparing its next-batch sandbox while the other episodes still run
+        (overlap inside ROLLOUT): when its episode has finished (graded), or, with
+        `scheduler.prefetch_from: episode_start`, as soon as the episode has taken its own
+        sandbox (double buffering). On a CPU-only machine the second competes with generation
+        for the same cores and measured slower (docs/training.md)."""
+        next_sandbox = None
+        if prefetches(self.cfg, batch + 1):
+            def next_sandbox(slot: int) -> None:
                 self._prefetch_slot(group, slot, batch + 1)
 
         def run(items: list[Item]) -> list[Episode]:
-            return self.run_items(engine, group, items, on_done)
+            return self.run_items(engine, group, items, next_sandbox)
 
         kept = collect_filtered(run, self.items(batch),
                                 lambda e: any(i.get("infra_error") for i in e.infos),
@@ -155,9 +152,10 @@ class SweTask:
         return [e for _, e in kept.episodes]
 
     def run_items(self, engine: RolloutEngine, group: WorkerGroup, items: Sequence[Item],
-                  on_done: Callable[[int], None] | None = None) -> list[Episode]:
+                  next_sandbox: Callable[[int], None] | None = None) -> list[Episode]:
         """One episode per item, `group.slots()` at a time (item i of a wave on slot i).
-        `on_done(slot)` is called when a slot's episode of the last wave has finished."""
+        `next_sandbox(slot)` is called for each slot's episode of the last wave: when it has
+        finished, or when it has reset (`scheduler.prefetch_from: episode_start`)."""
         if group.use_ray:
             raise NotImplementedError("sandboxed suites run with local env workers "
                                       "(scheduler.ray: false)")
@@ -169,6 +167,7 @@ class SweTask:
         if inner is None:
             raise NotImplementedError("sandboxed suites need engine.kind 'hf' (the agents' "
                                       "transformers engine)")
+        early = self.cfg.scheduler.prefetch_from == "episode_start"
         n = group.slots()
         envs = [group.workers[i // group.epw].envs[i % group.epw] for i in range(n)]
         out: list[Episode] = []
@@ -181,7 +180,15 @@ class SweTask:
                                       max_tokens=self.sampling.max_tokens)
                 policy = HFPolicy(inner, self.tokenizer, samp, name="rl")
                 version = engine.version
-                rec = run_episode(envs[i], self.agent, policy, item[1].task_id)
+                reset_info: dict[str, Any] = {}
+
+                def reset_done(info: dict[str, Any]) -> None:
+                    reset_info.update(info)
+                    if next_sandbox is not None and last and early:
+                        next_sandbox(i)
+
+                rec = run_episode(envs[i], self.agent, policy, item[1].task_id,
+                                  on_reset=reset_done)
                 versions = [c.policy_version for c in rec.chunks if c.policy_version is not None]
                 trajs = record_to_trajectories(rec, item[0])
                 infos = [{"infra_error": c.infra_error,
@@ -190,10 +197,13 @@ class SweTask:
                     [self.pad_id], [], float(rec.reward), item[0])
                 if infos:
                     infos[-1]["chunks_cut"] = sum(len(t.chunks) for t in trajs[1:])
-                if on_done is not None and last:
-                    on_done(i)
+                if next_sandbox is not None and last and not early:
+                    next_sandbox(i)
+                timings: dict[str, Any] = {k: rec.timings[k] for k in
+                                           ("reset_s", "policy_s", "env_s") if k in rec.timings}
                 return Episode(item, traj, float(rec.reward), infos,
-                               min(versions, default=version))
+                               min(versions, default=version),
+                               {**timings, "prefetched": bool(reset_info.get("prefetched"))})
 
             with ThreadPoolExecutor(max_workers=len(wave)) as pool:
                 out += list(pool.map(one, range(len(wave)), wave))

@@ -9,8 +9,8 @@ derived from them, so a resumed run regenerates exactly the batches it has not t
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from envs.toy import VOCAB, expert_actions, task_ids
@@ -35,6 +35,16 @@ class Episode:
     reward: float
     infos: list[dict[str, Any]]
     version: int
+    timings: dict[str, Any] = field(default_factory=dict)
+    """Where the episode's wall time went (sandboxed suites: `reset_s`, `policy_s`, `env_s`
+    in seconds, and `prefetched`: whether its sandbox was prepared ahead)."""
+
+
+def prefetches(cfg: TrainConfig, batch: int) -> bool:
+    """Whether `batch`'s environments are prepared ahead: colocated mode with prefetch on, and
+    `batch` is one the run will sample (nothing is prepared for a step after the last)."""
+    sc = cfg.scheduler
+    return sc.mode == "colocated" and sc.prefetch and batch <= cfg.run.steps
 
 
 class ToyTask:
@@ -53,6 +63,7 @@ class ToyTask:
                                        (self.tok.eos,))
         self.filter_stats = FilterStats()
         self._eval_group: WorkerGroup | None = None
+        self._prefetched_batch = 0
 
     @property
     def vocab_size(self) -> int:
@@ -79,17 +90,26 @@ class ToyTask:
         return [(g, s) for g, s in enumerate(starts) for _ in range(r.group_size)]
 
     def prefetch(self, group: WorkerGroup, batch: int) -> None:
-        """Reset the first wave of batch `batch`'s envs in the background."""
+        """Reset the first wave of batch `batch`'s envs in the background (into the workers'
+        spare envs, so a running episode is never touched); once per batch."""
+        if not prefetches(self.cfg, batch) or self._prefetched_batch == batch:
+            return
+        self._prefetched_batch = batch
         items = self.items(batch)[: group.slots()]
         group.prefetch([(i, s.options(), None) for i, (_, s) in enumerate(items)])
 
     def collect(self, engine: RolloutEngine, group: WorkerGroup, batch: int) -> list[Episode]:
-        """All episodes of batch `batch`; infra-failed ones are rerun from the same start."""
+        """All episodes of batch `batch`; infra-failed ones are rerun from the same start.
+        With `scheduler.prefetch_from: episode_start`, the next batch's envs start resetting
+        as soon as this batch's last wave has reset its own."""
         seeds = iter(range(10**6))
+        early = self.cfg.scheduler.prefetch_from == "episode_start"
 
         def run(items: list[Item]) -> list[Episode]:
             return self.run_items(engine, group, items,
-                                  seed=(self.cfg.run.seed * 7919 + batch) * 1000 + next(seeds))
+                                  seed=(self.cfg.run.seed * 7919 + batch) * 1000 + next(seeds),
+                                  after_reset=(lambda: self.prefetch(group, batch + 1))
+                                  if early else None)
 
         kept = collect_filtered(run, self.items(batch), lambda e: has_infra_error(e.infos),
                                 self.cfg.rollout.max_retries)
@@ -97,18 +117,23 @@ class ToyTask:
         return [e for _, e in kept.episodes]
 
     def run_items(self, engine: RolloutEngine, group: WorkerGroup, items: Sequence[Item],
-                  seed: int) -> list[Episode]:
-        """Run `items` in waves of `group.slots()` episodes."""
+                  seed: int, after_reset: Callable[[], None] | None = None) -> list[Episode]:
+        """Run `items` in waves of `group.slots()` episodes; `after_reset()` is called once
+        the last wave's envs are reset, before its first step."""
         out: list[Episode] = []
         n = group.slots()
         for w, start in enumerate(range(0, len(items), n)):
-            out += self._wave(engine, group, items[start: start + n], seed * 101 + w)
+            last = start + n >= len(items)
+            out += self._wave(engine, group, items[start: start + n], seed * 101 + w,
+                              after_reset if last else None)
         return out
 
-    def _wave(self, engine: RolloutEngine, group: WorkerGroup, items: Sequence[Item], seed: int
-              ) -> list[Episode]:
+    def _wave(self, engine: RolloutEngine, group: WorkerGroup, items: Sequence[Item], seed: int,
+              after_reset: Callable[[], None] | None = None) -> list[Episode]:
         tok = self.tok
         resets = group.reset_many([(i, s.options(), None) for i, (_, s) in enumerate(items)])
+        if after_reset is not None:
+            after_reset()
         trajs, contexts = [], []
         infos: list[list[dict[str, Any]]] = [[] for _ in items]
         for (gid, start), (_, info) in zip(items, resets, strict=True):

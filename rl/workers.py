@@ -1,5 +1,6 @@
 """Environment workers: each holds a fixed set of env slots, steps them in parallel, and can
-reset ("prefetch") the next batch's environments in the background while the trainer runs.
+reset ("prefetch") the next batch's environments in the background (into spare envs) while
+the current episodes or the trainer run.
 
 `EnvWorker` is a plain class; `WorkerGroup` drives several of them, in-process (each worker
 gets a thread pool) or as Ray actors (`ray.remote(EnvWorker)`, placed on any node of the
@@ -61,15 +62,19 @@ class DelayedEnv(gymnasium.Wrapper[Any, Any, Any, Any]):
 class EnvWorker:
     """`n_envs` env slots (0..n_envs-1) stepped in parallel on a thread pool.
 
-    `prefetch(jobs)` starts resetting slots in the background and returns at once;
-    `reset_many(jobs)` returns the reset results, reusing a prefetched reset when the slot was
-    prefetched with the same options (so the caller never sees whether it was warm).
+    `prefetch(jobs)` starts resetting a *spare* env of each slot in the background and returns
+    at once, so it is safe while the slot's current episode still runs; `reset_many(jobs)`
+    returns the reset results and swaps a slot's prefetched spare in when it is reset with the
+    same options (so the caller never sees whether it was warm); a reset with other options
+    leaves the prefetch for later. A slot's spare is built
+    on its first prefetch (each prefetching slot holds two envs).
     """
 
     def __init__(self, spec: EnvSpec, n_envs: int, worker_id: int = 0) -> None:
         self.spec, self.worker_id = spec, worker_id
         self.envs = [spec.make() for _ in range(n_envs)]
-        self._pool = ThreadPoolExecutor(max_workers=max(n_envs, 1),
+        self.spares: dict[int, gymnasium.Env[Any, Any]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max(2 * n_envs, 1),
                                         thread_name_prefix=f"env-worker-{worker_id}")
         self._prefetched: dict[int, tuple[dict[str, Any], Future[ResetResult]]] = {}
         self.stats = {"resets": 0, "prefetch_hits": 0, "steps": 0}
@@ -83,29 +88,37 @@ class EnvWorker:
         except ImportError:
             return "local"
 
-    def _reset(self, slot: int, options: dict[str, Any], seed: int | None) -> ResetResult:
+    def _reset(self, env: gymnasium.Env[Any, Any], options: dict[str, Any], seed: int | None
+               ) -> ResetResult:
         self.stats["resets"] += 1
-        return self.envs[slot].reset(seed=seed, options=options)
+        return env.reset(seed=seed, options=options)
 
     def prefetch(self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]) -> int:
-        """Start resetting `(slot, options, seed)` jobs in the background; returns their count."""
+        """Start resetting the spares of `(slot, options, seed)` jobs in the background;
+        returns their count."""
         for slot, options, seed in jobs:
-            self._prefetched[slot] = (options, self._pool.submit(self._reset, slot, options, seed))
+            pending = self._prefetched.pop(slot, None)
+            if pending is not None:
+                pending[1].result()  # the spare is busy with an older prefetch: let it finish
+            spare = self.spares.get(slot)
+            if spare is None:
+                spare = self.spares[slot] = self.spec.make()
+            self._prefetched[slot] = (options, self._pool.submit(self._reset, spare, options, seed))
         return len(jobs)
 
     def reset_many(self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]
                    ) -> list[ResetResult]:
-        """Reset each slot into `options` (prefetched ones are reused), in parallel."""
+        """Reset each slot into `options` (prefetched ones are swapped in), in parallel."""
         futures: list[Future[ResetResult]] = []
         for slot, options, seed in jobs:
-            pre = self._prefetched.pop(slot, None)
+            pre = self._prefetched.get(slot)
             if pre is not None and pre[0] == options:
+                del self._prefetched[slot]
                 self.stats["prefetch_hits"] += 1
+                self.envs[slot], self.spares[slot] = self.spares[slot], self.envs[slot]
                 futures.append(pre[1])
-            else:
-                if pre is not None:
-                    pre[1].result()  # let the stale reset finish before resetting again
-                futures.append(self._pool.submit(self._reset, slot, options, seed))
+            else:  # a prefetch for other options (a retry ran here) stays for its own reset
+                futures.append(self._pool.submit(self._reset, self.envs[slot], options, seed))
         return [f.result() for f in futures]
 
     def step_many(self, jobs: Sequence[tuple[int, Any]]) -> list[StepResult]:
@@ -125,7 +138,7 @@ class EnvWorker:
         for _, fut in self._prefetched.values():
             fut.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        for env in self.envs:
+        for env in [*self.envs, *self.spares.values()]:
             env.close()
 
 
@@ -133,8 +146,9 @@ class WorkerGroup:
     """Global env slots over `workers` x `envs_per_worker`; slot i lives on worker i // epw.
 
     With `use_ray`, each worker is a Ray actor (`num_cpus=0` so actors never wait for a CPU
-    slot; they mostly wait on sandboxes), placed round-robin over the cluster's alive nodes;
-    calls are dispatched to all workers at once.
+    slot; they mostly wait on sandboxes), pinned round-robin to the cluster's alive nodes with
+    hard node affinity (soft affinity let Ray put every actor on the head node); calls are
+    dispatched to all workers at once.
     """
 
     def __init__(self, spec: EnvSpec, workers: int, envs_per_worker: int, use_ray: bool = False
@@ -150,7 +164,7 @@ class WorkerGroup:
             actor = ray.remote(num_cpus=0)(EnvWorker)
             nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
             self.workers: list[Any] = [actor.options(
-                scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True)
+                scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=False)
             ).remote(spec, envs_per_worker, i) for i in range(workers)]
         else:
             self.workers = [EnvWorker(spec, envs_per_worker, i) for i in range(workers)]

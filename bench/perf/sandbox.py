@@ -2,10 +2,10 @@
 
     python -m bench.perf.sandbox [--backend docker] [--quick] [--json FILE]
 
-Prints, next to the raw `docker run --rm` and `docker exec` baselines: cold create p50 (start
-to first command result), warm-pool reset p50 (release + acquire), step round trip p50/p99
-for `true` and for a 1 MB `cat`, and N concurrent sandboxes x M steps (throughput,
-failures). Ratios, not absolute times, are what carries between machines.
+Prints, next to the raw `docker run --rm`, `docker exec` and docker SDK archive baselines:
+cold create p50 (start to first command result), warm-pool reset p50 (release + acquire),
+step round trip p50/p99 for `true` and for a 1 MB `cat`, a 4 KiB file write + read, and N
+concurrent sandboxes x M steps (throughput, failures). Ratios, not absolute times, are what carries between machines.
 """
 
 from __future__ import annotations
@@ -87,6 +87,33 @@ def bench_steps(backend: str, n: int) -> dict[str, Stat]:
         sb.close()
 
 
+def bench_files(backend: str, n: int) -> dict[str, Stat]:
+    """4 KiB `write` + `read` round trips: ours vs the raw docker SDK archive calls
+    (`put_archive` / `get_archive`, what `docker cp` does) on the same container."""
+    sb = create_sandbox(SandboxSpec(), backend)
+    data = bytes(range(256)) * 16
+    try:
+        def ours() -> None:
+            sb.write("/tmp/f.bin", data)
+            assert sb.read("/tmp/f.bin") == data
+
+        out = {"ours": timed(ours, n)}
+        if backend == "docker":
+            from envs.rock import tario
+            from envs.rock.docker_backend import client
+
+            container = client().containers.get(sb.id)
+
+            def raw() -> None:
+                container.put_archive("/", tario.single_file("/tmp/g.bin", data))
+                b"".join(container.get_archive("/tmp/g.bin")[0])
+
+            out["raw"] = timed(raw, max(5, n // 10))
+        return out
+    finally:
+        sb.close()
+
+
 def bench_pool_reset(backend: str, n: int, size: int, work_steps: int) -> tuple[Stat, int, int]:
     """Reset = release the used sandbox + acquire a ready one, between short episodes."""
     with WarmPool(SandboxSpec(), size=size, backend=backend) as pool:
@@ -138,6 +165,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ms = 1000.0
     raw_cold, cold = bench_cold(args.backend, 3 if q else 15)
     steps = bench_steps(args.backend, 50 if q else 500)
+    files = bench_files(args.backend, 20 if q else 200)
     reset, hits, misses = bench_pool_reset(args.backend, 5 if q else 30, size=4, work_steps=5)
     conc = bench_concurrent(args.backend, 8 if q else 64, 10 if q else 50)
 
@@ -151,6 +179,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         ("step 1 MB cat p50 (ms)", steps["ours cat 1MB"].p50 * ms,
          steps.get("raw docker exec cat 1MB", Stat([float("nan")])).p50 * ms, "raw docker exec", ""),
         ("step 1 MB cat p99 (ms)", steps["ours cat 1MB"].pct(0.99) * ms, None, "", ""),
+        ("4 KiB write+read p50 (ms)", files["ours"].p50 * ms,
+         files.get("raw", Stat([float("nan")])).p50 * ms, "raw SDK put/get_archive", ""),
     ]
     print(f"backend={args.backend} image={DEFAULT_IMAGE} quick={q}")
     print(f"{'metric':28} {'ours':>10} {'baseline':>10} {'ratio':>8}  baseline / target")

@@ -66,7 +66,8 @@ class ChunkEnv(gymnasium.Env[str, str]):
     Text (`UnicodeText`). Actions: one call of `bash`, `str_replace_editor` or `submit` in the
     format `bash_block`, `xml` or `json` (see `envs.core.actions`); the JSON schemas of the
     tools are in `info["tools"]`. A malformed action is a normal step whose observation says
-    the accepted format (`info["format_error"]`).
+    the accepted format (`info["format_error"]`). The reset `info` also says whether the
+    sandbox was prepared ahead by `prefetch(task_id)` (`info["prefetched"]`).
 
     ## Reward
     0 until the episode ends; then the task's grade (SWE-bench: 1 iff all FAIL_TO_PASS and
@@ -151,13 +152,14 @@ class ChunkEnv(gymnasium.Env[str, str]):
             self._prefetch = None
             fut.add_done_callback(_close_prepared)
 
-    def _take(self, task_id: str) -> _Prepared:
+    def _take(self, task_id: str) -> tuple[_Prepared, bool]:
+        """The prepared task and whether it came from a `prefetch`."""
         if self._prefetch is not None and self._prefetch[0] == task_id:
             fut = self._prefetch[1]
             self._prefetch = None
-            return fut.result()
+            return fut.result(), True
         self._drop_prefetch()
-        return self._prepare(task_id)
+        return self._prepare(task_id), False
 
     # -- Gymnasium API -----------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -165,7 +167,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         options = options or {}
         self._close_sandbox()
         task_id = options.get("task_id") or self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
-        prepared = self._take(str(task_id))
+        prepared, prefetched = self._take(str(task_id))
         self.task, self.sandbox = prepared.task, prepared.sandbox
         self.editor = Editor(self.sandbox, self.task.workdir)
         self._chunk, self._started, self._done = 0, time.monotonic(), False
@@ -178,6 +180,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
             "workdir": self.task.workdir,
             "sandbox_id": self.sandbox.id,
             "metadata": self.task.metadata,
+            "prefetched": prefetched,
         }
         replay = options.get("replay") or []
         if replay:

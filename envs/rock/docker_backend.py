@@ -4,6 +4,9 @@ Isolation: `--network none` by default, all capabilities dropped but those a she
 `no-new-privileges`, cpus/memory (swap == memory)/pids limits, never `--privileged`.
 Server-side TTL: the container's main process waits `ttl_s` and exits (`ttl_init_script`),
 so the container stops and is auto-removed even if the driver was SIGKILLed.
+Files: straight into the container's filesystem when the engine runs on this host
+(`envs.rock.host_root`, microseconds), else through the engine's archive API (tens of ms);
+`ALE_DOCKER_FILES=engine` forces the API.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from envs.rock.errors import (
     SandboxError,
     SandboxFileError,
 )
+from envs.rock.host_root import ContainerRoot, open_container_root
 from envs.rock.proctree import interrupt_shell
 from envs.rock.shell import SHELL_ARGV, ShellSession
 
@@ -202,6 +206,9 @@ class DockerSandbox:
         self._sessions: dict[str, ShellSession] = {}
         self._snapshots: list[str] = []
         self._closed = False
+        self._root: ContainerRoot | None = None
+        self._root_probed = os.environ.get("ALE_DOCKER_FILES") == "engine"  # never probe
+        self._root_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
@@ -281,6 +288,7 @@ class DockerSandbox:
         if self._closed:
             return
         self._closed = True
+        self._forget_root()
         for session in self._sessions.values():
             session.close()
         self._sessions.clear()
@@ -294,8 +302,7 @@ class DockerSandbox:
 
     # -- commands ------------------------------------------------------------------------
     def _session(self, name: str) -> ShellSession:
-        if self._closed:
-            raise SandboxDead(f"sandbox {self.id} is closed; create a new one")
+        self._require_open()
         if name not in self._sessions:
             self._sessions[name] = ShellSession(
                 lambda: DockerExecTransport(client().api, self._container.id, self._spec),
@@ -350,21 +357,78 @@ class DockerSandbox:
         return 0
 
     # -- files ---------------------------------------------------------------------------
+    @property
+    def files_via(self) -> str:
+        """"host" when file operations go straight to the container's filesystem (the engine
+        runs on this host; see `envs.rock.host_root`), else "engine" (the archive API)."""
+        return "host" if self._host_root() is not None else "engine"
+
+    def _host_root(self) -> ContainerRoot | None:
+        with self._root_lock:
+            if not self._root_probed and not self._closed:
+                self._probe_root()
+        return self._root
+
+    def _probe_root(self) -> None:
+        self._root_probed = True
+        pid = 0
+        with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
+            self._container.reload()  # the create-time attrs have no pid yet
+            pid = int(self._container.attrs.get("State", {}).get("Pid") or 0)
+        self._root = open_container_root(self._container.id, pid, f"docker sandbox {self.id}")
+
+    def _forget_root(self) -> None:
+        """Drop the host root (the container was replaced or closed); probed again on use."""
+        with self._root_lock:
+            if self._root is not None:
+                self._root.close()
+                self._root, self._root_probed = None, False
+
     def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        self._put(tario.single_file(path, data, mode), path)
+        root = self._host_root()
+        if root is not None:
+            root.write(path, data, mode)
+        else:
+            self._put(tario.single_file(path, data, mode), path)
 
     def read(self, path: str) -> bytes:
+        root = self._host_root()
+        if root is not None:
+            return root.read(path)
         return tario.extract_single_file(self._get(path), path)
 
     def upload(self, local_path: str | Path, path: str) -> None:
-        self._put(tario.pack_host_path(Path(local_path), path), path)
+        root = self._host_root()
+        if root is not None:
+            root.upload(Path(local_path), path)
+        else:
+            self._put(tario.pack_host_path(Path(local_path), path), path)
 
     def download(self, path: str, local_path: str | Path) -> None:
-        tario.unpack_to_host(self._get(path), path, Path(local_path))
+        root = self._host_root()
+        if root is not None:
+            root.download(path, Path(local_path))
+        else:
+            tario.unpack_to_host(self._get(path), path, Path(local_path))
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise SandboxDead(f"sandbox {self.id} is closed; create a new one")
+
+    def _gone(self, what: str) -> SandboxDead | None:
+        """The error for a file operation whose container vanished, else None."""
+        if not self.alive():
+            return SandboxDead(f"docker sandbox {self.id} is gone while {what} (killed, TTL "
+                               "expired, or the Docker engine restarted): create a new sandbox.")
+        return None
 
     def _put(self, archive: bytes, path: str) -> None:
+        self._require_open()
         try:
             ok = self._container.put_archive("/", archive)
+        except docker.errors.NotFound as exc:
+            raise self._gone(f"writing {path!r}") or SandboxFileError(
+                f"cannot write {path!r} in {self.id}: {exc.explanation}") from exc
         except docker.errors.APIError as exc:
             raise SandboxFileError(f"cannot write {path!r} in {self.id}: {exc.explanation}") from exc
         except (docker.errors.DockerException, requests.RequestException) as exc:
@@ -373,11 +437,13 @@ class DockerSandbox:
             raise SandboxFileError(f"cannot write {path!r} in {self.id}")
 
     def _get(self, path: str) -> io.BytesIO:
+        self._require_open()
         try:
             stream, _ = self._container.get_archive(path)
             return io.BytesIO(b"".join(stream))
         except docker.errors.NotFound as exc:
-            raise SandboxFileError(f"no such file in sandbox {self.id}: {path!r}") from exc
+            raise self._gone(f"reading {path!r}") or SandboxFileError(
+                f"no such file in sandbox {self.id}: {path!r}") from exc
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise engine_error(exc, f"reading {path!r}") from exc
 
@@ -398,6 +464,7 @@ class DockerSandbox:
         """Replace the container by a fresh one from the snapshot; sessions keep their cwd."""
         old = self._container
         self._container = self._start_container(self._spec, image=snapshot_id)
+        self._forget_root()
         cwds = {name: s.cwd for name, s in self._sessions.items()}
         for s in self._sessions.values():
             s.close()

@@ -114,10 +114,13 @@ def test_replay_hands_control_at_next_chunk(env: ChunkEnv) -> None:
 
 
 def test_prefetch_prepares_next_task(env: ChunkEnv) -> None:
-    env.reset(options={"task_id": "six-by-seven"})
+    assert env.reset(options={"task_id": "six-by-seven"})[1]["prefetched"] is False
     env.prefetch("two-cubed")
     obs, info = env.reset(options={"task_id": "two-cubed"})
-    assert info["task_id"] == "two-cubed" and env.step(bash("cat /work/README.md"))[0].startswith("Put")
+    assert info["task_id"] == "two-cubed" and info["prefetched"] is True
+    assert env.step(bash("cat /work/README.md"))[0].startswith("Put")
+    env.prefetch("two-cubed")
+    assert env.reset(options={"task_id": "six-by-seven"})[1]["prefetched"] is False  # dropped
 
 
 def test_check_env_passes(env: ChunkEnv) -> None:

@@ -74,10 +74,10 @@ def test_slots_prefetched_during_rollout_are_not_restarted_after_it() -> None:
     task, group = make_task("colocated"), FakeGroup(2, 2)
     seen: list[int] = []
 
-    def fake_run_items(engine: Any, grp: Any, items: Any, on_done: Any = None) -> list[Any]:
-        assert on_done is not None
+    def fake_run_items(engine: Any, grp: Any, items: Any, next_sandbox: Any = None) -> list[Any]:
+        assert next_sandbox is not None
         for slot in (2, 0):  # these episodes finish during ROLLOUT
-            on_done(slot)
+            next_sandbox(slot)
             seen.append(slot)
         raise RuntimeError("end of the fake rollout")
 

@@ -121,6 +121,35 @@ def test_upload_download_tree(shared_sandbox: Sandbox, tmp_path: Path) -> None:
     assert (dst / "sub" / "c.txt").read_text() == "new\n"
 
 
+def test_paths_resolve_inside_the_root(make_sandbox: object, tmp_path: Path) -> None:
+    """File operations resolve `/`, `..` and links inside the sandbox, never on the host."""
+    sb: Sandbox = make_sandbox()  # type: ignore[operator]
+    host_only = tmp_path / "host-only.txt"
+    host_only.write_text("host secret\n")
+    sb.run(
+        "echo sandbox-only > /etc/ale-marker && ln -s /etc/ale-marker /tmp/abs && "
+        "ln -s ../../../../../../../etc/ale-marker /tmp/rel && ln -s / /tmp/root && "
+        f"ln -s {host_only} /tmp/host && ln -s /etc/passwd /tmp/pw"
+    )
+    assert sb.read("/tmp/abs") == sb.read("/tmp/rel") == b"sandbox-only\n"
+    assert sb.read("/../../../etc/ale-marker") == b"sandbox-only\n"
+    assert sb.read("/tmp/pw") == sb.run("cat /etc/passwd").raw
+    with pytest.raises(SandboxFileError, match="host"):
+        sb.read("/tmp/host")
+    sb.write("/tmp/root/tmp/ale-escape-test/x", b"in")  # through a link to "/": still inside
+    assert not Path("/tmp/ale-escape-test").exists()
+    assert sb.run("cat /tmp/ale-escape-test/x").output == "in"
+    sb.write("/tmp/abs", b"via link\n")  # writes the sandbox's /etc/ale-marker
+    assert sb.run("cat /etc/ale-marker").output == "via link\n"
+    sb.download("/tmp/root/etc/ale-marker", tmp_path / "marker")
+    assert (tmp_path / "marker").read_bytes() == b"via link\n"
+    sb.run("mkfifo /tmp/fifo")
+    with pytest.raises(SandboxFileError, match="not a regular file"):
+        sb.read("/tmp/fifo")
+    with pytest.raises(SandboxFileError, match="directory"):
+        sb.read("/tmp")
+
+
 def test_snapshot_restore(make_sandbox: object) -> None:
     sb: Sandbox = make_sandbox()  # type: ignore[operator]
     sb.run("mkdir -p /work && echo v1 > /work/state && cd /work")
