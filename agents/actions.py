@@ -23,13 +23,22 @@ def parse_tool_calls(text: str) -> list[dict[str, Any]] | None:
             continue
         if isinstance(obj, dict) and isinstance(obj.get("name"), str):
             args = obj.get("arguments", {})
-            calls.append({"id": f"call_{len(calls)}", "type": "function",
-                          "function": {"name": obj["name"],
-                                       "arguments": args if isinstance(args, str) else json.dumps(args)}})
+            calls.append(
+                {
+                    "id": f"call_{len(calls)}",
+                    "type": "function",
+                    "function": {
+                        "name": obj["name"],
+                        "arguments": args if isinstance(args, str) else json.dumps(args),
+                    },
+                }
+            )
     return calls or None
 
 
-def render_tool_call(name: str, arguments: dict[str, Any], action_format: str, thought: str = "") -> str:
+def render_tool_call(
+    name: str, arguments: dict[str, Any], action_format: str, thought: str = ""
+) -> str:
     """One tool call as a whole turn in `action_format` ("xml", "json", "bash_block")."""
     prefix = f"{thought.strip()}\n" if thought.strip() else ""
     if action_format == "bash_block":
@@ -39,7 +48,9 @@ def render_tool_call(name: str, arguments: dict[str, Any], action_format: str, t
         params = "".join(f"<parameter={k}>\n{v}\n</parameter>\n" for k, v in arguments.items())
         return f"{prefix}<function={name}>\n{params}</function>"
     if action_format == "json":
-        return f"{prefix}{_FENCE}json\n{json.dumps({'name': name, 'arguments': arguments})}\n{_FENCE}"
+        return (
+            f"{prefix}{_FENCE}json\n{json.dumps({'name': name, 'arguments': arguments})}\n{_FENCE}"
+        )
     raise ValueError(f"cannot render a tool call in action format {action_format!r}")
 
 

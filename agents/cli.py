@@ -22,15 +22,23 @@ def _kv(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _make_env(env_id: str | None, suite: str | None, agent: Any, backend: str, env_args: dict[str, Any]) -> Any:
+def _make_env(
+    env_id: str | None, suite: str | None, agent: Any, backend: str, env_args: dict[str, Any]
+) -> Any:
     import gymnasium
 
     import envs.registration  # noqa: F401  (registers the ale/ ids)
 
     if env_id is None and suite is None:
-        raise typer.BadParameter("give --env ID (e.g. ale/ToyShell-v0) or --suite NAME (e.g. tb-mini)")
-    chunk_args = {"action_format": agent.action_format, "tools": list(agent.tools), "backend": backend,
-                  "max_turns": agent.limits.max_turns + 1}
+        raise typer.BadParameter(
+            "give --env ID (e.g. ale/ToyShell-v0) or --suite NAME (e.g. tb-mini)"
+        )
+    chunk_args = {
+        "action_format": agent.action_format,
+        "tools": list(agent.tools),
+        "backend": backend,
+        "max_turns": agent.limits.max_turns + 1,
+    }
     if suite is not None:
         from envs.core.env import ChunkEnv
 
@@ -44,14 +52,33 @@ def _make_env(env_id: str | None, suite: str | None, agent: Any, backend: str, e
 
 def run(
     task: Annotated[str, typer.Option("--task", "-t", help="Task id.")],
-    env_id: Annotated[str | None, typer.Option("--env", help="Gymnasium id, e.g. ale/ToyShell-v0 or ale/TBMini-v0.")] = None,
-    suite: Annotated[str | None, typer.Option("--suite", help="Suite name or path for a ChunkEnv (instead of --env).")] = None,
-    agent: Annotated[str, typer.Option("--agent", "-a", help="Agent config: swe, terminal, toy, or a YAML path.")] = "swe",
-    policy: Annotated[str, typer.Option("--policy", "-p", help="Policy spec, e.g. tiny, openai:M@URL, human.")] = "oracle",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Trajectory JSONL (default runs/<task>.jsonl).")] = None,
-    backend: Annotated[str, typer.Option(help="Sandbox backend for ChunkEnv: docker, local, auto.")] = "auto",
-    override: Annotated[list[str] | None, typer.Option("--set", help="Config override a.b=c (repeatable).")] = None,
-    env_arg: Annotated[list[str] | None, typer.Option("--env-arg", help="Env kwarg KEY=VALUE (repeatable).")] = None,
+    env_id: Annotated[
+        str | None,
+        typer.Option("--env", help="Gymnasium id, e.g. ale/ToyShell-v0 or ale/TBMini-v0."),
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option("--suite", help="Suite name or path for a ChunkEnv (instead of --env)."),
+    ] = None,
+    agent: Annotated[
+        str, typer.Option("--agent", "-a", help="Agent config: swe, terminal, toy, or a YAML path.")
+    ] = "swe",
+    policy: Annotated[
+        str, typer.Option("--policy", "-p", help="Policy spec, e.g. tiny, openai:M@URL, human.")
+    ] = "oracle",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Trajectory JSONL (default runs/<task>.jsonl)."),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option(help="Sandbox backend for ChunkEnv: docker, local, auto.")
+    ] = "auto",
+    override: Annotated[
+        list[str] | None, typer.Option("--set", help="Config override a.b=c (repeatable).")
+    ] = None,
+    env_arg: Annotated[
+        list[str] | None, typer.Option("--env-arg", help="Env kwarg KEY=VALUE (repeatable).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
 ) -> None:
     """Run one task with one agent, showing the episode live; the trajectory is flushed per chunk."""
@@ -65,7 +92,9 @@ def run(
 
     console = Console(stderr=False)
     try:
-        cfg = AgentConfig.load(agent, overrides=override or [])  # config errors: before any sandbox starts
+        cfg = AgentConfig.load(
+            agent, overrides=override or []
+        )  # config errors: before any sandbox starts
         uses_sampling = policy.split(":")[0] in ("hf", "tiny", "openai", "vllm")
         pol = make_policy(policy, sampling=cfg.sampling) if uses_sampling else make_policy(policy)
     except AgentError as exc:
@@ -83,7 +112,9 @@ def run(
 
 
 def serve(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model directory (HF format) or `tiny`.")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model directory (HF format) or `tiny`.")
+    ],
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
@@ -97,7 +128,9 @@ def serve(
 
 @models_app.command("tiny")
 def models_tiny(
-    path: Annotated[Path | None, typer.Option(help="Where to build it (default ale_home()/models/tiny).")] = None,
+    path: Annotated[
+        Path | None, typer.Option(help="Where to build it (default ale_home()/models/tiny).")
+    ] = None,
 ) -> None:
     """Build the tiny local chat model (random init + trained BPE tokenizer); prints its path."""
     from agents.tiny_model import ensure_tiny_model

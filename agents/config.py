@@ -24,13 +24,32 @@ from agents.errors import ConfigError
 CONFIG_DIR = Path(__file__).parent / "configs"
 #: variables each template may use (the loop provides exactly these).
 TEMPLATE_VARS: dict[str, tuple[str, ...]] = {
-    "system": ("task_id", "workdir", "tools", "tool_names", "action_format", "format_help", "metadata"),
-    "instance": ("task", "task_id", "workdir", "tools", "tool_names", "action_format", "format_help",
-                 "metadata", "max_turns"),
+    "system": (
+        "task_id",
+        "workdir",
+        "tools",
+        "tool_names",
+        "action_format",
+        "format_help",
+        "metadata",
+    ),
+    "instance": (
+        "task",
+        "task_id",
+        "workdir",
+        "tools",
+        "tool_names",
+        "action_format",
+        "format_help",
+        "metadata",
+        "max_turns",
+    ),
     "observation": ("output", "exit_code", "turn", "turns_left", "tool", "format_error"),
     "summary": ("turns", "task"),
 }
-_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_JINJA = jinja2.Environment(
+    undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+)
 
 
 class _Strict(BaseModel):
@@ -40,22 +59,30 @@ class _Strict(BaseModel):
 class Templates(_Strict):
     """Jinja templates (StrictUndefined); see `TEMPLATE_VARS` for the variables of each."""
 
-    system: str = Field("You are a software engineer working in {{ workdir }}.",
-                        description="The system message.")
+    system: str = Field(
+        "You are a software engineer working in {{ workdir }}.", description="The system message."
+    )
     instance: str = Field("{{ task }}\n\n{{ format_help }}", description="The first user message.")
     observation: str = Field("{{ output }}", description="Each tool result shown to the policy.")
-    summary: str = Field("Summarize the progress so far on the task in a few sentences:\n{{ turns }}",
-                         description="Prompt asking the policy to summarize dropped turns.")
+    summary: str = Field(
+        "Summarize the progress so far on the task in a few sentences:\n{{ turns }}",
+        description="Prompt asking the policy to summarize dropped turns.",
+    )
 
 
 class ContextPolicy(_Strict):
     """What of the conversation the policy sees each turn."""
 
     keep_last_turns: int = Field(20, ge=1, description="Keep system + task + the last N turns.")
-    max_observation_chars: int = Field(8000, ge=64, description="Longer observations keep head and tail.")
-    head_fraction: float = Field(0.5, gt=0.0, lt=1.0, description="Share of the kept chars taken from the head.")
-    max_prompt_tokens: int | None = Field(None, ge=16,
-                                          description="Drop more old turns until the prompt fits (policy's tokenizer).")
+    max_observation_chars: int = Field(
+        8000, ge=64, description="Longer observations keep head and tail."
+    )
+    head_fraction: float = Field(
+        0.5, gt=0.0, lt=1.0, description="Share of the kept chars taken from the head."
+    )
+    max_prompt_tokens: int | None = Field(
+        None, ge=16, description="Drop more old turns until the prompt fits (policy's tokenizer)."
+    )
     summarize: bool = Field(False, description="Ask the policy to summarize turns it drops.")
 
 
@@ -63,9 +90,13 @@ class Limits(_Strict):
     """Agent-side limits; reaching one ends the episode (`stop_reason`)."""
 
     max_turns: int = Field(50, ge=1, description="Chunks per episode.")
-    max_tokens: int | None = Field(None, ge=1, description="Prompt + completion tokens over the episode.")
+    max_tokens: int | None = Field(
+        None, ge=1, description="Prompt + completion tokens over the episode."
+    )
     max_wall_s: float | None = Field(None, gt=0, description="Wall clock seconds per episode.")
-    max_cost_usd: float | None = Field(None, gt=0, description="Dollar cost per episode (see prices).")
+    max_cost_usd: float | None = Field(
+        None, gt=0, description="Dollar cost per episode (see prices)."
+    )
     usd_per_1k_prompt_tokens: float = Field(0.0, ge=0)
     usd_per_1k_completion_tokens: float = Field(0.0, ge=0)
     submit_on_limit: bool = Field(True, description="Send a final `submit` so the work is graded.")
@@ -90,7 +121,8 @@ class AgentConfig(_Strict):
     templates: Templates = Field(default_factory=Templates)
     action_format: Literal["xml", "json", "bash_block", "text"] = "xml"
     tools: list[Literal["bash", "str_replace_editor", "submit"]] = Field(
-        default_factory=lambda: ["bash", "str_replace_editor", "submit"])
+        default_factory=lambda: ["bash", "str_replace_editor", "submit"]
+    )
     tool_calling: bool = Field(False, description="Send tool schemas and use native tool calls.")
     context: ContextPolicy = Field(default_factory=ContextPolicy)
     limits: Limits = Field(default_factory=Limits)
@@ -131,7 +163,9 @@ class AgentConfig(_Strict):
         try:
             return _JINJA.from_string(text).render(**variables)
         except jinja2.UndefinedError as exc:
-            raise ConfigError(f"templates.{template}: {exc.message}; available: {sorted(variables)}") from exc
+            raise ConfigError(
+                f"templates.{template}: {exc.message}; available: {sorted(variables)}"
+            ) from exc
 
 
 def resolve_config_path(path_or_name: str | Path) -> Path:
@@ -145,14 +179,18 @@ def resolve_config_path(path_or_name: str | Path) -> Path:
     names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
     near = difflib.get_close_matches(str(path_or_name), names, n=1)
     hint = f" Did you mean {near[0]!r}?" if near else ""
-    raise ConfigError(f"no agent config {str(path_or_name)!r}: not a file and not one of {names}.{hint}")
+    raise ConfigError(
+        f"no agent config {str(path_or_name)!r}: not a file and not one of {names}.{hint}"
+    )
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:
     """Apply `a.b=c` (c parsed as YAML) to nested dict `data` in place."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"override {item!r}: write it as section.key=value, e.g. limits.max_turns=5")
+        raise ConfigError(
+            f"override {item!r}: write it as section.key=value, e.g. limits.max_turns=5"
+        )
     node = data
     parts = key.strip().split(".")
     for part in parts[:-1]:
@@ -167,15 +205,19 @@ def check_template(where: str, text: str, allowed: tuple[str, ...]) -> None:
     try:
         ast = _JINJA.parse(text)
     except jinja2.TemplateSyntaxError as exc:
-        raise ValueError(f"{where}: Jinja syntax error on line {exc.lineno}: {exc.message}") from None
+        raise ValueError(
+            f"{where}: Jinja syntax error on line {exc.lineno}: {exc.message}"
+        ) from None
     unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - set(allowed))
     if unknown:
         hints = []
         for name in unknown:
             near = difflib.get_close_matches(name, allowed, n=1)
             hints.append(f"{name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
-        raise ValueError(f"{where} uses undefined variable(s) {', '.join(hints)}; "
-                         f"available: {', '.join(allowed)}")
+        raise ValueError(
+            f"{where} uses undefined variable(s) {', '.join(hints)}; "
+            f"available: {', '.join(allowed)}"
+        )
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

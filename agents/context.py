@@ -50,14 +50,25 @@ class ContextReport:
 
     def as_dict(self) -> dict[str, Any]:
         kept = self.kept_turns
-        return {"total_turns": self.total_turns, "kept_first": kept[0] if kept else None,
-                "kept_last": kept[-1] if kept else None, "kept": len(kept),
-                "dropped_turns": self.dropped_turns, "summarized_turns": self.summarized_turns,
-                "prompt_tokens": self.prompt_tokens, "over_budget": self.over_budget}
+        return {
+            "total_turns": self.total_turns,
+            "kept_first": kept[0] if kept else None,
+            "kept_last": kept[-1] if kept else None,
+            "kept": len(kept),
+            "dropped_turns": self.dropped_turns,
+            "summarized_turns": self.summarized_turns,
+            "prompt_tokens": self.prompt_tokens,
+            "over_budget": self.over_budget,
+        }
 
 
-def build_prompt(history: Messages, cfg: ContextPolicy, count: TokenCounter | None = None,
-                 summary: str | None = None, summarized_turns: int = 0) -> tuple[Messages, ContextReport]:
+def build_prompt(
+    history: Messages,
+    cfg: ContextPolicy,
+    count: TokenCounter | None = None,
+    summary: str | None = None,
+    summarized_turns: int = 0,
+) -> tuple[Messages, ContextReport]:
     """The messages to send for `history` (see module doc); never mutates `history`.
 
     `summary` (if given) covers the first `summarized_turns` turns and is inserted as a user
@@ -65,14 +76,19 @@ def build_prompt(history: Messages, cfg: ContextPolicy, count: TokenCounter | No
     """
     count = count or estimate_tokens
     head, body = history[:2], history[2:]
-    turns = [body[i:i + 2] for i in range(0, len(body), 2)]
+    turns = [body[i : i + 2] for i in range(0, len(body), 2)]
     n = len(turns)
     start = max(0, n - cfg.keep_last_turns)
 
     def assemble(first: int) -> Messages:
         extra: Messages = []
         if summary and first > 0:
-            extra = [{"role": "user", "content": f"Summary of the {summarized_turns} earliest turns:\n{summary}"}]
+            extra = [
+                {
+                    "role": "user",
+                    "content": f"Summary of the {summarized_turns} earliest turns:\n{summary}",
+                }
+            ]
         return head + extra + [m for t in turns[first:] for m in t]
 
     prompt = assemble(start)
@@ -90,9 +106,14 @@ def build_prompt(history: Messages, cfg: ContextPolicy, count: TokenCounter | No
         start = lo
         prompt = assemble(start)
         tokens = count(prompt)
-    report = ContextReport(total_turns=n, kept_turns=list(range(start, n)), dropped_turns=start,
-                           summarized_turns=summarized_turns if summary and start else 0, prompt_tokens=tokens,
-                           over_budget=cfg.max_prompt_tokens is not None and tokens > cfg.max_prompt_tokens)
+    report = ContextReport(
+        total_turns=n,
+        kept_turns=list(range(start, n)),
+        dropped_turns=start,
+        summarized_turns=summarized_turns if summary and start else 0,
+        prompt_tokens=tokens,
+        over_budget=cfg.max_prompt_tokens is not None and tokens > cfg.max_prompt_tokens,
+    )
     return prompt, report
 
 
@@ -100,6 +121,6 @@ def turns_text(history: Messages, first: int, last: int) -> str:
     """Turns [first, last) of `history` as plain text, for a summary prompt."""
     body = history[2:]
     lines = []
-    for m in body[2 * first: 2 * last]:
+    for m in body[2 * first : 2 * last]:
         lines.append(f"{m.get('role')}: {m.get('content')}")
     return "\n".join(lines)

@@ -33,10 +33,19 @@ class EpisodeDisplay:
         from rich.panel import Panel
         from rich.text import Text
 
-        flags = [f for f, on in (("format error", c.format_error), ("infra error", c.infra_error),
-                                 ("forced", c.forced)) if on]
-        title = (f"turn {c.index + 1}  tool={c.tool}  exit={c.exit_code}  reward={c.reward:g}"
-                 f"  {c.wall_s:.2f}s" + (f"  [{', '.join(flags)}]" if flags else ""))
+        flags = [
+            f
+            for f, on in (
+                ("format error", c.format_error),
+                ("infra error", c.infra_error),
+                ("forced", c.forced),
+            )
+            if on
+        ]
+        title = (
+            f"turn {c.index + 1}  tool={c.tool}  exit={c.exit_code}  reward={c.reward:g}"
+            f"  {c.wall_s:.2f}s" + (f"  [{', '.join(flags)}]" if flags else "")
+        )
         body = Text()
         body.append(_clip(c.response, 20) + "\n", style="cyan")
         body.append("-> " + _clip(c.observation), style="white")
@@ -45,5 +54,7 @@ class EpisodeDisplay:
     def end(self, r: EpisodeRecord) -> None:
         if self.enabled:
             style = "green" if r.reward > 0 else "red"
-            self.console.rule(f"[{style}]reward {r.reward:g}[/{style}]  stop={r.stop_reason}  chunks={len(r.chunks)}"
-                              f"  {r.timings.get('total_s', 0):.1f}s")
+            self.console.rule(
+                f"[{style}]reward {r.reward:g}[/{style}]  stop={r.stop_reason}  chunks={len(r.chunks)}"
+                f"  {r.timings.get('total_s', 0):.1f}s"
+            )

@@ -28,7 +28,9 @@ def _json_safe(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _limit_hit(agent: AgentConfig, turn: int, tokens: int, cost: float, elapsed: float) -> str | None:
+def _limit_hit(
+    agent: AgentConfig, turn: int, tokens: int, cost: float, elapsed: float
+) -> str | None:
     lim = agent.limits
     if turn >= lim.max_turns:
         return "max_turns"
@@ -43,8 +45,10 @@ def _limit_hit(agent: AgentConfig, turn: int, tokens: int, cost: float, elapsed:
 
 def _cost(agent: AgentConfig, usage: dict[str, int]) -> float:
     lim = agent.limits
-    return (usage.get("prompt_tokens", 0) * lim.usd_per_1k_prompt_tokens
-            + usage.get("completion_tokens", 0) * lim.usd_per_1k_completion_tokens) / 1000.0
+    return (
+        usage.get("prompt_tokens", 0) * lim.usd_per_1k_prompt_tokens
+        + usage.get("completion_tokens", 0) * lim.usd_per_1k_completion_tokens
+    ) / 1000.0
 
 
 def run_episode(
@@ -77,23 +81,46 @@ def run_episode(
         on_reset(info)
     fmt = str(info.get("action_format") or agent.action_format)
     schemas = [t for t in info.get("tools") or [] if isinstance(t, dict)]
-    tool_names = [t["function"]["name"] for t in schemas] or [str(t) for t in info.get("tools") or []]
+    tool_names = [t["function"]["name"] for t in schemas] or [
+        str(t) for t in info.get("tools") or []
+    ]
     variables: dict[str, Any] = {
-        "task": obs, "task_id": task_id, "workdir": info.get("workdir", ""), "tools": schemas,
-        "tool_names": tool_names, "action_format": fmt, "format_help": info.get("format_help", ""),
-        "metadata": info.get("metadata", {}), "max_turns": agent.limits.max_turns,
+        "task": obs,
+        "task_id": task_id,
+        "workdir": info.get("workdir", ""),
+        "tools": schemas,
+        "tool_names": tool_names,
+        "action_format": fmt,
+        "format_help": info.get("format_help", ""),
+        "metadata": info.get("metadata", {}),
+        "max_turns": agent.limits.max_turns,
     }
     history: list[dict[str, Any]] = [
         {"role": "system", "content": agent.render("system", **variables)},
         {"role": "user", "content": agent.render("instance", **variables)},
     ]
-    record = EpisodeRecord(task_id=task_id, policy=str(policy_name or getattr(policy, "name", type(policy).__name__)),
-                           config=agent.name, instruction=str(obs), started_at=time.time(),
-                           info={"action_format": fmt, "tools": tool_names,
-                                 "env_action_format": info.get("action_format")})
-    policy.start_episode(EpisodeContext(task_id=task_id, task=getattr(env.unwrapped, "task", None),
-                                        tools=schemas or None, action_format=fmt, instruction=str(obs),
-                                        info=info))
+    record = EpisodeRecord(
+        task_id=task_id,
+        policy=str(policy_name or getattr(policy, "name", type(policy).__name__)),
+        config=agent.name,
+        instruction=str(obs),
+        started_at=time.time(),
+        info={
+            "action_format": fmt,
+            "tools": tool_names,
+            "env_action_format": info.get("action_format"),
+        },
+    )
+    policy.start_episode(
+        EpisodeContext(
+            task_id=task_id,
+            task=getattr(env.unwrapped, "task", None),
+            tools=schemas or None,
+            action_format=fmt,
+            instruction=str(obs),
+            info=info,
+        )
+    )
     count = getattr(policy, "count_tokens", None)
     send_tools = schemas if agent.tool_calling and schemas else None
     tokens, cost, policy_s, env_s = 0, 0.0, 0.0, 0.0
@@ -113,13 +140,25 @@ def run_episode(
                     _finish_chunk(record, chunk, writer, on_chunk)
                     env_s += chunk.env_s
                 break
-            prompt, report = build_prompt(history, agent.context,
-                                          (lambda m: count(m, send_tools)) if count else None, summary, summarized)
+            prompt, report = build_prompt(
+                history,
+                agent.context,
+                (lambda m: count(m, send_tools)) if count else None,
+                summary,
+                summarized,
+            )
             if agent.context.summarize and report.dropped_turns > summarized:
-                summary = _summarize(agent, policy, history, summary, summarized, report.dropped_turns, obs)
+                summary = _summarize(
+                    agent, policy, history, summary, summarized, report.dropped_turns, obs
+                )
                 summarized = report.dropped_turns
-                prompt, report = build_prompt(history, agent.context,
-                                              (lambda m: count(m, send_tools)) if count else None, summary, summarized)
+                prompt, report = build_prompt(
+                    history,
+                    agent.context,
+                    (lambda m: count(m, send_tools)) if count else None,
+                    summary,
+                    summarized,
+                )
             tp = time.monotonic()
             out = policy.act(prompt, send_tools)
             t_policy = time.monotonic() - tp
@@ -131,45 +170,84 @@ def run_episode(
             policy_s, env_s = policy_s + t_policy, env_s + t_env
             tokens += out.usage.get("prompt_tokens", 0) + out.usage.get("completion_tokens", 0)
             cost += _cost(agent, out.usage)
-            shown, _ = cut_middle(str(observation), agent.context.max_observation_chars,
-                                  agent.context.head_fraction)
-            rendered = agent.render("observation", output=shown, exit_code=step_info.get("exit_code"),
-                                    turn=turn, turns_left=agent.limits.max_turns - turn,
-                                    tool=step_info.get("tool"), format_error=bool(step_info.get("format_error")))
+            shown, _ = cut_middle(
+                str(observation), agent.context.max_observation_chars, agent.context.head_fraction
+            )
+            rendered = agent.render(
+                "observation",
+                output=shown,
+                exit_code=step_info.get("exit_code"),
+                turn=turn,
+                turns_left=agent.limits.max_turns - turn,
+                tool=step_info.get("tool"),
+                format_error=bool(step_info.get("format_error")),
+            )
             assistant: dict[str, Any] = {"role": "assistant", "content": out.text}
             if send_tools and out.tool_calls:
                 assistant["tool_calls"] = out.tool_calls
-                reply: dict[str, Any] = {"role": "tool", "tool_call_id": out.tool_calls[0].get("id", "call_0"),
-                                         "content": rendered}
+                reply: dict[str, Any] = {
+                    "role": "tool",
+                    "tool_call_id": out.tool_calls[0].get("id", "call_0"),
+                    "content": rendered,
+                }
             else:
                 reply = {"role": "user", "content": rendered}
             history += [assistant, reply]
             chunk = ChunkRecord(
-                index=turn - 1, messages=prompt, response=out.text, prompt_ids=out.prompt_ids,
-                response_ids=out.response_ids, logprobs=out.logprobs, tool_calls=out.tool_calls, action=action,
-                tool=step_info.get("tool"), observation=str(observation), reward=float(reward),
-                terminated=bool(terminated), truncated=bool(truncated),
-                format_error=bool(step_info.get("format_error")), infra_error=bool(step_info.get("infra_error")),
-                exit_code=step_info.get("exit_code"), finish_reason=out.finish_reason, usage=dict(out.usage),
-                policy_version=out.policy_version, prompt_mode=out.prompt_mode, wall_s=t_policy + t_env,
-                policy_s=t_policy, env_s=t_env, context=report.as_dict(), info=_json_safe(step_info))
+                index=turn - 1,
+                messages=prompt,
+                response=out.text,
+                prompt_ids=out.prompt_ids,
+                response_ids=out.response_ids,
+                logprobs=out.logprobs,
+                tool_calls=out.tool_calls,
+                action=action,
+                tool=step_info.get("tool"),
+                observation=str(observation),
+                reward=float(reward),
+                terminated=bool(terminated),
+                truncated=bool(truncated),
+                format_error=bool(step_info.get("format_error")),
+                infra_error=bool(step_info.get("infra_error")),
+                exit_code=step_info.get("exit_code"),
+                finish_reason=out.finish_reason,
+                usage=dict(out.usage),
+                policy_version=out.policy_version,
+                prompt_mode=out.prompt_mode,
+                wall_s=t_policy + t_env,
+                policy_s=t_policy,
+                env_s=t_env,
+                context=report.as_dict(),
+                info=_json_safe(step_info),
+            )
             if "grade" in step_info:
                 record.grade = step_info["grade"]
             _finish_chunk(record, chunk, writer, on_chunk)
             if terminated or truncated:
-                record.stop_reason = "terminated" if terminated else str(step_info.get("truncation", "env_truncated"))
+                record.stop_reason = (
+                    "terminated"
+                    if terminated
+                    else str(step_info.get("truncation", "env_truncated"))
+                )
                 break
         last = record.chunks[-1] if record.chunks else None
         record.reward = last.reward if last else 0.0
         record.terminated = bool(last and last.terminated)
-        record.truncated = bool(last and last.truncated) or (record.stop_reason not in (None, "terminated")
-                                                             and not record.terminated)
+        record.truncated = bool(last and last.truncated) or (
+            record.stop_reason not in (None, "terminated") and not record.terminated
+        )
     except BaseException as exc:
         record.stop_reason = f"error: {type(exc).__name__}: {exc}"
         raise
     finally:
-        record.timings = {"total_s": time.monotonic() - t0, "reset_s": reset_s, "policy_s": policy_s,
-                          "env_s": env_s, "tokens": float(tokens), "cost_usd": cost}
+        record.timings = {
+            "total_s": time.monotonic() - t0,
+            "reset_s": reset_s,
+            "policy_s": policy_s,
+            "env_s": env_s,
+            "tokens": float(tokens),
+            "cost_usd": cost,
+        }
         if writer:
             record.finished = True
             writer.write_end(record)
@@ -177,8 +255,12 @@ def run_episode(
     return record
 
 
-def _finish_chunk(record: EpisodeRecord, chunk: ChunkRecord, writer: TrajectoryWriter | None,
-                  on_chunk: Callable[[ChunkRecord], None] | None) -> None:
+def _finish_chunk(
+    record: EpisodeRecord,
+    chunk: ChunkRecord,
+    writer: TrajectoryWriter | None,
+    on_chunk: Callable[[ChunkRecord], None] | None,
+) -> None:
     record.chunks.append(chunk)
     if writer:
         writer.write_chunk(chunk)
@@ -186,23 +268,46 @@ def _finish_chunk(record: EpisodeRecord, chunk: ChunkRecord, writer: TrajectoryW
         on_chunk(chunk)
 
 
-def _forced_submit(env: gymnasium.Env[Any, Any], history: list[dict[str, Any]], fmt: str,
-                   turn: int) -> tuple[ChunkRecord, dict[str, Any]]:
+def _forced_submit(
+    env: gymnasium.Env[Any, Any], history: list[dict[str, Any]], fmt: str, turn: int
+) -> tuple[ChunkRecord, dict[str, Any]]:
     """Submit on the agent's behalf so that a limit-stopped episode is still graded."""
     action = render_tool_call("submit", {}, fmt, "Limit reached: submitting.")
     te = time.monotonic()
     observation, reward, terminated, truncated, info = env.step(action)
     t_env = time.monotonic() - te
-    chunk = ChunkRecord(index=turn, messages=list(history), response=action, action=action, tool="submit",
-                        observation=str(observation), reward=float(reward), terminated=bool(terminated),
-                        truncated=bool(truncated), infra_error=bool(info.get("infra_error")),
-                        wall_s=t_env, env_s=t_env, info=_json_safe(info), forced=True)
+    chunk = ChunkRecord(
+        index=turn,
+        messages=list(history),
+        response=action,
+        action=action,
+        tool="submit",
+        observation=str(observation),
+        reward=float(reward),
+        terminated=bool(terminated),
+        truncated=bool(truncated),
+        infra_error=bool(info.get("infra_error")),
+        wall_s=t_env,
+        env_s=t_env,
+        info=_json_safe(info),
+        forced=True,
+    )
     return chunk, info
 
 
-def _summarize(agent: AgentConfig, policy: Policy, history: list[dict[str, Any]], summary: str | None,
-               done: int, upto: int, task: Any) -> str:
+def _summarize(
+    agent: AgentConfig,
+    policy: Policy,
+    history: list[dict[str, Any]],
+    summary: str | None,
+    done: int,
+    upto: int,
+    task: Any,
+) -> str:
     """Ask the policy to summarize turns [done, upto) (plus the previous summary)."""
     text = (f"Earlier summary: {summary}\n" if summary else "") + turns_text(history, done, upto)
-    prompt = [history[0], {"role": "user", "content": agent.render("summary", turns=text, task=task)}]
+    prompt = [
+        history[0],
+        {"role": "user", "content": agent.render("summary", turns=text, task=task)},
+    ]
     return policy.act(prompt, None).text.strip()

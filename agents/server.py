@@ -31,12 +31,17 @@ def create_app(engine: HFEngine, tokenizer: Any, model_name: str) -> Any:
 
     @app.exception_handler(HTTPException)
     def _error(request: Any, exc: HTTPException) -> JSONResponse:  # OpenAI's error shape
-        return JSONResponse({"error": {"message": exc.detail, "type": "invalid_request_error", "code": None}},
-                            status_code=exc.status_code)
+        return JSONResponse(
+            {"error": {"message": exc.detail, "type": "invalid_request_error", "code": None}},
+            status_code=exc.status_code,
+        )
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "ale"}]}
+        return {
+            "object": "list",
+            "data": [{"id": model_name, "object": "model", "owned_by": "ale"}],
+        }
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -53,38 +58,66 @@ def create_app(engine: HFEngine, tokenizer: Any, model_name: str) -> Any:
             raise HTTPException(400, "messages must be a non-empty list of {role, content}")
         tools = body.get("tools") or None
         try:
-            text = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True)
+            text = tokenizer.apply_chat_template(
+                messages, tools=tools, tokenize=False, add_generation_prompt=True
+            )
         except Exception as exc:  # a template error is the client's message shape
-            raise HTTPException(400, f"cannot render messages with the chat template: {exc}") from exc
+            raise HTTPException(
+                400, f"cannot render messages with the chat template: {exc}"
+            ) from exc
         prompt_ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
         temperature = body.get("temperature")
         sampling = EngineSampling(
             temperature=1.0 if temperature is None else float(temperature),
-            top_p=float(body.get("top_p") or 1.0), top_k=body.get("top_k"),
+            top_p=float(body.get("top_p") or 1.0),
+            top_k=body.get("top_k"),
             max_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or 256),
-            seed=body.get("seed"), stop_token_ids=list(body.get("stop_token_ids") or []))
+            seed=body.get("seed"),
+            stop_token_ids=list(body.get("stop_token_ids") or []),
+        )
         guided = None
         if body.get("guided_choice"):
             eos = engine.eos_token_ids[0]
-            guided = [[list(tokenizer(c, add_special_tokens=False)["input_ids"]) + [eos]
-                       for c in body["guided_choice"]]]
+            guided = [
+                [
+                    list(tokenizer(c, add_special_tokens=False)["input_ids"]) + [eos]
+                    for c in body["guided_choice"]
+                ]
+            ]
         with lock:
             [(resp, lps)] = engine.generate([prompt_ids], sampling, guided=guided)
         stopped = bool(resp) and resp[-1] in engine.eos_token_ids
         content = tokenizer.decode(resp[:-1] if stopped else resp)
         calls = parse_tool_calls(content) if tools else None
         finish = "tool_calls" if calls else ("stop" if stopped else "length")
-        choice: dict[str, Any] = {"index": 0, "finish_reason": finish,
-                                  "message": {"role": "assistant", "content": content, "tool_calls": calls}}
+        choice: dict[str, Any] = {
+            "index": 0,
+            "finish_reason": finish,
+            "message": {"role": "assistant", "content": content, "tool_calls": calls},
+        }
         if body.get("logprobs"):
-            choice["logprobs"] = {"content": [
-                {"token": tokenizer.decode([t]), "logprob": lp, "bytes": list(tokenizer.decode([t]).encode()),
-                 "top_logprobs": []} for t, lp in zip(resp, lps, strict=False)]}
+            choice["logprobs"] = {
+                "content": [
+                    {
+                        "token": tokenizer.decode([t]),
+                        "logprob": lp,
+                        "bytes": list(tokenizer.decode([t]).encode()),
+                        "top_logprobs": [],
+                    }
+                    for t, lp in zip(resp, lps, strict=False)
+                ]
+            }
         out: dict[str, Any] = {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}", "object": "chat.completion", "created": int(time.time()),
-            "model": model_name, "choices": [choice],
-            "usage": {"prompt_tokens": len(prompt_ids), "completion_tokens": len(resp),
-                      "total_tokens": len(prompt_ids) + len(resp)},
+            "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model_name,
+            "choices": [choice],
+            "usage": {
+                "prompt_tokens": len(prompt_ids),
+                "completion_tokens": len(resp),
+                "total_tokens": len(prompt_ids) + len(resp),
+            },
         }
         if body.get("return_token_ids"):
             choice["token_ids"] = resp
@@ -94,8 +127,13 @@ def create_app(engine: HFEngine, tokenizer: Any, model_name: str) -> Any:
     return app
 
 
-def serve(model: str, host: str = "127.0.0.1", port: int = 8000, device: str = "cpu",
-          model_name: str | None = None) -> None:
+def serve(
+    model: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: str = "cpu",
+    model_name: str | None = None,
+) -> None:
     """Load `model` (a directory, or `tiny`) and serve it until interrupted."""
     import uvicorn
     from transformers import AutoTokenizer
@@ -108,4 +146,6 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8000, device: str = "
         path = model
     engine = HFEngine.from_pretrained(path, device=device)
     tok = AutoTokenizer.from_pretrained(path)
-    uvicorn.run(create_app(engine, tok, model_name or model), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(engine, tok, model_name or model), host=host, port=port, log_level="warning"
+    )

@@ -32,11 +32,104 @@ VERSION = 1
 
 
 def _corpus() -> list[str]:
-    words = ["cd", "ls", "test", "edit", "cat", "alpha", "beta", "gamma", "delta", "main", "util", "core", "io", "task", "fix", "the", "failing", "in", "repo", "ok", "error", "no", "such", "command", "here", "file", "tests", "FAIL", "PASS", "edited", "git", "diff", "apply", "patch", "python", "pytest", "import", "def", "return", "class", "self", "print", "submit", "bash", "function", "parameter", "command", "path", "view", "create", "str_replace", "old_str", "new_str", "the", "a", "to", "of", "and", "is", "for", "you", "are", "an", "expert", "software", "engineer", "working", "repository", "issue", "output", "exit_code", "turns", "left", "reply", "with", "your", "reasoning", "then", "exactly", "one", "call", "tool", "name", "arguments", "json", "xml", "block", "fenced"]
-    lines = [" ".join(words[i:i + 12]) for i in range(0, len(words), 5)]
-    lines += ["<function=bash>\n<parameter=command>\nls -la\n</parameter>\n</function>",
-              '```json\n{"name": "bash", "arguments": {"command": "ls"}}\n```',
-              "```bash\ngit diff\n```", "def f(x):\n    return x + 1\n", "$ echo hello world > /tmp/a.txt"]
+    words = [
+        "cd",
+        "ls",
+        "test",
+        "edit",
+        "cat",
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "main",
+        "util",
+        "core",
+        "io",
+        "task",
+        "fix",
+        "the",
+        "failing",
+        "in",
+        "repo",
+        "ok",
+        "error",
+        "no",
+        "such",
+        "command",
+        "here",
+        "file",
+        "tests",
+        "FAIL",
+        "PASS",
+        "edited",
+        "git",
+        "diff",
+        "apply",
+        "patch",
+        "python",
+        "pytest",
+        "import",
+        "def",
+        "return",
+        "class",
+        "self",
+        "print",
+        "submit",
+        "bash",
+        "function",
+        "parameter",
+        "command",
+        "path",
+        "view",
+        "create",
+        "str_replace",
+        "old_str",
+        "new_str",
+        "the",
+        "a",
+        "to",
+        "of",
+        "and",
+        "is",
+        "for",
+        "you",
+        "are",
+        "an",
+        "expert",
+        "software",
+        "engineer",
+        "working",
+        "repository",
+        "issue",
+        "output",
+        "exit_code",
+        "turns",
+        "left",
+        "reply",
+        "with",
+        "your",
+        "reasoning",
+        "then",
+        "exactly",
+        "one",
+        "call",
+        "tool",
+        "name",
+        "arguments",
+        "json",
+        "xml",
+        "block",
+        "fenced",
+    ]
+    lines = [" ".join(words[i : i + 12]) for i in range(0, len(words), 5)]
+    lines += [
+        "<function=bash>\n<parameter=command>\nls -la\n</parameter>\n</function>",
+        '```json\n{"name": "bash", "arguments": {"command": "ls"}}\n```',
+        "```bash\ngit diff\n```",
+        "def f(x):\n    return x + 1\n",
+        "$ echo hello world > /tmp/a.txt",
+    ]
     return lines * 20
 
 
@@ -48,24 +141,44 @@ def build_tokenizer(vocab_size: int = 512):  # -> PreTrainedTokenizerFast
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(_corpus(), trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=None, eos_token="<|im_end|>",
-                                   pad_token="<|endoftext|>", unk_token=None)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+    )
     fast.chat_template = CHAT_TEMPLATE
     return fast
 
 
-def build_model(vocab_size: int, seed: int = 0, hidden: int = 64, layers: int = 2):  # -> LlamaForCausalLM
+def build_model(
+    vocab_size: int, seed: int = 0, hidden: int = 64, layers: int = 2
+):  # -> LlamaForCausalLM
     """A random-init Llama-style causal LM (float32), deterministic for a given seed."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2,
-                      num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=8192, tie_word_embeddings=True, bos_token_id=None,
-                      eos_token_id=2, pad_token_id=0)
+    cfg = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=8192,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     torch.manual_seed(seed)
     return LlamaForCausalLM(cfg).to(torch.float32)
 

@@ -109,10 +109,12 @@ class EpisodeRecord:
                 return None
             if c.prompt_ids[: len(ids)] != ids:
                 return None
-            new = c.prompt_ids[len(ids):]
+            new = c.prompt_ids[len(ids) :]
             ids += new + c.response_ids
             mask += [0] * len(new) + [1] * len(c.response_ids)
-            step: list[float | None] = list(c.logprobs) if c.logprobs else [None] * len(c.response_ids)
+            step: list[float | None] = (
+                list(c.logprobs) if c.logprobs else [None] * len(c.response_ids)
+            )
             lps += [None] * len(new) + step
         return ids, mask, lps
 
@@ -149,9 +151,17 @@ class TrajectoryWriter:
     def write_header(self, record: EpisodeRecord) -> None:
         """Start an episode (header line)."""
         self._prev_messages = []
-        self._emit({"type": "header", "task_id": record.task_id, "policy": record.policy,
-                    "config": record.config, "instruction": record.instruction, "info": record.info,
-                    "started_at": record.started_at or time.time()})
+        self._emit(
+            {
+                "type": "header",
+                "task_id": record.task_id,
+                "policy": record.policy,
+                "config": record.config,
+                "instruction": record.instruction,
+                "info": record.info,
+                "started_at": record.started_at or time.time(),
+            }
+        )
 
     def write_chunk(self, chunk: ChunkRecord) -> None:
         """Append one finished chunk; messages are stored as a delta to the previous chunk's."""
@@ -164,9 +174,17 @@ class TrajectoryWriter:
 
     def write_end(self, record: EpisodeRecord) -> None:
         """Close the episode with its outcome."""
-        self._emit({"type": "end", "reward": record.reward, "grade": record.grade,
-                    "terminated": record.terminated, "truncated": record.truncated,
-                    "stop_reason": record.stop_reason, "timings": record.timings})
+        self._emit(
+            {
+                "type": "end",
+                "reward": record.reward,
+                "grade": record.grade,
+                "terminated": record.terminated,
+                "truncated": record.truncated,
+                "stop_reason": record.stop_reason,
+                "timings": record.timings,
+            }
+        )
 
     def close(self) -> None:
         """Close the file; safe to call twice."""
@@ -211,14 +229,20 @@ def load_trajectories(path: str | os.PathLike[str]) -> list[EpisodeRecord]:
             raise AgentError(f"{path}: a {kind!r} line comes before any header")
         elif kind == "chunk":
             messages = prev[: obj.pop("prefix_len", 0)] + obj.pop("messages_new", [])
-            chunk = ChunkRecord(messages=messages, **{k: v for k, v in obj.items() if k in _CHUNK_FIELDS})
+            chunk = ChunkRecord(
+                messages=messages, **{k: v for k, v in obj.items() if k in _CHUNK_FIELDS}
+            )
             episodes[-1].chunks.append(chunk)
             prev = messages
         elif kind == "end":
             ep = episodes[-1]
             ep.reward, ep.grade = float(obj.get("reward") or 0.0), obj.get("grade")
             ep.terminated, ep.truncated = bool(obj.get("terminated")), bool(obj.get("truncated"))
-            ep.stop_reason, ep.timings, ep.finished = obj.get("stop_reason"), obj.get("timings") or {}, True
+            ep.stop_reason, ep.timings, ep.finished = (
+                obj.get("stop_reason"),
+                obj.get("timings") or {},
+                True,
+            )
     return episodes
 
 
@@ -232,4 +256,8 @@ def load_trajectory(path: str | os.PathLike[str]) -> EpisodeRecord:
 
 def to_prediction(record: EpisodeRecord, model_name: str) -> dict[str, str]:
     """A SWE-bench prediction: {"instance_id", "model_name_or_path", "model_patch"}."""
-    return {"instance_id": record.task_id, "model_name_or_path": model_name, "model_patch": record.patch}
+    return {
+        "instance_id": record.task_id,
+        "model_name_or_path": model_name,
+        "model_patch": record.patch,
+    }

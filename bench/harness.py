@@ -31,21 +31,26 @@ log = logging.getLogger(__name__)
 EpisodeRunner = Callable[[str, int, RunStore], AttemptResult]
 
 
-def run_attempt_with_retries(runner: EpisodeRunner, task_id: str, attempt: int, store: RunStore,
-                             max_infra_retries: int) -> AttemptResult:
+def run_attempt_with_retries(
+    runner: EpisodeRunner, task_id: str, attempt: int, store: RunStore, max_infra_retries: int
+) -> AttemptResult:
     """Run once; re-run (from a fresh sandbox) while it fails for infrastructure reasons."""
     retries = 0
     while True:
         try:
             result = runner(task_id, attempt, store)
         except Exception as exc:  # a runner bug or a dead engine: recorded, never lost
-            result = AttemptResult(task_id, attempt, "infra_error", error=f"{type(exc).__name__}: {exc}")
+            result = AttemptResult(
+                task_id, attempt, "infra_error", error=f"{type(exc).__name__}: {exc}"
+            )
         if result.status != "infra_error" or retries >= max_infra_retries:
             return replace(result, infra_retries=retries)
         retries += 1
 
 
-def write_outputs(store: RunStore, task_ids: list[str], attempts: int, model_name: str) -> dict[str, Any]:
+def write_outputs(
+    store: RunStore, task_ids: list[str], attempts: int, model_name: str
+) -> dict[str, Any]:
     """Rebuild predictions.jsonl and report.json from the ledger."""
     results = store.results()
     report = swebench_report(results, task_ids)
@@ -56,30 +61,59 @@ def write_outputs(store: RunStore, task_ids: list[str], attempts: int, model_nam
     return report
 
 
-def run_bench(store: RunStore, task_ids: list[str], runner: EpisodeRunner, model_name: str,
-              attempts: int = 1, workers: int = 4, max_infra_retries: int = 2,
-              show_progress: bool = True, collect_orphans: bool = True) -> dict[str, Any]:
+def run_bench(
+    store: RunStore,
+    task_ids: list[str],
+    runner: EpisodeRunner,
+    model_name: str,
+    attempts: int = 1,
+    workers: int = 4,
+    max_infra_retries: int = 2,
+    show_progress: bool = True,
+    collect_orphans: bool = True,
+) -> dict[str, Any]:
     """Run every (task, attempt) not in the ledger yet; returns the report."""
     if collect_orphans:
         collect_quietly()
     done = store.done()
     todo = [(t, a) for a in range(attempts) for t in task_ids if (t, a) not in done]
     prior = store.results()
-    counts = {"resolved": sum(r.resolved for r in prior), "errors": sum(r.status in ERROR_STATUSES for r in prior)}
+    counts = {
+        "resolved": sum(r.resolved for r in prior),
+        "errors": sum(r.status in ERROR_STATUSES for r in prior),
+    }
     lock = threading.Lock()
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("resolved {task.fields[resolved]}  errors {task.fields[errors]}"),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), disable=not show_progress)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("resolved {task.fields[resolved]}  errors {task.fields[errors]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        disable=not show_progress,
+    )
     with progress:
-        bar = progress.add_task("bench", total=len(task_ids) * attempts, completed=len(done),
-                                resolved=counts["resolved"], errors=counts["errors"])
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ale-bench") as pool:
+        bar = progress.add_task(
+            "bench",
+            total=len(task_ids) * attempts,
+            completed=len(done),
+            resolved=counts["resolved"],
+            errors=counts["errors"],
+        )
+        with ThreadPoolExecutor(
+            max_workers=max(1, workers), thread_name_prefix="ale-bench"
+        ) as pool:
             pending: dict[Future[AttemptResult], tuple[str, int]] = {}
             queue = list(todo)
             while queue or pending:
                 while queue and len(pending) < workers:
                     t, a = queue.pop(0)
-                    pending[pool.submit(run_attempt_with_retries, runner, t, a, store, max_infra_retries)] = (t, a)
+                    pending[
+                        pool.submit(
+                            run_attempt_with_retries, runner, t, a, store, max_infra_retries
+                        )
+                    ] = (t, a)
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     pending.pop(fut)
@@ -88,7 +122,9 @@ def run_bench(store: RunStore, task_ids: list[str], runner: EpisodeRunner, model
                         store.append(result)
                         counts["resolved"] += result.resolved
                         counts["errors"] += result.status in ERROR_STATUSES
-                        progress.update(bar, advance=1, resolved=counts["resolved"], errors=counts["errors"])
+                        progress.update(
+                            bar, advance=1, resolved=counts["resolved"], errors=counts["errors"]
+                        )
                         write_outputs(store, task_ids, attempts, model_name)
     report = write_outputs(store, task_ids, attempts, model_name)
     if collect_orphans:
@@ -104,6 +140,9 @@ def collect_quietly() -> int:
     try:
         return len(collect())
     except Exception as exc:  # gc is housekeeping: the run's results matter more
-        log.warning("orphan collection failed (%s: %s); `ale sandbox gc` retries it", type(exc).__name__, exc)
+        log.warning(
+            "orphan collection failed (%s: %s); `ale sandbox gc` retries it",
+            type(exc).__name__,
+            exc,
+        )
         return 0
-

@@ -40,7 +40,9 @@ def _graded(r: AttemptResult) -> bool:
 
 
 def _no_patch(r: AttemptResult) -> bool:
-    return r.status == "empty_patch" or (r.status in ("agent_error", "infra_error") and not r.model_patch)
+    return r.status == "empty_patch" or (
+        r.status in ("agent_error", "infra_error") and not r.model_patch
+    )
 
 
 def swebench_report(results: list[AttemptResult], task_ids: list[str]) -> dict[str, Any]:
@@ -55,9 +57,19 @@ def swebench_report(results: list[AttemptResult], task_ids: list[str]) -> dict[s
     ambiguous_failure, with the reason in failure_reasons.
     """
     first = {tid: rs[0] for tid, rs in by_task(results).items()}
-    ids: dict[str, set[str]] = {k: set() for k in ("completed", "incomplete", "resolved", "unresolved",
-                                                   "empty_patch", "error", "infra_failure",
-                                                   "ambiguous_failure")}
+    ids: dict[str, set[str]] = {
+        k: set()
+        for k in (
+            "completed",
+            "incomplete",
+            "resolved",
+            "unresolved",
+            "empty_patch",
+            "error",
+            "infra_failure",
+            "ambiguous_failure",
+        )
+    }
     for tid in task_ids:
         r = first.get(tid)
         if r is None:
@@ -74,10 +86,19 @@ def swebench_report(results: list[AttemptResult], task_ids: list[str]) -> dict[s
         r = first[tid]
         if r.failure_reason:
             reasons[tid] = r.failure_reason
-            ids["infra_failure" if r.failure_tier == "environment" else "ambiguous_failure"].add(tid)
+            ids["infra_failure" if r.failure_tier == "environment" else "ambiguous_failure"].add(
+                tid
+            )
     report: dict[str, Any] = {"total_instances": len(task_ids), "submitted_instances": len(first)}
-    for key in ("completed", "resolved", "unresolved", "infra_failure", "ambiguous_failure", "empty_patch",
-                "error"):
+    for key in (
+        "completed",
+        "resolved",
+        "unresolved",
+        "infra_failure",
+        "ambiguous_failure",
+        "empty_patch",
+        "error",
+    ):
         report[f"{key}_instances"] = len(ids[key])
     for key in ("completed", "incomplete", "empty_patch"):
         report[f"{key}_ids"] = sorted(ids[key])
@@ -98,23 +119,30 @@ def attempts_summary(results: list[AttemptResult], attempts: int) -> dict[str, f
         return {}
     out: dict[str, float] = {}
     for k in range(1, attempts + 1):
-        out[f"pass@{k}"] = sum(pass_at_k(len(rs), sum(r.resolved for r in rs), k)
-                               for rs in complete.values()) / len(complete)
-    out[f"avg@{attempts}"] = sum(sum(r.resolved for r in rs) / len(rs) for rs in complete.values()) / len(complete)
+        out[f"pass@{k}"] = sum(
+            pass_at_k(len(rs), sum(r.resolved for r in rs), k) for rs in complete.values()
+        ) / len(complete)
+    out[f"avg@{attempts}"] = sum(
+        sum(r.resolved for r in rs) / len(rs) for rs in complete.values()
+    ) / len(complete)
     return out
 
 
 def predictions(results: list[AttemptResult], model_name: str) -> list[dict[str, Any]]:
     """SWE-bench predictions, one per task (its first attempt), sorted by instance id."""
     first = {tid: rs[0] for tid, rs in by_task(results).items()}
-    return [{"instance_id": tid, "model_name_or_path": model_name, "model_patch": r.model_patch or ""}
-            for tid, r in sorted(first.items())]
+    return [
+        {"instance_id": tid, "model_name_or_path": model_name, "model_patch": r.model_patch or ""}
+        for tid, r in sorted(first.items())
+    ]
 
 
 def classify_failure(grade_log: str, error: str | None) -> tuple[str | None, str | None]:
     """(reason, tier) of swebench's infra-failure signatures in a grade's log and error text,
     joined as the official harness joins test_output.txt and run_instance.log; (None, None)."""
-    found = _infra_failure().classify_text("\n".join(part for part in (grade_log, error or "") if part))
+    found = _infra_failure().classify_text(
+        "\n".join(part for part in (grade_log, error or "") if part)
+    )
     return (found[0], found[1]) if found else (None, None)
 
 

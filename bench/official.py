@@ -21,8 +21,13 @@ from bench.store import RunStore
 _LOCK = threading.Lock()  # make_run_report reads a module-level log directory
 
 
-def official_report(run_dir: Path, task_ids: list[str], model_name: str, out_dir: Path | None = None,
-                    run_id: str = "ale-bench") -> dict[str, Any]:
+def official_report(
+    run_dir: Path,
+    task_ids: list[str],
+    model_name: str,
+    out_dir: Path | None = None,
+    run_id: str = "ale-bench",
+) -> dict[str, Any]:
     """The report `make_run_report` writes for this run's first attempts (no Docker client)."""
     from swebench.harness import reporting
     from swebench.harness.constants import LOG_INSTANCE, LOG_REPORT, LOG_TEST_OUTPUT
@@ -53,8 +58,13 @@ def official_report(run_dir: Path, task_ids: list[str], model_name: str, out_dir
         saved = reporting.RUN_EVALUATION_LOG_DIR
         reporting.RUN_EVALUATION_LOG_DIR = log_root
         try:
-            path = reporting.make_run_report(preds, [{"instance_id": t} for t in task_ids], run_id,
-                                             client=None, report_dir=str(out))
+            path = reporting.make_run_report(
+                preds,
+                [{"instance_id": t} for t in task_ids],
+                run_id,
+                client=None,
+                report_dir=str(out),
+            )
         finally:
             reporting.RUN_EVALUATION_LOG_DIR = saved
     return dict(json.loads(Path(path).read_text()))

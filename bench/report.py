@@ -36,8 +36,13 @@ def make_plots(results: list[AttemptResult], out: Path) -> dict[str, Path]:
         cats[r.category or "uncategorized"].append(r.resolved)
     ids = [r.task_id for r in first]
     paths = {name: out / f"{name}.png" for name in PLOTS}
-    _bar(paths["resolve_by_category"], sorted(cats), [sum(v) / len(v) for _, v in sorted(cats.items())],
-         "resolve rate by category", "resolved fraction")
+    _bar(
+        paths["resolve_by_category"],
+        sorted(cats),
+        [sum(v) / len(v) for _, v in sorted(cats.items())],
+        "resolve rate by category",
+        "resolved fraction",
+    )
     _bar(paths["turns_per_task"], ids, [r.turns for r in first], "turns per task", "turns")
     _bar(paths["time_per_task"], ids, [r.duration_s for r in first], "time per task", "seconds")
     _bar(paths["tokens_per_task"], ids, [r.tokens for r in first], "tokens per task", "tokens")
@@ -48,21 +53,39 @@ def write_report(run_dir: Path) -> Path:
     """RUN/report.md with the summary table, per-task rows and the plots."""
     store = RunStore(run_dir)
     results = store.results()
-    report = json.loads((run_dir / "report.json").read_text()) if (run_dir / "report.json").exists() else {}
-    config = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    report = (
+        json.loads((run_dir / "report.json").read_text())
+        if (run_dir / "report.json").exists()
+        else {}
+    )
+    config = (
+        json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    )
     plots = make_plots(results, run_dir)
     lines = [f"# ALE-Gym bench report: {run_dir.name}", ""]
-    lines += [f"- {k}: `{v}`" if not (isinstance(v, list) and len(v) > 8) else f"- {k}: {len(v)} ({', '.join(v[:3])}, ...)"
-              for k, v in config.items()]
+    lines += [
+        f"- {k}: `{v}`"
+        if not (isinstance(v, list) and len(v) > 8)
+        else f"- {k}: {len(v)} ({', '.join(v[:3])}, ...)"
+        for k, v in config.items()
+    ]
     lines += ["", "| metric | value |", "| --- | --- |"]
-    lines += [f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |"
-              for k, v in report.items() if not k.endswith("_ids")]
-    lines += ["", "| task | attempt | status | reward | turns | tokens | seconds | error |",
-              "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |"]
+    lines += [
+        f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |"
+        for k, v in report.items()
+        if not k.endswith("_ids")
+    ]
+    lines += [
+        "",
+        "| task | attempt | status | reward | turns | tokens | seconds | error |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
     for r in sorted(results, key=lambda r: (r.task_id, r.attempt)):
         err = (r.error or "").replace("|", "\\|").replace("\n", " ")[:80]
-        lines.append(f"| {r.task_id} | {r.attempt} | {r.status} | {r.reward:g} | {r.turns} | {r.tokens} | "
-                     f"{r.duration_s:.1f} | {err} |")
+        lines.append(
+            f"| {r.task_id} | {r.attempt} | {r.status} | {r.reward:g} | {r.turns} | {r.tokens} | "
+            f"{r.duration_s:.1f} | {err} |"
+        )
     lines += [""] + [f"![{name}]({path.name})" for name, path in plots.items()]
     out = run_dir / "report.md"
     out.write_text("\n".join(lines) + "\n")
@@ -73,4 +96,6 @@ def compare(run_a: Path, run_b: Path) -> list[tuple[str, str, str]]:
     """(task, status in A, status in B) for every task whose first-attempt status differs."""
     a = {t: rs[0].status for t, rs in by_task(RunStore(run_a).results()).items()}
     b = {t: rs[0].status for t, rs in by_task(RunStore(run_b).results()).items()}
-    return [(t, a.get(t, "-"), b.get(t, "-")) for t in sorted(set(a) | set(b)) if a.get(t) != b.get(t)]
+    return [
+        (t, a.get(t, "-"), b.get(t, "-")) for t in sorted(set(a) | set(b)) if a.get(t) != b.get(t)
+    ]

@@ -56,8 +56,12 @@ class PatchRunner:
         t0 = time.monotonic()
         patch = self.patches.get(task_id, "")
         task = self.suite.load(task_id)
-        base: dict[str, Any] = {"task_id": task_id, "attempt": attempt, "model_patch": patch,
-                                "category": category_of(task)}
+        base: dict[str, Any] = {
+            "task_id": task_id,
+            "attempt": attempt,
+            "model_patch": patch,
+            "category": category_of(task),
+        }
         try:
             task.ensure_image(self.backend)
             sandbox = create_sandbox(task.sandbox_spec(), self.backend)
@@ -67,24 +71,42 @@ class PatchRunner:
             task.prepare(sandbox)
             if patch.strip():
                 sandbox.write("/tmp/ale-prediction.patch", patch.encode())
-                applied = sandbox.run(f"cd {shlex.quote(task.workdir)} && git apply --whitespace=nowarn "
-                                      "/tmp/ale-prediction.patch", timeout=120)
+                applied = sandbox.run(
+                    f"cd {shlex.quote(task.workdir)} && git apply --whitespace=nowarn "
+                    "/tmp/ale-prediction.patch",
+                    timeout=120,
+                )
                 if not applied.ok:
                     store.log_path(task_id, attempt, "grade").write_text(applied.output)
                     error = f"patch does not apply: {applied.output[-300:]}"
                     reason, tier = classify_failure(applied.output, error)
-                    return AttemptResult(**base, status="agent_error", duration_s=time.monotonic() - t0,
-                                         error=error, failure_reason=reason, failure_tier=tier)
+                    return AttemptResult(
+                        **base,
+                        status="agent_error",
+                        duration_s=time.monotonic() - t0,
+                        error=error,
+                        failure_reason=reason,
+                        failure_tier=tier,
+                    )
             grade = task.grade(sandbox)
         except SandboxError as exc:
-            return AttemptResult(**base, status="infra_error", error=str(exc), duration_s=time.monotonic() - t0)
+            return AttemptResult(
+                **base, status="infra_error", error=str(exc), duration_s=time.monotonic() - t0
+            )
         finally:
             sandbox.close()
         store.log_path(task_id, attempt, "grade").write_text(grade.log)
         reason, tier = classify_failure(grade.log, grade.error)
-        return AttemptResult(**base, status=status_of(grade, patch, grades_a_patch(task)),
-                             reward=grade.reward, tests=grade.tests, error=grade.error,
-                             duration_s=time.monotonic() - t0, failure_reason=reason, failure_tier=tier)
+        return AttemptResult(
+            **base,
+            status=status_of(grade, patch, grades_a_patch(task)),
+            reward=grade.reward,
+            tests=grade.tests,
+            error=grade.error,
+            duration_s=time.monotonic() - t0,
+            failure_reason=reason,
+            failure_tier=tier,
+        )
 
 
 def env_kwargs(agent: Any) -> dict[str, Any]:
@@ -103,7 +125,9 @@ def env_kwargs(agent: Any) -> dict[str, Any]:
 
 def transcript(record: Any) -> str:
     """The agent log: each chunk's response and observation, as a person reads it."""
-    lines = [f"task {record.task_id}  policy {getattr(record, 'policy', '?')}  reward {record.reward}"]
+    lines = [
+        f"task {record.task_id}  policy {getattr(record, 'policy', '?')}  reward {record.reward}"
+    ]
     for i, chunk in enumerate(record.chunks, 1):
         flags = [f for f in ("format_error", "infra_error") if getattr(chunk, f, False)]
         lines.append(f"\n=== chunk {i} {' '.join(flags)} ({getattr(chunk, 'wall_s', 0.0):.2f} s)")
@@ -124,8 +148,16 @@ def _tokens(record: Any) -> int:
 
 #: Exception types (by name, anywhere in the cause chain) of a model endpoint that failed for
 #: reasons the next try may not meet: the attempt is an infrastructure failure, retried.
-TRANSIENT = {"ConnectionError", "ConnectionRefusedError", "ConnectionResetError", "TimeoutError",
-             "APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError"}
+TRANSIENT = {
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "TimeoutError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "RateLimitError",
+    "InternalServerError",
+}
 
 
 def transient(exc: BaseException) -> bool:
@@ -168,7 +200,11 @@ class AgentRunner:
         if not hasattr(self._local, "env"):
             from envs.core.env import ChunkEnv
 
-            env = ChunkEnv(suite=self.suite, backend=self.backend, **{**env_kwargs(self.agent), **self.env_overrides})
+            env = ChunkEnv(
+                suite=self.suite,
+                backend=self.backend,
+                **{**env_kwargs(self.agent), **self.env_overrides},
+            )
             self._local.env, self._local.policy = env, self.policy_factory()
             with self._lock:
                 self._envs.append(env)
@@ -195,28 +231,61 @@ class AgentRunner:
         except Exception as exc:
             store.log_path(task_id, attempt, "agent").write_text(traceback.format_exc())
             if not isinstance(exc, SandboxError | EnvError) and not transient(exc):
-                return AttemptResult(task_id, attempt, "agent_error", category=category,
-                                     error=f"{type(exc).__name__}: {exc}"[:2000], duration_s=time.monotonic() - t0)
-            return AttemptResult(task_id, attempt, "infra_error", category=category,
-                                 error=f"{type(exc).__name__}: {exc}"[:2000], duration_s=time.monotonic() - t0)
+                return AttemptResult(
+                    task_id,
+                    attempt,
+                    "agent_error",
+                    category=category,
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                    duration_s=time.monotonic() - t0,
+                )
+            return AttemptResult(
+                task_id,
+                attempt,
+                "infra_error",
+                category=category,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                duration_s=time.monotonic() - t0,
+            )
         store.log_path(task_id, attempt, "agent").write_text(transcript(record))
         task = env.task
-        grade: Grade | None = getattr(task, "last_grade", None) if task is not None and task.id == task_id else None
-        base: dict[str, Any] = {"task_id": task_id, "attempt": attempt, "category": category,
-                                "turns": len(record.chunks),
-                                "tokens": int(record.timings.get("tokens", 0)) or _tokens(record),
-                                "duration_s": time.monotonic() - t0}
+        grade: Grade | None = (
+            getattr(task, "last_grade", None) if task is not None and task.id == task_id else None
+        )
+        base: dict[str, Any] = {
+            "task_id": task_id,
+            "attempt": attempt,
+            "category": category,
+            "turns": len(record.chunks),
+            "tokens": int(record.timings.get("tokens", 0)) or _tokens(record),
+            "duration_s": time.monotonic() - t0,
+        }
         if grade is None:
             infra = any(getattr(c, "infra_error", False) for c in record.chunks)
-            return AttemptResult(**base, status="infra_error" if infra else "agent_error",
-                                 error="a chunk failed for infrastructure reasons" if infra
-                                 else "the episode ended without a grade")
+            return AttemptResult(
+                **base,
+                status="infra_error" if infra else "agent_error",
+                error="a chunk failed for infrastructure reasons"
+                if infra
+                else "the episode ended without a grade",
+            )
         store.log_path(task_id, attempt, "grade").write_text(grade.log)
         patch = grade.report.get("model_patch")
         if grade.error is not None and env.sandbox is not None and not env.sandbox.alive():
-            return AttemptResult(**base, status="infra_error", model_patch=patch,
-                                 error=f"the sandbox died while grading: {grade.error}"[:2000])
+            return AttemptResult(
+                **base,
+                status="infra_error",
+                model_patch=patch,
+                error=f"the sandbox died while grading: {grade.error}"[:2000],
+            )
         reason, tier = classify_failure(grade.log, grade.error)
-        return AttemptResult(**base, status=status_of(grade, patch, grades_a_patch(task)), reward=grade.reward,
-                             model_patch=patch, tests=grade.tests, error=grade.error,
-                             failure_reason=reason, failure_tier=tier)
+        return AttemptResult(
+            **base,
+            status=status_of(grade, patch, grades_a_patch(task)),
+            reward=grade.reward,
+            model_patch=patch,
+            tests=grade.tests,
+            error=grade.error,
+            failure_reason=reason,
+            failure_tier=tier,
+        )

@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Status = Literal["resolved", "unresolved", "empty_patch", "agent_error", "grading_error", "infra_error"]
+Status = Literal[
+    "resolved", "unresolved", "empty_patch", "agent_error", "grading_error", "infra_error"
+]
 ERROR_STATUSES: tuple[Status, ...] = ("agent_error", "grading_error", "infra_error")
 
 
@@ -66,8 +68,10 @@ class RunStore:
             old = json.loads(path.read_text())
             diff = {k: (old.get(k), v) for k, v in config.items() if old.get(k) != v}
             if diff:
-                raise ValueError(f"{self.root} holds a run with other settings {diff}; "
-                                 "use a new --run-dir, or the same settings to resume")
+                raise ValueError(
+                    f"{self.root} holds a run with other settings {diff}; "
+                    "use a new --run-dir, or the same settings to resume"
+                )
             return
         _atomic_write(path, json.dumps(config, indent=2))
 

@@ -27,9 +27,11 @@ RUN_LABEL = "ale.bench.run"
 SESSION = "default"
 _GIT_DIR = "/tmp/.ale-bench/base.git"
 _DIFF = "/tmp/.ale-bench/model.patch"
-_GIT = f"\\command env -u GIT_INDEX_FILE -u GIT_OBJECT_DIRECTORY GIT_DIR={_GIT_DIR} GIT_WORK_TREE={{wd}} " \
-       "GIT_CONFIG_NOSYSTEM=1 HOME=/tmp/.ale-bench git -c user.name=ale -c user.email=ale@localhost " \
-       "-c core.autocrlf=false -c core.fileMode=true"
+_GIT = (
+    f"\\command env -u GIT_INDEX_FILE -u GIT_OBJECT_DIRECTORY GIT_DIR={_GIT_DIR} GIT_WORK_TREE={{wd}} "
+    "GIT_CONFIG_NOSYSTEM=1 HOME=/tmp/.ale-bench git -c user.name=ale -c user.email=ale@localhost "
+    "-c core.autocrlf=false -c core.fileMode=true"
+)
 
 
 class BenchTask:
@@ -74,9 +76,11 @@ class BenchTask:
         self.last_grade = None
         if self.track_diff:
             git = _GIT.format(wd=shlex.quote(self.workdir))
-            script = (f"(mkdir -p {_GIT_DIR} && {git} init -q && cd {shlex.quote(self.workdir)} && "
-                      f"{{ find . -type f -size +1M ! -path './.git/*' | sed 's|^\\./|/|' > {_GIT_DIR}/info/exclude; "
-                      f"}} && {git} add -A && {git} commit -q --allow-empty --no-verify -m base) >/dev/null 2>&1")
+            script = (
+                f"(mkdir -p {_GIT_DIR} && {git} init -q && cd {shlex.quote(self.workdir)} && "
+                f"{{ find . -type f -size +1M ! -path './.git/*' | sed 's|^\\./|/|' > {_GIT_DIR}/info/exclude; "
+                f"}} && {git} add -A && {git} commit -q --allow-empty --no-verify -m base) >/dev/null 2>&1"
+            )
             t0 = time.perf_counter()
             self._baseline = sandbox.run(script, timeout=300, session=SESSION).ok
             self.bench_s += time.perf_counter() - t0
@@ -89,9 +93,12 @@ class BenchTask:
         if not self._baseline:
             return None
         git = _GIT.format(wd=shlex.quote(self.workdir))
-        result = sandbox.run(f"(cd {shlex.quote(self.workdir)} && {git} add -A && "
-                             f"{git} diff --cached --binary --no-color HEAD > {_DIFF}) 2>/dev/null && cat {_DIFF}",
-                             timeout=300, session=SESSION)
+        result = sandbox.run(
+            f"(cd {shlex.quote(self.workdir)} && {git} add -A && "
+            f"{git} diff --cached --binary --no-color HEAD > {_DIFF}) 2>/dev/null && cat {_DIFF}",
+            timeout=300,
+            session=SESSION,
+        )
         if not result.ok:
             return None
         if not result.truncated:  # one round trip for the usual small diff

@@ -23,8 +23,11 @@ LATEST = "LATEST"
 
 def rng_state() -> dict[str, Any]:
     """Python, NumPy and torch global RNG states."""
-    return {"python": random.getstate(), "numpy": np.random.get_state(),
-            "torch": torch.get_rng_state()}
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -52,8 +55,9 @@ def write_atomic(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
-def save_checkpoint(root: Path, step: int, state: dict[str, Any], meta: dict[str, Any],
-                    keep: int = 2) -> Path:
+def save_checkpoint(
+    root: Path, step: int, state: dict[str, Any], meta: dict[str, Any], keep: int = 2
+) -> Path:
     """Write checkpoint `step` (torch-saved `state` + JSON `meta`); keep the newest `keep`."""
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:06d}"

@@ -12,9 +12,13 @@ from rl.config import ConfigError, load_config
 
 def train_cmd(
     config: Annotated[Path, typer.Argument(help="training config (see rl/configs/*.yaml)")],
-    resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
-    overrides: Annotated[list[str] | None, typer.Option(
-        "--set", help="override a key, e.g. --set run.steps=20 (repeatable)")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue from the last checkpoint")
+    ] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="override a key, e.g. --set run.steps=20 (repeatable)"),
+    ] = None,
     out_dir: Annotated[str | None, typer.Option(help="run folder (overrides run.out_dir)")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
 ) -> None:
@@ -31,6 +35,8 @@ def train_cmd(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     phases = " ".join(f"{k}={v:.1f}s" for k, v in summary.phase_totals.items())
-    typer.echo(f"run: {summary.run_dir}  steps {summary.start_step}->{summary.steps}  "
-               f"episodes={summary.episodes} dropped={summary.dropped}  "
-               f"success {summary.initial_success} -> {summary.final_success}  {phases}")
+    typer.echo(
+        f"run: {summary.run_dir}  steps {summary.start_step}->{summary.steps}  "
+        f"episodes={summary.episodes} dropped={summary.dropped}  "
+        f"success {summary.initial_success} -> {summary.final_success}  {phases}"
+    )

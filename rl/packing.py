@@ -76,9 +76,18 @@ class PackedBatch:
 
     def chunk_batch(self, logp: torch.Tensor, logp_old: torch.Tensor) -> ChunkBatch:
         """The loss input, given log pi_theta and log pi_old of every token, (B, L)."""
-        return ChunkBatch(logp, logp_old, self.logp_rollout, self.chunk_id, self.chunk_traj,
-                          self.chunk_pos, self.chunk_expert, self.traj_reward, self.traj_len,
-                          self.traj_group)
+        return ChunkBatch(
+            logp,
+            logp_old,
+            self.logp_rollout,
+            self.chunk_id,
+            self.chunk_traj,
+            self.chunk_pos,
+            self.chunk_expert,
+            self.traj_reward,
+            self.traj_len,
+            self.traj_group,
+        )
 
 
 def _tables(trajs: Sequence[Trajectory]) -> dict[str, torch.Tensor]:
@@ -91,8 +100,10 @@ def _tables(trajs: Sequence[Trajectory]) -> dict[str, torch.Tensor]:
     group: list[int] = []
     for traj in trajs:
         if not traj.prompt_ids:
-            raise ValueError("a trajectory needs at least one prompt token (e.g. <bos>) before "
-                             "its first action: position 0 has no log-prob")
+            raise ValueError(
+                "a trajectory needs at least one prompt token (e.g. <bos>) before "
+                "its first action: position 0 has no log-prob"
+            )
         own = len(reward)
         reward.append(traj.reward)
         length.append(len(traj.chunks))
@@ -117,8 +128,11 @@ def _tables(trajs: Sequence[Trajectory]) -> dict[str, torch.Tensor]:
     }
 
 
-def _rows_to_batch(rows: list[tuple[list[int], list[int], list[float]]], pad_id: int,
-                   tables: dict[str, torch.Tensor]) -> PackedBatch:
+def _rows_to_batch(
+    rows: list[tuple[list[int], list[int], list[float]]],
+    pad_id: int,
+    tables: dict[str, torch.Tensor],
+) -> PackedBatch:
     width = max((len(ids) for ids, _, _ in rows), default=0)
     ids_t = torch.full((len(rows), width), pad_id, dtype=torch.long)
     cid_t = torch.full((len(rows), width), -1, dtype=torch.long)
@@ -137,7 +151,11 @@ def pack(trajs: Sequence[Trajectory], pad_id: int = 0) -> PackedBatch:
     rows: list[tuple[list[int], list[int], list[float]]] = []
     next_id = 0
     for traj in trajs:
-        ids, cids, mus = list(traj.prompt_ids), [-1] * len(traj.prompt_ids), [0.0] * len(traj.prompt_ids)
+        ids, cids, mus = (
+            list(traj.prompt_ids),
+            [-1] * len(traj.prompt_ids),
+            [0.0] * len(traj.prompt_ids),
+        )
         for chunk in traj.chunks:
             ids += chunk.action_ids + chunk.obs_ids
             cids += [next_id] * len(chunk.action_ids) + [-1] * len(chunk.obs_ids)
@@ -154,8 +172,13 @@ def per_chunk(trajs: Sequence[Trajectory], pad_id: int = 0) -> PackedBatch:
     for traj in trajs:
         context = list(traj.prompt_ids)
         for chunk in traj.chunks:
-            rows.append((context + chunk.action_ids, [-1] * len(context) + [next_id] * len(
-                chunk.action_ids), [0.0] * len(context) + list(chunk.rollout_logp)))
+            rows.append(
+                (
+                    context + chunk.action_ids,
+                    [-1] * len(context) + [next_id] * len(chunk.action_ids),
+                    [0.0] * len(context) + list(chunk.rollout_logp),
+                )
+            )
             context = context + chunk.action_ids + chunk.obs_ids
             next_id += 1
     return _rows_to_batch(rows, pad_id, _tables(trajs))

@@ -62,7 +62,8 @@ class Ledger:
         f = self._files.get(name)
         if f is None:
             f = self._files[name] = open(  # noqa: SIM115  (kept open, closed in close())
-                self.dir / f"{name}.jsonl", "a", encoding="utf-8")
+                self.dir / f"{name}.jsonl", "a", encoding="utf-8"
+            )
         f.write(json.dumps({"attempt": self.attempt, **record}) + "\n")
         f.flush()
         os.fsync(f.fileno())
@@ -86,8 +87,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def effective(run_dir: Path, name: str, step_key: str = "step", resume_key: str = "from_step"
-              ) -> list[dict[str, Any]]:
+def effective(
+    run_dir: Path, name: str, step_key: str = "step", resume_key: str = "from_step"
+) -> list[dict[str, Any]]:
     """Lines of `name`.jsonl that survived resumes: a resume by attempt a whose `resume_key`
     is N voids the lines of attempts < a whose `step_key` is > N. Rollout lines use
     ("batch", "from_batch"): the producer cursor, not the train step."""
@@ -95,8 +97,10 @@ def effective(run_dir: Path, name: str, step_key: str = "step", resume_key: str 
     lines = read_jsonl(run_dir / f"{name}.jsonl")
     kept = []
     for line in lines:
-        void = any(r["attempt"] > line["attempt"] and line.get(step_key, -1) > r[resume_key]
-                   for r in resumes)
+        void = any(
+            r["attempt"] > line["attempt"] and line.get(step_key, -1) > r[resume_key]
+            for r in resumes
+        )
         if not void:
             kept.append(line)
     return kept

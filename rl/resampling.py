@@ -60,13 +60,17 @@ class StartState:
 def start_at(expert: ExpertTrajectory, anchor: int) -> StartState:
     """Start state for `anchor` in 1..K: replay the expert's first anchor-1 actions."""
     if not 1 <= anchor <= expert.num_chunks:
-        raise ValueError(f"anchor must be in 1..{expert.num_chunks} for {expert.task_id!r}, "
-                         f"got {anchor}")
-    return StartState(expert.task_id, anchor, expert.actions[: anchor - 1], expert.num_chunks,
-                      expert.reward)
+        raise ValueError(
+            f"anchor must be in 1..{expert.num_chunks} for {expert.task_id!r}, got {anchor}"
+        )
+    return StartState(
+        expert.task_id, anchor, expert.actions[: anchor - 1], expert.num_chunks, expert.reward
+    )
 
 
-def reset_at(env: ReplayEnv, start: StartState, seed: int | None = None) -> tuple[Any, dict[str, Any]]:
+def reset_at(
+    env: ReplayEnv, start: StartState, seed: int | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Reset `env` into `start` (the env replays the prefix)."""
     return env.reset(seed=seed, options=start.options())
 
@@ -101,8 +105,9 @@ class PrefixCache:
         self.restores = 0
         """Episodes started from a snapshot."""
 
-    def reset(self, env: ReplayEnv, start: StartState, seed: int | None = None
-              ) -> tuple[Any, dict[str, Any]]:
+    def reset(
+        self, env: ReplayEnv, start: StartState, seed: int | None = None
+    ) -> tuple[Any, dict[str, Any]]:
         """Put `env` in `start`, restoring a snapshot when one exists."""
         if not start.replay or not (hasattr(env, "snapshot") and hasattr(env, "restore")):
             return reset_at(env, start, seed)
@@ -137,8 +142,9 @@ class RollbackCurriculum:
     once the success rate of the last `window` episodes at the current anchor is >= `threshold`.
     """
 
-    def __init__(self, experts: Sequence[ExpertTrajectory], threshold: float = 0.8,
-                 window: int = 16) -> None:
+    def __init__(
+        self, experts: Sequence[ExpertTrajectory], threshold: float = 0.8, window: int = 16
+    ) -> None:
         if not 0.0 < threshold <= 1.0 or window < 1:
             raise ValueError("threshold must be in (0, 1] and window >= 1")
         self.experts = {e.task_id: e for e in experts}
@@ -152,7 +158,9 @@ class RollbackCurriculum:
 
     def starts(self, per_task: int) -> list[StartState]:
         """`per_task` copies of every expert's current start state."""
-        return [start_at(self.experts[t], a) for t, a in self._anchor.items() for _ in range(per_task)]
+        return [
+            start_at(self.experts[t], a) for t, a in self._anchor.items() for _ in range(per_task)
+        ]
 
     def record(self, start: StartState, success: bool) -> bool:
         """Count an episode's outcome; returns True when that expert's anchor moved back.
@@ -162,8 +170,10 @@ class RollbackCurriculum:
             return False
         recent = self._recent[task]
         recent.append(success)
-        if self._anchor[task] > 1 and len(recent) == self.window and (
-            sum(recent) / self.window >= self.threshold
+        if (
+            self._anchor[task] > 1
+            and len(recent) == self.window
+            and (sum(recent) / self.window >= self.threshold)
         ):
             self._anchor[task] -= 1
             recent.clear()
@@ -190,7 +200,9 @@ def success_by_anchor(
     return rates
 
 
-def crucial_chunk(success: Mapping[int, float], expert_success: float = 1.0) -> tuple[int, dict[int, float]]:
+def crucial_chunk(
+    success: Mapping[int, float], expert_success: float = 1.0
+) -> tuple[int, dict[int, float]]:
     """The chunk whose hand-over costs the most success, and every chunk's drop.
 
     drop_k = s(k+1) - s(k), with s(k) the success rate from anchor k and s(K+1) = the expert's
@@ -199,7 +211,9 @@ def crucial_chunk(success: Mapping[int, float], expert_success: float = 1.0) -> 
     if not success:
         raise ValueError("need success rates for at least one anchor")
     last = max(success)
-    drops = {k: (success.get(k + 1, expert_success) if k < last else expert_success) - success[k]
-             for k in sorted(success)}
+    drops = {
+        k: (success.get(k + 1, expert_success) if k < last else expert_success) - success[k]
+        for k in sorted(success)
+    }
     crucial = max(sorted(drops, reverse=True), key=lambda k: drops[k])
     return crucial, drops

@@ -70,17 +70,33 @@ class PhaseLog:
             self.last[name] = dur
             self.peak_rss[name] = max(self.peak_rss.get(name, 0), after["rss"], before["rss"])
             if self.ledger is not None:
-                self.ledger.write("phases", {"step": step, "phase": name, "dur_s": dur,
-                                             "cpu_s": cpu_s, "mem_before": before,
-                                             "mem_after": after})
+                self.ledger.write(
+                    "phases",
+                    {
+                        "step": step,
+                        "phase": name,
+                        "dur_s": dur,
+                        "cpu_s": cpu_s,
+                        "mem_before": before,
+                        "mem_after": after,
+                    },
+                )
 
 
 class Scheduler:
     """Common parts: turning episodes into id'd rollouts, staleness filtering, TRAIN, SYNC."""
 
-    def __init__(self, cfg: SchedulerConfig, task: ToyTask, engine: RolloutEngine,
-                 trainer: Trainer, group: WorkerGroup, phases: PhaseLog, ledger: Ledger,
-                 cursor: int = 0) -> None:
+    def __init__(
+        self,
+        cfg: SchedulerConfig,
+        task: ToyTask,
+        engine: RolloutEngine,
+        trainer: Trainer,
+        group: WorkerGroup,
+        phases: PhaseLog,
+        ledger: Ledger,
+        cursor: int = 0,
+    ) -> None:
         self.cfg, self.task, self.engine, self.trainer = cfg, task, engine, trainer
         self.group, self.phases, self.ledger = group, phases, ledger
         self.cursor = cursor
@@ -92,17 +108,32 @@ class Scheduler:
         base = (batch - 1) * self.task.batch_size
         out = []
         for j, e in enumerate(episodes):
-            r = Rollout(base + j, e.version, e.trajectory, e.reward, e.item[1].task_id,
-                        e.item[1].anchor, batch,
-                        {"infra_error": any(i.get("infra_error") for i in e.infos)})
-            self.ledger.write("rollouts", {"rid": r.rid, "batch": batch, "version": r.version,
-                                           "reward": r.reward, "task_id": r.task_id,
-                                           "anchor": r.anchor,
-                                           "chunks": len(r.trajectory.chunks),
-                                           "sandboxes": sorted({str(i["sandbox_id"])
-                                                                for i in e.infos
-                                                                if i.get("sandbox_id")}),
-                                           **({"timings": e.timings} if e.timings else {})})
+            r = Rollout(
+                base + j,
+                e.version,
+                e.trajectory,
+                e.reward,
+                e.item[1].task_id,
+                e.item[1].anchor,
+                batch,
+                {"infra_error": any(i.get("infra_error") for i in e.infos)},
+            )
+            self.ledger.write(
+                "rollouts",
+                {
+                    "rid": r.rid,
+                    "batch": batch,
+                    "version": r.version,
+                    "reward": r.reward,
+                    "task_id": r.task_id,
+                    "anchor": r.anchor,
+                    "chunks": len(r.trajectory.chunks),
+                    "sandboxes": sorted(
+                        {str(i["sandbox_id"]) for i in e.infos if i.get("sandbox_id")}
+                    ),
+                    **({"timings": e.timings} if e.timings else {}),
+                },
+            )
             out.append(r)
         return out
 
@@ -112,9 +143,16 @@ class Scheduler:
             lag = self.trainer.version - r.version
             if lag > self.cfg.max_staleness:
                 self.dropped += 1
-                self.ledger.write("dropped", {"step": step, "rid": r.rid, "version": r.version,
-                                              "trainer_version": self.trainer.version,
-                                              "reason": "stale"})
+                self.ledger.write(
+                    "dropped",
+                    {
+                        "step": step,
+                        "rid": r.rid,
+                        "version": r.version,
+                        "trainer_version": self.trainer.version,
+                        "reason": "stale",
+                    },
+                )
             else:
                 fresh.append(r)
         return fresh
@@ -181,11 +219,11 @@ class AsyncScheduler(Scheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._queue: queue.Queue[tuple[int, list[Episode]]] = queue.Queue(
-            maxsize=max(self.cfg.queue_size, 1))
+            maxsize=max(self.cfg.queue_size, 1)
+        )
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._produce, name="rollout-producer",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._produce, name="rollout-producer", daemon=True)
         self._thread.start()
 
     def _produce(self) -> None:

@@ -38,8 +38,9 @@ def record_to_trajectories(record: Any, group: int) -> list[Trajectory]:
         nxt = chunks[k + 1] if k + 1 < len(chunks) else None
         ctx = list(c.prompt_ids) + list(c.response_ids)
         if nxt is not None and list(nxt.prompt_ids[: len(ctx)]) == ctx:
-            current.chunks.append(Chunk(list(c.response_ids), list(c.logprobs),
-                                        list(nxt.prompt_ids[len(ctx):])))
+            current.chunks.append(
+                Chunk(list(c.response_ids), list(c.logprobs), list(nxt.prompt_ids[len(ctx) :]))
+            )
         else:
             current.chunks.append(Chunk(list(c.response_ids), list(c.logprobs)))
             out.append(current)
@@ -66,18 +67,30 @@ class SweTask:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         suite = resolve_suite(cfg.task.suite)
         self.task_ids = list(cfg.task.task_ids or suite.task_ids())
-        self.agent = AgentConfig.load(cfg.task.agent, overrides=[
-            f"limits.max_turns={cfg.task.max_turns}",
-            f"sampling.max_tokens={cfg.engine.max_action_tokens}",
-            f"sampling.temperature={cfg.engine.temperature}",
-            f"context.max_observation_chars={cfg.task.max_observation_tokens * 4}"])
-        kwargs = (("suite", cfg.task.suite), ("backend", cfg.task.backend),
-                  ("task_ids", list(self.task_ids)), ("max_turns", cfg.task.max_turns))
-        self.spec = EnvSpec("ale/SWEMini-v0" if cfg.task.suite == "swe-mini" else
-                            "ale/TBMini-v0", kwargs)
+        self.agent = AgentConfig.load(
+            cfg.task.agent,
+            overrides=[
+                f"limits.max_turns={cfg.task.max_turns}",
+                f"sampling.max_tokens={cfg.engine.max_action_tokens}",
+                f"sampling.temperature={cfg.engine.temperature}",
+                f"context.max_observation_chars={cfg.task.max_observation_tokens * 4}",
+            ],
+        )
+        kwargs = (
+            ("suite", cfg.task.suite),
+            ("backend", cfg.task.backend),
+            ("task_ids", list(self.task_ids)),
+            ("max_turns", cfg.task.max_turns),
+        )
+        self.spec = EnvSpec(
+            "ale/SWEMini-v0" if cfg.task.suite == "swe-mini" else "ale/TBMini-v0", kwargs
+        )
         eos = self.tokenizer.eos_token_id
-        self.sampling = SamplingConfig(cfg.engine.max_action_tokens, cfg.engine.temperature,
-                                       (int(eos),) if eos is not None else ())
+        self.sampling = SamplingConfig(
+            cfg.engine.max_action_tokens,
+            cfg.engine.temperature,
+            (int(eos),) if eos is not None else (),
+        )
         self.filter_stats = FilterStats()
         self._prefetched: dict[int, int] = {}
         """env slot -> the batch whose sandbox was last prefetched there."""
@@ -97,10 +110,14 @@ class SweTask:
 
     def items(self, batch: int) -> list[Item]:
         rng = random.Random(self.cfg.run.seed * 1_000_003 + batch)
-        picks = [self.task_ids[rng.randrange(len(self.task_ids))]
-                 for _ in range(self.cfg.rollout.starts)]
-        return [(g, StartState(t, 1)) for g, t in enumerate(picks)
-                for _ in range(self.cfg.rollout.group_size)]
+        picks = [
+            self.task_ids[rng.randrange(len(self.task_ids))] for _ in range(self.cfg.rollout.starts)
+        ]
+        return [
+            (g, StartState(t, 1))
+            for g, t in enumerate(picks)
+            for _ in range(self.cfg.rollout.group_size)
+        ]
 
     def _prefetch_slot(self, group: WorkerGroup, slot: int, batch: int) -> None:
         """Start preparing item `slot` of `batch` on env slot `slot` (it runs there: slot i
@@ -139,45 +156,57 @@ class SweTask:
         for the same cores and measured slower (docs/training.md)."""
         next_sandbox = None
         if prefetches(self.cfg, batch + 1):
+
             def next_sandbox(slot: int) -> None:
                 self._prefetch_slot(group, slot, batch + 1)
 
         def run(items: list[Item]) -> list[Episode]:
             return self.run_items(engine, group, items, next_sandbox)
 
-        kept = collect_filtered(run, self.items(batch),
-                                lambda e: any(i.get("infra_error") for i in e.infos),
-                                self.cfg.rollout.max_retries)
+        kept = collect_filtered(
+            run,
+            self.items(batch),
+            lambda e: any(i.get("infra_error") for i in e.infos),
+            self.cfg.rollout.max_retries,
+        )
         self.filter_stats.add(kept.stats)
         return [e for _, e in kept.episodes]
 
-    def run_items(self, engine: RolloutEngine, group: WorkerGroup, items: Sequence[Item],
-                  next_sandbox: Callable[[int], None] | None = None) -> list[Episode]:
+    def run_items(
+        self,
+        engine: RolloutEngine,
+        group: WorkerGroup,
+        items: Sequence[Item],
+        next_sandbox: Callable[[int], None] | None = None,
+    ) -> list[Episode]:
         """One episode per item, `group.slots()` at a time (item i of a wave on slot i).
         `next_sandbox(slot)` is called for each slot's episode of the last wave: when it has
         finished, or when it has reset (`scheduler.prefetch_from: episode_start`)."""
         if group.use_ray:
-            raise NotImplementedError("sandboxed suites run with local env workers "
-                                      "(scheduler.ray: false)")
+            raise NotImplementedError(
+                "sandboxed suites run with local env workers (scheduler.ray: false)"
+            )
         from agents.engines.hf_engine import EngineSampling
         from agents.loop import run_episode
         from agents.policies.hf import HFPolicy
 
         inner = getattr(engine, "inner", None)
         if inner is None:
-            raise NotImplementedError("sandboxed suites need engine.kind 'hf' (the agents' "
-                                      "transformers engine)")
+            raise NotImplementedError(
+                "sandboxed suites need engine.kind 'hf' (the agents' transformers engine)"
+            )
         early = self.cfg.scheduler.prefetch_from == "episode_start"
         n = group.slots()
         envs = [group.workers[i // group.epw].envs[i % group.epw] for i in range(n)]
         out: list[Episode] = []
         for start in range(0, len(items), n):
-            wave = list(items[start: start + n])
+            wave = list(items[start : start + n])
             last_wave = start + n >= len(items)
 
             def one(i: int, item: Item, last: bool = last_wave) -> Episode:
-                samp = EngineSampling(temperature=self.sampling.temperature,
-                                      max_tokens=self.sampling.max_tokens)
+                samp = EngineSampling(
+                    temperature=self.sampling.temperature, max_tokens=self.sampling.max_tokens
+                )
                 policy = HFPolicy(inner, self.tokenizer, samp, name="rl")
                 version = engine.version
                 reset_info: dict[str, Any] = {}
@@ -187,31 +216,40 @@ class SweTask:
                     if next_sandbox is not None and last and early:
                         next_sandbox(i)
 
-                rec = run_episode(envs[i], self.agent, policy, item[1].task_id,
-                                  on_reset=reset_done)
+                rec = run_episode(envs[i], self.agent, policy, item[1].task_id, on_reset=reset_done)
                 versions = [c.policy_version for c in rec.chunks if c.policy_version is not None]
                 trajs = record_to_trajectories(rec, item[0])
-                infos = [{"infra_error": c.infra_error,
-                          "sandbox_id": c.info.get("sandbox_id")} for c in rec.chunks]
-                traj = trajs[0] if trajs else Trajectory(
-                    [self.pad_id], [], float(rec.reward), item[0])
+                infos = [
+                    {"infra_error": c.infra_error, "sandbox_id": c.info.get("sandbox_id")}
+                    for c in rec.chunks
+                ]
+                traj = (
+                    trajs[0] if trajs else Trajectory([self.pad_id], [], float(rec.reward), item[0])
+                )
                 if infos:
                     infos[-1]["chunks_cut"] = sum(len(t.chunks) for t in trajs[1:])
                 if next_sandbox is not None and last and not early:
                     next_sandbox(i)
-                timings: dict[str, Any] = {k: rec.timings[k] for k in
-                                           ("reset_s", "policy_s", "env_s") if k in rec.timings}
-                return Episode(item, traj, float(rec.reward), infos,
-                               min(versions, default=version),
-                               {**timings, "prefetched": bool(reset_info.get("prefetched"))})
+                timings: dict[str, Any] = {
+                    k: rec.timings[k] for k in ("reset_s", "policy_s", "env_s") if k in rec.timings
+                }
+                return Episode(
+                    item,
+                    traj,
+                    float(rec.reward),
+                    infos,
+                    min(versions, default=version),
+                    {**timings, "prefetched": bool(reset_info.get("prefetched"))},
+                )
 
             with ThreadPoolExecutor(max_workers=len(wave)) as pool:
                 out += list(pool.map(one, range(len(wave)), wave))
         return out
 
     def evaluate(self, engine: RolloutEngine, episodes: int, seed: int) -> float:
-        raise NotImplementedError("set eval.every: 0 for sandboxed suites; the rollout "
-                                  "reward is logged every step")
+        raise NotImplementedError(
+            "set eval.every: 0 for sandboxed suites; the rollout reward is logged every step"
+        )
 
     def close(self) -> None:
         pass

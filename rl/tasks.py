@@ -55,12 +55,15 @@ class ToyTask:
         self.tok = WordTokenizer(VOCAB)
         ids = cfg.task.task_ids or task_ids()
         self.experts = [ExpertTrajectory(t, tuple(expert_actions(t))) for t in ids]
-        kwargs = (("max_turns", cfg.task.max_turns),
-                  ("infra_error_rate", cfg.task.infra_error_rate))
+        kwargs = (
+            ("max_turns", cfg.task.max_turns),
+            ("infra_error_rate", cfg.task.infra_error_rate),
+        )
         self.spec = EnvSpec(cfg.task.env_id, kwargs, cfg.task.reset_delay_s, cfg.task.step_delay_s)
         self.eval_spec = EnvSpec(cfg.task.env_id, (("max_turns", cfg.task.max_turns),))
-        self.sampling = SamplingConfig(cfg.engine.max_action_tokens, cfg.engine.temperature,
-                                       (self.tok.eos,))
+        self.sampling = SamplingConfig(
+            cfg.engine.max_action_tokens, cfg.engine.temperature, (self.tok.eos,)
+        )
         self.filter_stats = FilterStats()
         self._eval_group: WorkerGroup | None = None
         self._prefetched_batch = 0
@@ -85,8 +88,9 @@ class ToyTask:
         if r.resample == "parallel":
             starts = parallel_starts(self.experts, r.starts, rng, r.scratch_frac)
         else:
-            starts = [start_at(self.experts[rng.randrange(len(self.experts))], 1)
-                      for _ in range(r.starts)]
+            starts = [
+                start_at(self.experts[rng.randrange(len(self.experts))], 1) for _ in range(r.starts)
+            ]
         return [(g, s) for g, s in enumerate(starts) for _ in range(r.group_size)]
 
     def prefetch(self, group: WorkerGroup, batch: int) -> None:
@@ -106,30 +110,51 @@ class ToyTask:
         early = self.cfg.scheduler.prefetch_from == "episode_start"
 
         def run(items: list[Item]) -> list[Episode]:
-            return self.run_items(engine, group, items,
-                                  seed=(self.cfg.run.seed * 7919 + batch) * 1000 + next(seeds),
-                                  after_reset=(lambda: self.prefetch(group, batch + 1))
-                                  if early else None)
+            return self.run_items(
+                engine,
+                group,
+                items,
+                seed=(self.cfg.run.seed * 7919 + batch) * 1000 + next(seeds),
+                after_reset=(lambda: self.prefetch(group, batch + 1)) if early else None,
+            )
 
-        kept = collect_filtered(run, self.items(batch), lambda e: has_infra_error(e.infos),
-                                self.cfg.rollout.max_retries)
+        kept = collect_filtered(
+            run, self.items(batch), lambda e: has_infra_error(e.infos), self.cfg.rollout.max_retries
+        )
         self.filter_stats.add(kept.stats)
         return [e for _, e in kept.episodes]
 
-    def run_items(self, engine: RolloutEngine, group: WorkerGroup, items: Sequence[Item],
-                  seed: int, after_reset: Callable[[], None] | None = None) -> list[Episode]:
+    def run_items(
+        self,
+        engine: RolloutEngine,
+        group: WorkerGroup,
+        items: Sequence[Item],
+        seed: int,
+        after_reset: Callable[[], None] | None = None,
+    ) -> list[Episode]:
         """Run `items` in waves of `group.slots()` episodes; `after_reset()` is called once
         the last wave's envs are reset, before its first step."""
         out: list[Episode] = []
         n = group.slots()
         for w, start in enumerate(range(0, len(items), n)):
             last = start + n >= len(items)
-            out += self._wave(engine, group, items[start: start + n], seed * 101 + w,
-                              after_reset if last else None)
+            out += self._wave(
+                engine,
+                group,
+                items[start : start + n],
+                seed * 101 + w,
+                after_reset if last else None,
+            )
         return out
 
-    def _wave(self, engine: RolloutEngine, group: WorkerGroup, items: Sequence[Item], seed: int,
-              after_reset: Callable[[], None] | None = None) -> list[Episode]:
+    def _wave(
+        self,
+        engine: RolloutEngine,
+        group: WorkerGroup,
+        items: Sequence[Item],
+        seed: int,
+        after_reset: Callable[[], None] | None = None,
+    ) -> list[Episode]:
         tok = self.tok
         resets = group.reset_many([(i, s.options(), None) for i, (_, s) in enumerate(items)])
         if after_reset is not None:
@@ -141,20 +166,24 @@ class ToyTask:
             chunks = []
             for step in info.get("replayed", []):
                 action = [*tok.encode(step["action"]), tok.eos]
-                chunks.append(Chunk(action, [0.0] * len(action), self._obs(step["observation"]),
-                                    expert=True))
-            trajs.append(Trajectory(prompt, chunks, 0.0, gid, start.expert_len,
-                                    start.expert_reward))
+                chunks.append(
+                    Chunk(action, [0.0] * len(action), self._obs(step["observation"]), expert=True)
+                )
+            trajs.append(
+                Trajectory(prompt, chunks, 0.0, gid, start.expert_len, start.expert_reward)
+            )
             contexts.append(prompt + [t for c in chunks for t in c.action_ids + c.obs_ids])
         rewards = [0.0] * len(items)
         versions = [engine.version] * len(items)
         active = list(range(len(items)))
         turn = 0
         while active:
-            gens = engine.generate([contexts[i] for i in active], self.sampling,
-                                   seed=seed * 64 + turn)
-            results = group.step_many([(i, tok.decode(g.response_ids))
-                                       for i, g in zip(active, gens, strict=True)])
+            gens = engine.generate(
+                [contexts[i] for i in active], self.sampling, seed=seed * 64 + turn
+            )
+            results = group.step_many(
+                [(i, tok.decode(g.response_ids)) for i, g in zip(active, gens, strict=True)]
+            )
             still = []
             for i, g, (obs, reward, term, trunc, info) in zip(active, gens, results, strict=True):
                 obs_ids = self._obs(str(obs))
@@ -168,8 +197,10 @@ class ToyTask:
             active, turn = still, turn + 1
         for t, r in zip(trajs, rewards, strict=True):
             t.reward = r
-        return [Episode(it, t, r, inf, v)
-                for it, t, r, inf, v in zip(items, trajs, rewards, infos, versions, strict=True)]
+        return [
+            Episode(it, t, r, inf, v)
+            for it, t, r, inf, v in zip(items, trajs, rewards, infos, versions, strict=True)
+        ]
 
     def _obs(self, text: str) -> list[int]:
         return [self.tok.obs, *self.tok.encode(text), self.tok.act]

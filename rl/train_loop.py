@@ -68,29 +68,49 @@ def _attempt(run_dir: Path) -> int:
     return max((e["attempt"] for e in events), default=-1) + 1
 
 
-def train(cfg: TrainConfig, resume: bool = False, on_step: StepHook | None = None,
-          progress: bool | None = None) -> TrainSummary:
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    on_step: StepHook | None = None,
+    progress: bool | None = None,
+) -> TrainSummary:
     """Run (or resume) the training described by `cfg`."""
     run_dir = Path(cfg.run.out_dir)
     ckpt_dir = run_dir / "checkpoints"
     if not resume and (run_dir / "events.jsonl").exists():
-        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or "
-                          "set run.out_dir to a new folder")
+        raise ConfigError(
+            f"{run_dir} already holds a run; pass --resume to continue it or "
+            "set run.out_dir to a new folder"
+        )
     torch.set_num_threads(cfg.run.threads)
     random.seed(cfg.run.seed)
     np.random.seed(cfg.run.seed)
     torch.manual_seed(cfg.run.seed)
     task = make_task(cfg)
     m = cfg.model
-    model = build_model(m.kind, task.vocab_size, m.dim, m.layers, m.heads, m.max_len,
-                        getattr(task, "model_path", m.path))
-    settings = TrainerSettings(cfg.trainer.lr, cfg.trainer.weight_decay, cfg.trainer.warmup_steps,
-                               cfg.trainer.update_epochs, cfg.trainer.micro_batch,
-                               cfg.trainer.max_grad_norm, cpu=cfg.engine.device == "cpu")
+    model = build_model(
+        m.kind,
+        task.vocab_size,
+        m.dim,
+        m.layers,
+        m.heads,
+        m.max_len,
+        getattr(task, "model_path", m.path),
+    )
+    settings = TrainerSettings(
+        cfg.trainer.lr,
+        cfg.trainer.weight_decay,
+        cfg.trainer.warmup_steps,
+        cfg.trainer.update_epochs,
+        cfg.trainer.micro_batch,
+        cfg.trainer.max_grad_norm,
+        cpu=cfg.engine.device == "cpu",
+    )
     trainer = Trainer(model, settings, cfg.algo.loss, cfg.algo.loss_config(), task.pad_id)
     extra: dict[str, Any] = {"eos_ids": task.sampling.stop_ids} if cfg.engine.kind == "hf" else {}
-    engine = make_engine(cfg.engine.kind, trainer.unwrapped, pad_id=task.pad_id,
-                         device=cfg.engine.device, **extra)
+    engine = make_engine(
+        cfg.engine.kind, trainer.unwrapped, pad_id=task.pad_id, device=cfg.engine.device, **extra
+    )
     attempt = _attempt(run_dir) if resume else 0
     ledger = Ledger(run_dir, attempt)
     start_step, cursor = 0, 0
@@ -101,9 +121,16 @@ def train(cfg: TrainConfig, resume: bool = False, on_step: StepHook | None = Non
         set_rng_state(state["rng"])
         start_step, cursor = int(meta["step"]), int(meta["cursor"])
         engine.update_weights(trainer.weights(), trainer.version)
-    ledger.write("events", {"event": "resume" if resume else "start", "from_step": start_step,
-                            "from_batch": cursor, "checkpoint": str(ckpt) if ckpt else None,
-                            "time": time.time()})
+    ledger.write(
+        "events",
+        {
+            "event": "resume" if resume else "start",
+            "from_step": start_step,
+            "from_batch": cursor,
+            "checkpoint": str(ckpt) if ckpt else None,
+            "time": time.time(),
+        },
+    )
     s = cfg.scheduler
     if s.ray:
         import ray
@@ -131,20 +158,30 @@ def train(cfg: TrainConfig, resume: bool = False, on_step: StepHook | None = Non
                 rollouts = sched.rollout(step)
                 version_before = trainer.version
                 metrics = sched.train(step, rollouts)
-                ledger.write("trained", {"step": step, "trainer_version": version_before,
-                                         "rids": [r.rid for r in rollouts],
-                                         "versions": [r.version for r in rollouts]})
+                ledger.write(
+                    "trained",
+                    {
+                        "step": step,
+                        "trainer_version": version_before,
+                        "rids": [r.rid for r in rollouts],
+                        "versions": [r.version for r in rollouts],
+                    },
+                )
                 sched.sync(step)
                 episodes += len(rollouts)
                 row: dict[str, Any] = {
-                    "step": step, "version": trainer.version, "episodes": len(rollouts),
+                    "step": step,
+                    "version": trainer.version,
+                    "episodes": len(rollouts),
                     "reward_mean": sum(r.reward for r in rollouts) / len(rollouts),
                     "train_success": sum(r.success for r in rollouts) / len(rollouts),
-                    "staleness_max": max(sched.staleness, default=0), "dropped": sched.dropped,
+                    "staleness_max": max(sched.staleness, default=0),
+                    "dropped": sched.dropped,
                     "wall_s": time.perf_counter() - t0,
                     **{f"time/{k}": v for k, v in phases.last.items()},
                     **{f"rss_peak_mb/{k}": v / 2**20 for k, v in phases.peak_rss.items()},
-                    **metrics}
+                    **metrics,
+                }
                 if cfg.eval.every > 0 and (step % cfg.eval.every == 0 or step == cfg.run.steps):
                     final = task.evaluate(engine, cfg.eval.episodes, cfg.run.seed + 10_000 + step)
                     row["eval_success"] = final
@@ -156,9 +193,13 @@ def train(cfg: TrainConfig, resume: bool = False, on_step: StepHook | None = Non
                 every = cfg.run.checkpoint_every
                 if (every > 0 and step % every == 0) or step == cfg.run.steps:
                     tc = time.perf_counter()
-                    save_checkpoint(ckpt_dir, step, {"trainer": trainer.state(), "rng": rng_state()},
-                                    {"cursor": sched.cursor, "version": trainer.version,
-                                     "attempt": attempt}, keep=cfg.run.keep_checkpoints)
+                    save_checkpoint(
+                        ckpt_dir,
+                        step,
+                        {"trainer": trainer.state(), "rng": rng_state()},
+                        {"cursor": sched.cursor, "version": trainer.version, "attempt": attempt},
+                        keep=cfg.run.keep_checkpoints,
+                    )
                     checkpoint_s += time.perf_counter() - tc
                 bar.advance(row)
     finally:
@@ -170,8 +211,19 @@ def train(cfg: TrainConfig, resume: bool = False, on_step: StepHook | None = Non
         if writer is not None:
             writer.close()
     plot_curves(run_dir)
-    return TrainSummary(run_dir, start_step, cfg.run.steps, initial, final, dict(phases.totals),
-                        time.perf_counter() - t0, episodes, sched.dropped, history, checkpoint_s)
+    return TrainSummary(
+        run_dir,
+        start_step,
+        cfg.run.steps,
+        initial,
+        final,
+        dict(phases.totals),
+        time.perf_counter() - t0,
+        episodes,
+        sched.dropped,
+        history,
+        checkpoint_s,
+    )
 
 
 def _tensorboard(path: Path) -> Any:
@@ -202,8 +254,13 @@ class _Progress:
         if self.enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._p = Progress(TextColumn("train"), BarColumn(), TextColumn("{task.completed}/"
-                               "{task.total}"), TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
+            self._p = Progress(
+                TextColumn("train"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[info]}"),
+            )
             self._p.start()
             self._task = self._p.add_task("train", total=self.total, completed=self.done, info="")
         return self

@@ -42,16 +42,24 @@ class Trainer:
     calls so far (each step yields one new policy).
     """
 
-    def __init__(self, model: nn.Module, settings: TrainerSettings, loss: str,
-                 loss_cfg: LossConfig, pad_id: int = 0) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        settings: TrainerSettings,
+        loss: str,
+        loss_cfg: LossConfig,
+        pad_id: int = 0,
+    ) -> None:
         self.settings = settings
         self.loss, self.loss_cfg, self.pad_id = loss, loss_cfg, pad_id
         self.accelerator = Accelerator(cpu=settings.cpu)
-        opt = torch.optim.AdamW(model.parameters(), lr=settings.lr,
-                                weight_decay=settings.weight_decay)
+        opt = torch.optim.AdamW(
+            model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+        )
         warm = max(settings.warmup_steps, 0)
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+            opt, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0
+        )
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, opt, sched)
         self.version = 0
         self._logits = module_logits(self.model)
@@ -71,7 +79,7 @@ class Trainer:
     def micro_batches(self, trajs: Sequence[Trajectory]) -> list[PackedBatch]:
         """Consecutive groups of `micro_batch` trajectories, each packed (one row each)."""
         n = max(self.settings.micro_batch, 1)
-        return [pack(list(trajs[i: i + n]), self.pad_id) for i in range(0, len(trajs), n)]
+        return [pack(list(trajs[i : i + n]), self.pad_id) for i in range(0, len(trajs), n)]
 
     def train_step(self, trajs: Sequence[Trajectory]) -> dict[str, float]:
         """Update on `trajs`; returns the last epoch's metrics. Bumps `version` by one."""
@@ -95,8 +103,9 @@ class Trainer:
                 loss_sum += float(out.loss.detach()) * share
                 for k, v in out.metrics.items():
                     sums[k] = sums.get(k, 0.0) + v * share
-            grad_norm = self.accelerator.clip_grad_norm_(self.model.parameters(),
-                                                         self.settings.max_grad_norm)
+            grad_norm = self.accelerator.clip_grad_norm_(
+                self.model.parameters(), self.settings.max_grad_norm
+            )
             self.optimizer.step()
             metrics = {"loss": loss_sum, "grad_norm": float(grad_norm), **sums}
         self.scheduler.step()
@@ -121,8 +130,12 @@ class Trainer:
     def state(self) -> dict[str, object]:
         """Everything a checkpoint needs from the trainer."""
         self.onload()
-        return {"model": self.unwrapped.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "version": self.version}
+        return {
+            "model": self.unwrapped.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "version": self.version,
+        }
 
     def load_state(self, state: dict[str, object]) -> None:
         self.onload()

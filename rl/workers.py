@@ -44,13 +44,15 @@ class EnvSpec:
 class DelayedEnv(gymnasium.Wrapper[Any, Any, Any, Any]):
     """Adds fixed latency to `reset` and `step` (a simulated sandbox; the benchmark says so)."""
 
-    def __init__(self, env: gymnasium.Env[Any, Any], reset_delay_s: float, step_delay_s: float
-                 ) -> None:
+    def __init__(
+        self, env: gymnasium.Env[Any, Any], reset_delay_s: float, step_delay_s: float
+    ) -> None:
         super().__init__(env)
         self.reset_delay_s, self.step_delay_s = reset_delay_s, step_delay_s
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> ResetResult:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> ResetResult:
         time.sleep(self.reset_delay_s)
         return self.env.reset(seed=seed, options=options)
 
@@ -74,8 +76,9 @@ class EnvWorker:
         self.spec, self.worker_id = spec, worker_id
         self.envs = [spec.make() for _ in range(n_envs)]
         self.spares: dict[int, gymnasium.Env[Any, Any]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=max(2 * n_envs, 1),
-                                        thread_name_prefix=f"env-worker-{worker_id}")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(2 * n_envs, 1), thread_name_prefix=f"env-worker-{worker_id}"
+        )
         self._prefetched: dict[int, tuple[dict[str, Any], Future[ResetResult]]] = {}
         self.stats = {"resets": 0, "prefetch_hits": 0, "steps": 0}
 
@@ -88,8 +91,9 @@ class EnvWorker:
         except ImportError:
             return "local"
 
-    def _reset(self, env: gymnasium.Env[Any, Any], options: dict[str, Any], seed: int | None
-               ) -> ResetResult:
+    def _reset(
+        self, env: gymnasium.Env[Any, Any], options: dict[str, Any], seed: int | None
+    ) -> ResetResult:
         self.stats["resets"] += 1
         return env.reset(seed=seed, options=options)
 
@@ -106,8 +110,9 @@ class EnvWorker:
             self._prefetched[slot] = (options, self._pool.submit(self._reset, spare, options, seed))
         return len(jobs)
 
-    def reset_many(self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]
-                   ) -> list[ResetResult]:
+    def reset_many(
+        self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]
+    ) -> list[ResetResult]:
         """Reset each slot into `options` (prefetched ones are swapped in), in parallel."""
         futures: list[Future[ResetResult]] = []
         for slot, options, seed in jobs:
@@ -123,6 +128,7 @@ class EnvWorker:
 
     def step_many(self, jobs: Sequence[tuple[int, Any]]) -> list[StepResult]:
         """Step each `(slot, action)` in parallel."""
+
         def one(slot: int, action: Any) -> StepResult:
             obs, reward, term, trunc, info = self.envs[slot].step(action)
             return obs, float(reward), bool(term), bool(trunc), info
@@ -151,8 +157,9 @@ class WorkerGroup:
     dispatched to all workers at once.
     """
 
-    def __init__(self, spec: EnvSpec, workers: int, envs_per_worker: int, use_ray: bool = False
-                 ) -> None:
+    def __init__(
+        self, spec: EnvSpec, workers: int, envs_per_worker: int, use_ray: bool = False
+    ) -> None:
         if workers < 1 or envs_per_worker < 1:
             raise ValueError("need at least one worker with at least one env")
         self.epw, self.use_ray = envs_per_worker, use_ray
@@ -163,9 +170,14 @@ class WorkerGroup:
 
             actor = ray.remote(num_cpus=0)(EnvWorker)
             nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
-            self.workers: list[Any] = [actor.options(
-                scheduling_strategy=NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=False)
-            ).remote(spec, envs_per_worker, i) for i in range(workers)]
+            self.workers: list[Any] = [
+                actor.options(
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(
+                        nodes[i % len(nodes)], soft=False
+                    )
+                ).remote(spec, envs_per_worker, i)
+                for i in range(workers)
+            ]
         else:
             self.workers = [EnvWorker(spec, envs_per_worker, i) for i in range(workers)]
 
@@ -185,15 +197,18 @@ class WorkerGroup:
         if self.use_ray:
             import ray
 
-            refs = {w: getattr(self.workers[w], method).remote(jobs)
-                    for w, jobs in per_worker.items()}
+            refs = {
+                w: getattr(self.workers[w], method).remote(jobs) for w, jobs in per_worker.items()
+            }
             return dict(zip(refs, ray.get(list(refs.values())), strict=True))
         if len(per_worker) == 1:
             w, jobs = next(iter(per_worker.items()))
             return {w: getattr(self.workers[w], method)(jobs)}
         with ThreadPoolExecutor(max_workers=len(per_worker)) as pool:
-            futs = {w: pool.submit(getattr(self.workers[w], method), jobs)
-                    for w, jobs in per_worker.items()}
+            futs = {
+                w: pool.submit(getattr(self.workers[w], method), jobs)
+                for w, jobs in per_worker.items()
+            }
             return {w: f.result() for w, f in futs.items()}
 
     def _split(self, jobs: Sequence[tuple[Any, ...]]) -> dict[int, list[Any]]:
@@ -221,8 +236,9 @@ class WorkerGroup:
             for w, wj in per.items():
                 self.workers[w].prefetch(wj)
 
-    def reset_many(self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]
-                   ) -> list[ResetResult]:
+    def reset_many(
+        self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]
+    ) -> list[ResetResult]:
         return self._gather(jobs, self._call("reset_many", self._split(jobs)))
 
     def step_many(self, jobs: Sequence[tuple[int, Any]]) -> list[StepResult]:

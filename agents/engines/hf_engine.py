@@ -45,7 +45,11 @@ class EngineSampling:
     @classmethod
     def from_config(cls, cfg: Any, **overrides: Any) -> EngineSampling:
         """From `agents.config.Sampling` (or anything with the same attributes)."""
-        vals = {k: getattr(cfg, k) for k in ("temperature", "top_p", "top_k", "max_tokens", "seed") if hasattr(cfg, k)}
+        vals = {
+            k: getattr(cfg, k)
+            for k in ("temperature", "top_p", "top_k", "max_tokens", "seed")
+            if hasattr(cfg, k)
+        }
         vals.update(overrides)
         return cls(**vals)
 
@@ -54,13 +58,19 @@ Generation = tuple[list[int], list[float]]
 
 
 def _cache_of(out: Any) -> Any:
-    return getattr(out, "cache", None) if getattr(out, "cache", None) is not None else out.past_key_values
+    return (
+        getattr(out, "cache", None)
+        if getattr(out, "cache", None) is not None
+        else out.past_key_values
+    )
 
 
 class HFEngine:
     """Token-level sampler over a `transformers` causal LM; see the module docstring."""
 
-    def __init__(self, model: Any, eos_token_ids: list[int], pad_token_id: int = 0, record: bool = False) -> None:
+    def __init__(
+        self, model: Any, eos_token_ids: list[int], pad_token_id: int = 0, record: bool = False
+    ) -> None:
         self.model = model.eval()
         self.eos_token_ids = list(eos_token_ids)
         self.pad_token_id = pad_token_id
@@ -71,12 +81,19 @@ class HFEngine:
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str], device: str = "cpu", dtype: str = "float32",
-                        record: bool = False) -> HFEngine:
+    def from_pretrained(
+        cls,
+        path: str | os.PathLike[str],
+        device: str = "cpu",
+        dtype: str = "float32",
+        record: bool = False,
+    ) -> HFEngine:
         """Load a model directory (HF format); EOS/pad ids come from its generation config."""
         from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, dtype)).to(device)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, dtype)).to(
+            device
+        )
         gen = model.generation_config
         eos = gen.eos_token_id if gen.eos_token_id is not None else model.config.eos_token_id
         eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
@@ -87,7 +104,9 @@ class HFEngine:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def load_state_dict(self, state_dict: dict[str, torch.Tensor], version: int | None = None) -> int:
+    def load_state_dict(
+        self, state_dict: dict[str, torch.Tensor], version: int | None = None
+    ) -> int:
         """Weight sync: copy `state_dict` into the engine's model (strict); returns the new version."""
         self.model.load_state_dict(state_dict, strict=True)
         self.version = self.version + 1 if version is None else version
@@ -95,8 +114,12 @@ class HFEngine:
 
     # -- generation -------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, prompt_ids: list[list[int]], sampling: EngineSampling | None = None,
-                 guided: Sequence[Sequence[list[int]] | None] | None = None) -> list[Generation]:
+    def generate(
+        self,
+        prompt_ids: list[list[int]],
+        sampling: EngineSampling | None = None,
+        guided: Sequence[Sequence[list[int]] | None] | None = None,
+    ) -> list[Generation]:
         """Sample one continuation per prompt; returns [(response_ids, logprobs)] (see module doc)."""
         sampling = sampling or EngineSampling()
         if not prompt_ids or any(len(p) == 0 for p in prompt_ids):
@@ -106,8 +129,8 @@ class HFEngine:
         ids = torch.full((bsz, width), self.pad_token_id, dtype=torch.long, device=dev)
         mask = torch.zeros((bsz, width), dtype=torch.long, device=dev)
         for b, p in enumerate(prompt_ids):
-            ids[b, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[b, width - len(p):] = 1
+            ids[b, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+            mask[b, width - len(p) :] = 1
         fed = [ids[b][mask[b] == 1].tolist() for b in range(bsz)]
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         gen = torch.Generator(device=dev)
@@ -141,8 +164,13 @@ class HFEngine:
                 break
             mask = torch.cat([mask, torch.ones((bsz, 1), dtype=mask.dtype, device=dev)], dim=1)
             last_pos = last_pos + 1
-            out = self.model(input_ids=tok[:, None], attention_mask=mask, position_ids=last_pos[:, None],
-                             use_cache=True, **{self._cache_kw: past})
+            out = self.model(
+                input_ids=tok[:, None],
+                attention_mask=mask,
+                position_ids=last_pos[:, None],
+                use_cache=True,
+                **{self._cache_kw: past},
+            )
             past, logits = _cache_of(out), out.logits[:, -1, :]
         if self.trace is not None:
             self.trace += [(fed[b], list(resp[b])) for b in range(bsz)]
@@ -165,8 +193,12 @@ class HFEngine:
             scores = torch.full_like(scores, float("-inf")).scatter(-1, idx, sorted_s)
         return scores
 
-    def _guide(self, scores: torch.Tensor, resp: list[list[int]],
-               guided: Sequence[Sequence[list[int]] | None]) -> torch.Tensor:
+    def _guide(
+        self,
+        scores: torch.Tensor,
+        resp: list[list[int]],
+        guided: Sequence[Sequence[list[int]] | None],
+    ) -> torch.Tensor:
         allowed = torch.zeros_like(scores, dtype=torch.bool)
         for b, choices in enumerate(guided):
             if choices is None:
@@ -180,7 +212,9 @@ class HFEngine:
         return scores.masked_fill(~allowed, float("-inf"))
 
     @staticmethod
-    def _guide_complete(resp: list[int], guided: Sequence[Sequence[list[int]] | None] | None, b: int) -> bool:
+    def _guide_complete(
+        resp: list[int], guided: Sequence[Sequence[list[int]] | None] | None, b: int
+    ) -> bool:
         if guided is None or guided[b] is None:
             return False
         return any(resp == c for c in guided[b] or [])
@@ -190,5 +224,9 @@ class HFEngine:
         """Teacher-forced log-probs of `response_ids` after `prompt_ids` (one forward pass)."""
         seq = torch.tensor([prompt_ids + response_ids], dtype=torch.long, device=self.device)
         logits = self.model(input_ids=seq).logits[0].float()
-        lp = torch.log_softmax(logits[len(prompt_ids) - 1: -1], dim=-1)
-        return lp.gather(-1, torch.tensor(response_ids, device=self.device)[:, None]).squeeze(-1).tolist()
+        lp = torch.log_softmax(logits[len(prompt_ids) - 1 : -1], dim=-1)
+        return (
+            lp.gather(-1, torch.tensor(response_ids, device=self.device)[:, None])
+            .squeeze(-1)
+            .tolist()
+        )

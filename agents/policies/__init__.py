@@ -9,4 +9,11 @@ from agents.policies.base import (
     register_policy,
 )
 
-__all__ = ["EpisodeContext", "Policy", "PolicyOutput", "make_policy", "policy_kinds", "register_policy"]
+__all__ = [
+    "EpisodeContext",
+    "Policy",
+    "PolicyOutput",
+    "make_policy",
+    "policy_kinds",
+    "register_policy",
+]

@@ -40,7 +40,9 @@ class PolicyOutput:
     response_ids: list[int] | None = None
     logprobs: list[float] | None = None
     finish_reason: str = "stop"
-    usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
+    )
     policy_version: int | None = None
     #: how the prompt ids were built: "render" (chat template over all messages), "append"
     #: (previous prompt + sampled ids + the new messages' tokens), or None (unknown).
@@ -76,7 +78,9 @@ class Policy(Protocol):
         """Reset per-episode state (scripts, token streams) for a new episode."""
         ...
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
+    def act(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> PolicyOutput:
         """Return the next assistant turn for `messages` (OpenAI chat format)."""
         ...
 

@@ -26,8 +26,14 @@ from agents.policies.base import EpisodeContext, PolicyOutput, register_policy
 class HFPolicy:
     """Chat template + `HFEngine`; see the module docstring."""
 
-    def __init__(self, engine: HFEngine, tokenizer: Any, sampling: EngineSampling | None = None,
-                 prompt_mode: str = "append", name: str = "hf") -> None:
+    def __init__(
+        self,
+        engine: HFEngine,
+        tokenizer: Any,
+        sampling: EngineSampling | None = None,
+        prompt_mode: str = "append",
+        name: str = "hf",
+    ) -> None:
         if prompt_mode not in ("append", "render"):
             raise ValueError(f"prompt_mode {prompt_mode!r}: choose 'append' or 'render'")
         self.engine = engine
@@ -38,8 +44,15 @@ class HFPolicy:
         self._last: dict[str, Any] | None = None
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str], sampling: Any | None = None, device: str = "cpu",
-                        prompt_mode: str = "append", record: bool = False, name: str | None = None) -> HFPolicy:
+    def from_pretrained(
+        cls,
+        path: str | os.PathLike[str],
+        sampling: Any | None = None,
+        device: str = "cpu",
+        prompt_mode: str = "append",
+        record: bool = False,
+        name: str | None = None,
+    ) -> HFPolicy:
         """Load engine and tokenizer from a model directory; `sampling` may be a config `Sampling`."""
         from transformers import AutoTokenizer
 
@@ -49,33 +62,52 @@ class HFPolicy:
         return cls(engine, tok, samp, prompt_mode, name or f"hf:{os.fspath(path)}")
 
     # -- prompts ------------------------------------------------------------------------
-    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
-               generation_prompt: bool) -> str:
+    def render(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        generation_prompt: bool,
+    ) -> str:
         """The chat template's text for `messages`."""
-        return str(self.tokenizer.apply_chat_template(messages, tools=tools, tokenize=False,
-                                                      add_generation_prompt=generation_prompt))
+        return str(
+            self.tokenizer.apply_chat_template(
+                messages, tools=tools, tokenize=False, add_generation_prompt=generation_prompt
+            )
+        )
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def prompt_ids_for(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
-                       ) -> tuple[list[int], str]:
+    def prompt_ids_for(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> tuple[list[int], str]:
         """(ids the engine will be fed for `messages`, "append" | "render")."""
         full = self.render(messages, tools, True)
         last = self._last
-        if self.prompt_mode == "append" and last is not None and last["finish_reason"] == "stop" \
-                and last["tools"] == tools:
+        if (
+            self.prompt_mode == "append"
+            and last is not None
+            and last["finish_reason"] == "stop"
+            and last["tools"] == tools
+        ):
             prev = last["messages"]
             n = len(prev)
-            if messages[:n] == prev and len(messages) > n + 1 and messages[n].get("role") == "assistant" \
-                    and messages[n].get("content") == last["text"] and not messages[n].get("tool_calls"):
+            if (
+                messages[:n] == prev
+                and len(messages) > n + 1
+                and messages[n].get("role") == "assistant"
+                and messages[n].get("content") == last["text"]
+                and not messages[n].get("tool_calls")
+            ):
                 prefix = self.render(messages[: n + 1], tools, False)
                 ids = last["prompt_ids"] + last["response_ids"]
                 if full.startswith(prefix) and self.tokenizer.decode(ids) == prefix:
-                    return ids + self.encode(full[len(prefix):]), "append"
+                    return ids + self.encode(full[len(prefix) :]), "append"
         return self.encode(full), "render"
 
-    def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
+    def count_tokens(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> int:
         """Prompt length in tokens, exactly as `act` would feed it."""
         return len(self.prompt_ids_for(messages, tools)[0])
 
@@ -83,8 +115,12 @@ class HFPolicy:
     def start_episode(self, context: EpisodeContext) -> None:
         self._last = None
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
-            guided_choice: list[str] | None = None) -> PolicyOutput:
+    def act(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        guided_choice: list[str] | None = None,
+    ) -> PolicyOutput:
         """Sample one turn; `guided_choice` restricts the reply to one of the given texts (+ EOS)."""
         prompt_ids, mode = self.prompt_ids_for(messages, tools)
         guided = None
@@ -95,12 +131,25 @@ class HFPolicy:
         finish = "stop" if resp and resp[-1] in self.engine.eos_token_ids else "length"
         body = resp[:-1] if finish == "stop" else resp
         text = self.tokenizer.decode(body)
-        self._last = {"messages": list(messages), "tools": tools, "prompt_ids": prompt_ids,
-                      "response_ids": resp, "text": text, "finish_reason": finish}
-        return PolicyOutput(text=text, tool_calls=parse_tool_calls(text) if tools else None, prompt_ids=prompt_ids, response_ids=resp, logprobs=lps,
-                            finish_reason=finish, usage={"prompt_tokens": len(prompt_ids),
-                                                         "completion_tokens": len(resp)},
-                            policy_version=self.engine.version, prompt_mode=mode)
+        self._last = {
+            "messages": list(messages),
+            "tools": tools,
+            "prompt_ids": prompt_ids,
+            "response_ids": resp,
+            "text": text,
+            "finish_reason": finish,
+        }
+        return PolicyOutput(
+            text=text,
+            tool_calls=parse_tool_calls(text) if tools else None,
+            prompt_ids=prompt_ids,
+            response_ids=resp,
+            logprobs=lps,
+            finish_reason=finish,
+            usage={"prompt_tokens": len(prompt_ids), "completion_tokens": len(resp)},
+            policy_version=self.engine.version,
+            prompt_mode=mode,
+        )
 
 
 def _hf_factory(arg: str | None, **options: Any) -> HFPolicy:

@@ -23,7 +23,10 @@ class HumanPolicy:
         self.stderr = stderr or sys.stderr
 
     def start_episode(self, context: EpisodeContext) -> None:
-        print(f"[human] task {context.task_id}; action format: {context.action_format}", file=self.stderr)
+        print(
+            f"[human] task {context.task_id}; action format: {context.action_format}",
+            file=self.stderr,
+        )
 
     def _line(self) -> str:
         line = self.stdin.readline()
@@ -31,9 +34,16 @@ class HumanPolicy:
             raise PolicyError("human policy: stdin closed before a turn was typed")
         return line.rstrip("\n")
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
+    def act(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> PolicyOutput:
         print(f"\n[{messages[-1].get('role')}]\n{messages[-1].get('content')}\n", file=self.stderr)
-        print("your turn (one line, or <<< ... >>> for several)> ", end="", file=self.stderr, flush=True)
+        print(
+            "your turn (one line, or <<< ... >>> for several)> ",
+            end="",
+            file=self.stderr,
+            flush=True,
+        )
         first = self._line()
         if first.strip() != "<<<":
             return PolicyOutput(text=first)

@@ -24,15 +24,28 @@ from agents.policies.base import EpisodeContext, PolicyOutput, register_policy
 class OpenAIPolicy:
     """Chat completions over HTTP; see the module docstring."""
 
-    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
-                 sampling: Any | None = None, max_retries: int = 5, backoff_s: float = 1.0,
-                 timeout_s: float = 600.0, logprobs: bool = True, token_ids: bool | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        sampling: Any | None = None,
+        max_retries: int = 5,
+        backoff_s: float = 1.0,
+        timeout_s: float = 600.0,
+        logprobs: bool = True,
+        token_ids: bool | None = None,
+        name: str | None = None,
+    ) -> None:
         import openai
 
         self.model = model
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY", "EMPTY"),
-                                    max_retries=0, timeout=timeout_s)
+        self.client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or os.environ.get("OPENAI_API_KEY", "EMPTY"),
+            max_retries=0,
+            timeout=timeout_s,
+        )
         self.sampling = sampling
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -45,8 +58,12 @@ class OpenAIPolicy:
     def start_episode(self, context: EpisodeContext) -> None:
         return None
 
-    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
-                 guided_choice: list[str] | None) -> dict[str, Any]:
+    def _request(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        guided_choice: list[str] | None,
+    ) -> dict[str, Any]:
         s = self.sampling
         kw: dict[str, Any] = {"model": self.model, "messages": messages}
         extra: dict[str, Any] = {}
@@ -73,16 +90,22 @@ class OpenAIPolicy:
     def _call(self, kw: dict[str, Any]) -> Any:
         import openai
 
-        transient = (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
-                     openai.InternalServerError)
+        transient = (
+            openai.APIConnectionError,
+            openai.APITimeoutError,
+            openai.RateLimitError,
+            openai.InternalServerError,
+        )
         for attempt in range(self.max_retries + 1):
             try:
                 return self.client.chat.completions.create(**kw)
             except transient as exc:
                 if attempt == self.max_retries:
-                    raise PolicyError(f"{self.name}: giving up after {attempt + 1} tries: {exc}") from exc
+                    raise PolicyError(
+                        f"{self.name}: giving up after {attempt + 1} tries: {exc}"
+                    ) from exc
                 self.retries += 1
-                time.sleep(self.backoff_s * (2 ** attempt) * (0.5 + random.random()))
+                time.sleep(self.backoff_s * (2**attempt) * (0.5 + random.random()))
             except openai.BadRequestError as exc:
                 msg = str(exc)
                 if self.logprobs and "logprob" in msg:
@@ -94,8 +117,12 @@ class OpenAIPolicy:
                 raise PolicyError(f"{self.name}: HTTP {exc.status_code}: {exc.message}") from exc
         raise PolicyError(f"{self.name}: no response")
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
-            guided_choice: list[str] | None = None) -> PolicyOutput:
+    def act(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        guided_choice: list[str] | None = None,
+    ) -> PolicyOutput:
         resp = self._call(self._request(messages, tools, guided_choice))
         if not resp.choices:
             raise PolicyError(f"{self.name}: the server returned no choices")
@@ -107,13 +134,21 @@ class OpenAIPolicy:
             lps = [float(t.logprob) for t in choice.logprobs.content]
         extra_c = getattr(choice, "model_extra", None) or {}
         extra_r = getattr(resp, "model_extra", None) or {}
-        usage = {"prompt_tokens": resp.usage.prompt_tokens if resp.usage else 0,
-                 "completion_tokens": resp.usage.completion_tokens if resp.usage else 0}
-        return PolicyOutput(text=msg.content or "", tool_calls=calls, prompt_ids=extra_r.get("prompt_token_ids"),
-                            response_ids=extra_c.get("token_ids"), logprobs=lps,
-                            finish_reason=choice.finish_reason or "stop", usage=usage,
-                            prompt_mode="render" if extra_r.get("prompt_token_ids") is not None else None,
-                            extra={"model": resp.model, "id": resp.id})
+        usage = {
+            "prompt_tokens": resp.usage.prompt_tokens if resp.usage else 0,
+            "completion_tokens": resp.usage.completion_tokens if resp.usage else 0,
+        }
+        return PolicyOutput(
+            text=msg.content or "",
+            tool_calls=calls,
+            prompt_ids=extra_r.get("prompt_token_ids"),
+            response_ids=extra_c.get("token_ids"),
+            logprobs=lps,
+            finish_reason=choice.finish_reason or "stop",
+            usage=usage,
+            prompt_mode="render" if extra_r.get("prompt_token_ids") is not None else None,
+            extra={"model": resp.model, "id": resp.id},
+        )
 
 
 def parse_openai_spec(arg: str) -> tuple[str, str | None]:

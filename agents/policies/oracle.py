@@ -21,7 +21,11 @@ _FENCE = "```"
 
 
 def _thought(name: str) -> str:
-    return "Done: submitting." if name == "submit" else "Running the next step of the reference solution."
+    return (
+        "Done: submitting."
+        if name == "submit"
+        else "Running the next step of the reference solution."
+    )
 
 
 def render_call(name: str, arguments: dict[str, str], action_format: str) -> str:
@@ -41,9 +45,15 @@ def _fits(command: str, action_format: str) -> bool:
 def _output(name: str, arguments: dict[str, str], action_format: str, native: bool) -> PolicyOutput:
     """The turn: with native tool calling (`tools` were passed to `act`) the text is the thought
     and the call is in `tool_calls`, as an OpenAI model returns it; else the rendered call."""
-    call = {"id": "call_0", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+    call = {
+        "id": "call_0",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
     text = _thought(name) if native else render_call(name, arguments, action_format)
-    return PolicyOutput(text=text, tool_calls=[call], usage={"prompt_tokens": 0, "completion_tokens": 0})
+    return PolicyOutput(
+        text=text, tool_calls=[call], usage={"prompt_tokens": 0, "completion_tokens": 0}
+    )
 
 
 class EmptyPolicy:
@@ -57,7 +67,9 @@ class EmptyPolicy:
     def start_episode(self, context: EpisodeContext) -> None:
         self._format = str(getattr(context, "action_format", "xml"))
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
+    def act(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> PolicyOutput:
         return _output("submit", {}, self._format, tools is not None)
 
 
@@ -77,12 +89,16 @@ class OraclePolicy:
     def start_episode(self, context: EpisodeContext) -> None:
         task = getattr(context, "task", None)
         if task is None or not callable(getattr(task, "oracle_actions", None)):
-            raise TypeError(f"the oracle policy needs the task object with oracle_actions() for "
-                            f"{getattr(context, 'task_id', '?')!r}; its suite does not provide one")
+            raise TypeError(
+                f"the oracle policy needs the task object with oracle_actions() for "
+                f"{getattr(context, 'task_id', '?')!r}; its suite does not provide one"
+            )
         self._format = str(getattr(context, "action_format", "xml"))
         self._queue = [str(c) for c in task.oracle_actions()]
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
+    def act(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> PolicyOutput:
         if not self._queue:
             return _output("submit", {}, self._format, tools is not None)
         command = self._queue.pop(0)
@@ -97,5 +113,7 @@ def encoded_command(command: str) -> str:
     import base64
 
     blob = base64.b64encode(command.encode()).decode()
-    return f"echo {blob} | base64 -d > /tmp/.ale-oracle.sh && bash /tmp/.ale-oracle.sh; " \
-           "__rc=$?; rm -f /tmp/.ale-oracle.sh; (exit $__rc)"
+    return (
+        f"echo {blob} | base64 -d > /tmp/.ale-oracle.sh && bash /tmp/.ale-oracle.sh; "
+        "__rc=$?; rm -f /tmp/.ale-oracle.sh; (exit $__rc)"
+    )

@@ -23,7 +23,9 @@ def load_actions(path: str | Path) -> list[str]:
     (a text file without `---` has one action per non-empty line)."""
     p = Path(path)
     if not p.is_file():
-        raise PolicyError(f"scripted policy: no file {str(path)!r}; give scripted:FILE with a list of actions")
+        raise PolicyError(
+            f"scripted policy: no file {str(path)!r}; give scripted:FILE with a list of actions"
+        )
     text = p.read_text()
     if p.suffix in (".yaml", ".yml", ".json"):
         data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
@@ -49,7 +51,9 @@ def load_actions(path: str | Path) -> list[str]:
 class ScriptedPolicy:
     """Plays `actions` in order; after the last one it repeats `fallback` (default: the last)."""
 
-    def __init__(self, actions: list[str], name: str = "scripted", fallback: str | None = None) -> None:
+    def __init__(
+        self, actions: list[str], name: str = "scripted", fallback: str | None = None
+    ) -> None:
         if not actions:
             raise PolicyError("scripted policy needs at least one action")
         self.actions = list(actions)
@@ -67,7 +71,9 @@ class ScriptedPolicy:
             return self.actions[i]
         return self.fallback if self.fallback is not None else self.actions[-1]
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
+    def act(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> PolicyOutput:
         return PolicyOutput(text=self.next_action())
 
 
@@ -78,20 +84,26 @@ class GuidedPolicy:
         self.script = ScriptedPolicy(actions)
         self.inner = inner
         self.name = name or f"guided({getattr(inner, 'name', 'model')})"
-        if hasattr(inner, "count_tokens"):  # the loop's context policy counts with the model's tokenizer
+        if hasattr(
+            inner, "count_tokens"
+        ):  # the loop's context policy counts with the model's tokenizer
             self.count_tokens = inner.count_tokens
 
     def start_episode(self, context: EpisodeContext) -> None:
         self.script.start_episode(context)
         self.inner.start_episode(context)
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> PolicyOutput:
+    def act(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> PolicyOutput:
         return self.inner.act(messages, tools, guided_choice=[self.script.next_action()])  # type: ignore[no-any-return]
 
 
 def _factory(arg: str | None, **options: Any) -> ScriptedPolicy:
     if not arg:
-        raise PolicyError("scripted policy: write scripted:FILE (a YAML/JSON list or a text file of actions)")
+        raise PolicyError(
+            "scripted policy: write scripted:FILE (a YAML/JSON list or a text file of actions)"
+        )
     return ScriptedPolicy(load_actions(arg), name=f"scripted:{Path(arg).name}")
 
 

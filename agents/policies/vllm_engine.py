@@ -33,8 +33,13 @@ def vllm_available() -> tuple[bool, str]:
 class VLLMPolicy:
     """Chat policy over `vllm.LLM`; see the module docstring."""
 
-    def __init__(self, path: str | os.PathLike[str], sampling: Any | None = None, name: str | None = None,
-                 **engine_kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sampling: Any | None = None,
+        name: str | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
         ok, why = vllm_available()
         if not ok:
             raise PolicyError(f"vllm policy unavailable: {why}")
@@ -52,7 +57,9 @@ class VLLMPolicy:
         s = self.sampling
         kw: dict[str, Any] = {"logprobs": 0}
         if s is not None:
-            kw.update(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens, seed=s.seed)
+            kw.update(
+                temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens, seed=s.seed
+            )
             if s.top_k is not None:
                 kw["top_k"] = s.top_k
         if guided_choice:
@@ -61,29 +68,49 @@ class VLLMPolicy:
             kw["guided_decoding"] = GuidedDecodingParams(choice=list(guided_choice))
         return SamplingParams(**kw)
 
-    def prompt_ids_for(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> list[int]:
-        text = self.tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True)
+    def prompt_ids_for(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> list[int]:
+        text = self.tokenizer.apply_chat_template(
+            messages, tools=tools, tokenize=False, add_generation_prompt=True
+        )
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
+    def count_tokens(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> int:
         return len(self.prompt_ids_for(messages, tools))
 
     def start_episode(self, context: EpisodeContext) -> None:
         return None
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
-            guided_choice: list[str] | None = None) -> PolicyOutput:
+    def act(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        guided_choice: list[str] | None = None,
+    ) -> PolicyOutput:
         from vllm.inputs import TokensPrompt
 
         ids = self.prompt_ids_for(messages, tools)
-        [res] = self.llm.generate([TokensPrompt(prompt_token_ids=ids)], self._params(guided_choice), use_tqdm=False)
+        [res] = self.llm.generate(
+            [TokensPrompt(prompt_token_ids=ids)], self._params(guided_choice), use_tqdm=False
+        )
         out = res.outputs[0]
         resp = list(out.token_ids)
-        lps = [float(step[t].logprob) for step, t in zip(out.logprobs or [], resp, strict=False)] or None
-        return PolicyOutput(text=out.text, prompt_ids=ids, response_ids=resp, logprobs=lps,
-                            finish_reason=out.finish_reason or "stop",
-                            usage={"prompt_tokens": len(ids), "completion_tokens": len(resp)},
-                            policy_version=self.version, prompt_mode="render")
+        lps = [
+            float(step[t].logprob) for step, t in zip(out.logprobs or [], resp, strict=False)
+        ] or None
+        return PolicyOutput(
+            text=out.text,
+            prompt_ids=ids,
+            response_ids=resp,
+            logprobs=lps,
+            finish_reason=out.finish_reason or "stop",
+            usage={"prompt_tokens": len(ids), "completion_tokens": len(resp)},
+            policy_version=self.version,
+            prompt_mode="render",
+        )
 
 
 register_policy("vllm", lambda arg, **options: VLLMPolicy(arg or "", **options))

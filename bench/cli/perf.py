@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-perf_app = typer.Typer(help="Performance benchmarks; ratios against baselines measured in the same run.")
+perf_app = typer.Typer(
+    help="Performance benchmarks; ratios against baselines measured in the same run."
+)
 
 BENCHMARKS = {
     "sandbox": "bench.perf.sandbox",

@@ -23,22 +23,40 @@ import typer
 from bench.harness import run_bench
 from bench.tasks import RUN_LABEL, BenchSuite
 
-SuiteOpt = Annotated[str, typer.Option("--suite", help="suite name (swe-mini, tb-mini, swebench, "
-                                       "terminal-bench, harbor) or a path: SWE-bench JSONL/parquet, or a "
-                                       "folder of Terminal-Bench / Harbor tasks")]
-TasksOpt = Annotated[list[str] | None, typer.Option("--tasks", help="only these task ids (repeat, or comma-separated)")]
+SuiteOpt = Annotated[
+    str,
+    typer.Option(
+        "--suite",
+        help="suite name (swe-mini, tb-mini, swebench, "
+        "terminal-bench, harbor) or a path: SWE-bench JSONL/parquet, or a "
+        "folder of Terminal-Bench / Harbor tasks",
+    ),
+]
+TasksOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tasks", help="only these task ids (repeat, or comma-separated)"),
+]
 WorkersOpt = Annotated[int, typer.Option("--workers", "-w", min=1, help="parallel sandboxes")]
-BackendOpt = Annotated[str, typer.Option("--backend", help="sandbox backend: docker, local or auto")]
-RunDirOpt = Annotated[Path | None, typer.Option("--run-dir", help="run folder (default: runs/<suite>__<agent>__<policy>); "
-                                                "an existing one is resumed")]
+BackendOpt = Annotated[
+    str, typer.Option("--backend", help="sandbox backend: docker, local or auto")
+]
+RunDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--run-dir",
+        help="run folder (default: runs/<suite>__<agent>__<policy>); an existing one is resumed",
+    ),
+]
 
-NO_ENDPOINT = ("No model endpoint is configured ($OPENAI_BASE_URL and $OPENAI_MODEL), so the ORACLE policy "
-               "runs: it applies each task's reference solution through the agent's own tools.")
+NO_ENDPOINT = (
+    "No model endpoint is configured ($OPENAI_BASE_URL and $OPENAI_MODEL), so the ORACLE policy "
+    "runs: it applies each task's reference solution through the agent's own tools."
+)
 EXPLAIN = {
     "oracle": "The oracle applies each task's reference solution, so this resolve rate tests the suite, the "
-              "sandboxes, the agent loop and the grader (anything below 100% is a harness or task bug); it "
-              "says nothing about a model. To evaluate a model: export OPENAI_BASE_URL=http://HOST:PORT/v1 "
-              "OPENAI_MODEL=NAME, or pass --policy openai:MODEL@URL | hf:PATH | tiny.",
+    "sandboxes, the agent loop and the grader (anything below 100% is a harness or task bug); it "
+    "says nothing about a model. To evaluate a model: export OPENAI_BASE_URL=http://HOST:PORT/v1 "
+    "OPENAI_MODEL=NAME, or pass --policy openai:MODEL@URL | hf:PATH | tiny.",
     "empty": "The empty policy submits without changing anything: this is the floor (0% on a sound suite).",
 }
 
@@ -73,8 +91,10 @@ def resolve_bench_suite(spec: str, task_ids: list[str] | None = None) -> Any:
         module, _, attr = spec.partition(":")
         return getattr(importlib.import_module(module), attr)(task_ids=task_ids)
     if not path.exists():
-        raise typer.BadParameter(f"--suite {spec!r} is neither a suite ({', '.join(sorted(SUITES))}) nor an "
-                                 "existing path")
+        raise typer.BadParameter(
+            f"--suite {spec!r} is neither a suite ({', '.join(sorted(SUITES))}) nor an "
+            "existing path"
+        )
     from envs.suites.swebench import SWEBenchSuite
 
     data = path
@@ -90,9 +110,13 @@ def resolve_bench_suite(spec: str, task_ids: list[str] | None = None) -> Any:
         data = jsonls[0]
     folder = data.parent
     specs = folder / "specs.json"
-    return SWEBenchSuite(data, task_ids=task_ids, name=data.stem,
-                         repos_dir=folder / "repos" if (folder / "repos").is_dir() else None,
-                         specs=specs if specs.is_file() else None)
+    return SWEBenchSuite(
+        data,
+        task_ids=task_ids,
+        name=data.stem,
+        repos_dir=folder / "repos" if (folder / "repos").is_dir() else None,
+        specs=specs if specs.is_file() else None,
+    )
 
 
 def resolve_policy(spec: str) -> tuple[str, str | None]:
@@ -101,10 +125,15 @@ def resolve_policy(spec: str) -> tuple[str, str | None]:
         return spec, None
     url, model = os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_MODEL")
     if url and model:
-        return f"openai:{model}@{url}", f"Policy: the OpenAI-compatible endpoint {url}, model {model}."
+        return (
+            f"openai:{model}@{url}",
+            f"Policy: the OpenAI-compatible endpoint {url}, model {model}.",
+        )
     if url:
-        return "oracle", (f"$OPENAI_BASE_URL is set ({url}) but $OPENAI_MODEL is not: set it to the served "
-                          "model's name to evaluate it. " + NO_ENDPOINT)
+        return "oracle", (
+            f"$OPENAI_BASE_URL is set ({url}) but $OPENAI_MODEL is not: set it to the served "
+            "model's name to evaluate it. " + NO_ENDPOINT
+        )
     return "oracle", NO_ENDPOINT
 
 
@@ -143,7 +172,9 @@ def remove_run_sandboxes(run_id: str) -> int:
             return len(mine)
         except Exception as exc:
             error = exc
-    typer.echo(f"warning: could not remove this run's sandboxes ({error}); run `ale sandbox gc`", err=True)
+    typer.echo(
+        f"warning: could not remove this run's sandboxes ({error}); run `ale sandbox gc`", err=True
+    )
     return 0
 
 
@@ -151,31 +182,54 @@ def _echo_report(report: dict[str, Any], run_dir: Path) -> None:
     total = report["total_instances"]
     resolved = report["resolved_instances"]
     pct = 100.0 * resolved / total if total else 0.0
-    typer.echo(f"resolved {resolved}/{total} ({pct:.1f}%)  unresolved {report['unresolved_instances']}  "
-               f"empty_patch {report['empty_patch_instances']}  error {report['error_instances']}  "
-               f"incomplete {len(report['incomplete_ids'])}")
+    typer.echo(
+        f"resolved {resolved}/{total} ({pct:.1f}%)  unresolved {report['unresolved_instances']}  "
+        f"empty_patch {report['empty_patch_instances']}  error {report['error_instances']}  "
+        f"incomplete {len(report['incomplete_ids'])}"
+    )
     for key in sorted(k for k in report if k.startswith(("pass@", "avg@"))):
         typer.echo(f"{key} {report[key]:.3f}")
-    typer.echo(f"run folder: {run_dir}  (report.json, predictions.jsonl, report.md, trajectories/, logs/)")
+    typer.echo(
+        f"run folder: {run_dir}  (report.json, predictions.jsonl, report.md, trajectories/, logs/)"
+    )
 
 
 # -- commands ---------------------------------------------------------------------------------
 def run_cmd(
     suite: SuiteOpt = "swe-mini",
-    agent: Annotated[str | None, typer.Option("--agent", help="agent config name or YAML path "
-                                              "(default: swe for SWE-bench suites, terminal otherwise)")] = None,
-    policy: Annotated[str, typer.Option("--policy", help="policy spec: oracle, empty, openai:MODEL@URL, hf:PATH, "
-                                        "tiny, scripted:FILE; auto = $OPENAI_BASE_URL + $OPENAI_MODEL if set, "
-                                        "else the oracle")] = "auto",
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            help="agent config name or YAML path "
+            "(default: swe for SWE-bench suites, terminal otherwise)",
+        ),
+    ] = None,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy",
+            help="policy spec: oracle, empty, openai:MODEL@URL, hf:PATH, "
+            "tiny, scripted:FILE; auto = $OPENAI_BASE_URL + $OPENAI_MODEL if set, "
+            "else the oracle",
+        ),
+    ] = "auto",
     workers: WorkersOpt = 4,
     tasks: TasksOpt = None,
-    attempts: Annotated[int, typer.Option("--attempts", "-k", min=1, help="attempts per task (pass@k, avg@k)")] = 1,
+    attempts: Annotated[
+        int, typer.Option("--attempts", "-k", min=1, help="attempts per task (pass@k, avg@k)")
+    ] = 1,
     run_dir: RunDirOpt = None,
     backend: BackendOpt = "auto",
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="agent config override, e.g. "
-                                                        "--set limits.max_turns=30 (repeatable)")] = None,
-    max_infra_retries: Annotated[int, typer.Option(help="re-runs of an attempt that failed for "
-                                                   "infrastructure reasons")] = 2,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="agent config override, e.g. --set limits.max_turns=30 (repeatable)"
+        ),
+    ] = None,
+    max_infra_retries: Annotated[
+        int, typer.Option(help="re-runs of an attempt that failed for infrastructure reasons")
+    ] = 2,
     progress: Annotated[bool, typer.Option(help="live progress bar")] = True,
 ) -> None:
     """Run an agent with a policy on a suite, in parallel sandboxes; resumable."""
@@ -192,19 +246,42 @@ def run_cmd(
     agent_name = agent or default_agent(the_suite)
     agent_cfg = AgentConfig.load(agent_name, overrides=list(overrides or []))
     make_policy(policy_spec)  # fail fast on a bad spec, before any sandbox starts
-    folder = run_dir or Path("runs") / slug(f"{the_suite.name}__{Path(agent_name).stem}__{policy_spec}")
+    folder = run_dir or Path("runs") / slug(
+        f"{the_suite.name}__{Path(agent_name).stem}__{policy_spec}"
+    )
     store = RunStore(folder)
-    store.check_or_write_config({"kind": "run", "suite": suite, "agent": agent_name, "policy": policy_spec,
-                                 "attempts": attempts, "tasks": ids, "overrides": list(overrides or [])})
+    store.check_or_write_config(
+        {
+            "kind": "run",
+            "suite": suite,
+            "agent": agent_name,
+            "policy": policy_spec,
+            "attempts": attempts,
+            "tasks": ids,
+            "overrides": list(overrides or []),
+        }
+    )
     if note:
         typer.echo(note)
     run_id = run_id_of(folder)
     remove_run_sandboxes(run_id)
-    runner = AgentRunner(BenchSuite(the_suite, {RUN_LABEL: run_id}), agent_cfg,
-                         lambda: make_policy(policy_spec), backend=backend)
+    runner = AgentRunner(
+        BenchSuite(the_suite, {RUN_LABEL: run_id}),
+        agent_cfg,
+        lambda: make_policy(policy_spec),
+        backend=backend,
+    )
     try:
-        report = run_bench(store, ids, runner, model_name_of(policy_spec), attempts=attempts, workers=workers,
-                           max_infra_retries=max_infra_retries, show_progress=progress)
+        report = run_bench(
+            store,
+            ids,
+            runner,
+            model_name_of(policy_spec),
+            attempts=attempts,
+            workers=workers,
+            max_infra_retries=max_infra_retries,
+            show_progress=progress,
+        )
     finally:
         runner.close()
         remove_run_sandboxes(run_id)
@@ -230,9 +307,16 @@ def read_predictions(path: Path) -> list[dict[str, Any]]:
 
 
 def grade_cmd(
-    predictions: Annotated[Path, typer.Option("--predictions", exists=True, dir_okay=False,
-                                              help="SWE-bench predictions (instance_id, model_name_or_path, "
-                                              "model_patch), JSONL or JSON")],
+    predictions: Annotated[
+        Path,
+        typer.Option(
+            "--predictions",
+            exists=True,
+            dir_okay=False,
+            help="SWE-bench predictions (instance_id, model_name_or_path, "
+            "model_patch), JSONL or JSON",
+        ),
+    ],
     suite: SuiteOpt = "swe-mini",
     workers: WorkersOpt = 4,
     tasks: TasksOpt = None,
@@ -252,26 +336,41 @@ def grade_cmd(
     ids = [r["instance_id"] for r in rows if (wanted is None or r["instance_id"] in wanted)]
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise typer.BadParameter(f"{len(unknown)} predictions are not in suite {suite!r}: {unknown[:5]}")
+        raise typer.BadParameter(
+            f"{len(unknown)} predictions are not in suite {suite!r}: {unknown[:5]}"
+        )
     patches = {r["instance_id"]: r.get("model_patch") or "" for r in rows}
     model = str(rows[0].get("model_name_or_path") or "unknown") if rows else "unknown"
     digest = hashlib.sha256(predictions.read_bytes()).hexdigest()[:16]
-    folder = run_dir or Path("runs") / slug(f"grade__{the_suite.name}__{predictions.stem}__{digest}")
+    folder = run_dir or Path("runs") / slug(
+        f"grade__{the_suite.name}__{predictions.stem}__{digest}"
+    )
     store = RunStore(folder)
-    store.check_or_write_config({"kind": "grade", "suite": suite, "predictions": str(predictions),
-                                 "sha256": digest, "tasks": sorted(ids)})
+    store.check_or_write_config(
+        {
+            "kind": "grade",
+            "suite": suite,
+            "predictions": str(predictions),
+            "sha256": digest,
+            "tasks": sorted(ids),
+        }
+    )
     run_id = run_id_of(folder)
     remove_run_sandboxes(run_id)
     runner = PatchRunner(BenchSuite(the_suite, {RUN_LABEL: run_id}), patches, backend=backend)
     try:
-        report = run_bench(store, sorted(ids), runner, model, workers=workers, show_progress=progress)
+        report = run_bench(
+            store, sorted(ids), runner, model, workers=workers, show_progress=progress
+        )
     finally:
         remove_run_sandboxes(run_id)
     write_report(folder)
     _echo_report(report, folder)
 
 
-def report_cmd(run: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="run folder")]) -> None:
+def report_cmd(
+    run: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="run folder")],
+) -> None:
     """Write RUN/report.md with PNG plots (resolve rate by category, turns, time, tokens per task)."""
     from bench.report import write_report
 

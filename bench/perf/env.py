@@ -68,14 +68,14 @@ def bash_action(command: str, fmt: ActionFormat) -> str:
 
 
 # -- a built-in grading task (used when the tb-mini loader is not installed) --------------
-_CALC = b'''def mean(xs):
+_CALC = b"""def mean(xs):
     return sum(xs) / len(xs)
 
 
 def clamp(x, lo, hi):
     return max(lo, min(hi, x))
-'''
-_CALC_TESTS = b'''import pytest
+"""
+_CALC_TESTS = b"""import pytest
 from calc import clamp, mean
 
 
@@ -87,7 +87,7 @@ def test_mean(n):
 @pytest.mark.parametrize("x,want", [(-5, 0), (5, 5), (50, 10)])
 def test_clamp(x, want):
     assert clamp(x, 0, 10) == want
-'''
+"""
 PYTEST_COMMAND = "cd /app && python3 -m pytest -p no:cacheprovider /tests/test_calc.py -rA"
 
 
@@ -174,7 +174,9 @@ def tb_mini_case(task_id: str = DEFAULT_TB_TASK) -> GradingCase:
 
     script = "/tests/test.sh" if harbor else "/tests/run-tests.sh"
     command = f"cd {task.workdir} && TEST_DIR=/tests bash {script}"
-    return GradingCase(f"tb-mini {task_id} ({'harbor' if harbor else 'terminal-bench'})", task, place, command)
+    return GradingCase(
+        f"tb-mini {task_id} ({'harbor' if harbor else 'terminal-bench'})", task, place, command
+    )
 
 
 def grading_cases(spec: str | None) -> tuple[list[GradingCase], str]:
@@ -213,8 +215,12 @@ def bench_steps(backend: str, n: int, action_format: ActionFormat = "xml") -> di
     env and the bare sandbox are timed alternately so load drift hits both alike).
     """
     task = PytestTask()
-    env = ChunkEnv(suite=_OneTaskSuite(task), backend=backend, action_format=action_format,
-                   max_turns=4 * n + 10)
+    env = ChunkEnv(
+        suite=_OneTaskSuite(task),
+        backend=backend,
+        action_format=action_format,
+        max_turns=4 * n + 10,
+    )
     bare = create_sandbox(task.sandbox_spec(), backend)
     try:
         env.reset(options={"task_id": task.id})
@@ -285,18 +291,28 @@ def bench_grading(case: GradingCase, backend: str, n: int) -> dict[str, Any]:
     finally:
         with ThreadPoolExecutor(4) as ex:
             list(ex.map(lambda b: b.close(), boxes))
-    return {"grade": Stat(grade_s), "direct": Stat(direct_s), "rewards": rewards, "direct_exit": exits}
+    return {
+        "grade": Stat(grade_s),
+        "direct": Stat(direct_s),
+        "rewards": rewards,
+        "direct_exit": exits,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--backend", default="docker")
     ap.add_argument("--quick", action="store_true", help="few samples (CI smoke)")
     ap.add_argument("--steps", type=int, help="timed steps per command (default 300, quick 20)")
     ap.add_argument("--grades", type=int, help="timed gradings (default 5, quick 1)")
     ap.add_argument("--action-format", default="xml", choices=["xml", "json", "bash_block"])
-    ap.add_argument("--grading-task", help="comma-separated tb-mini task ids, or 'builtin' "
-                    f"(default {','.join(DEFAULT_GRADING_TASKS)})")
+    ap.add_argument(
+        "--grading-task",
+        help="comma-separated tb-mini task ids, or 'builtin' "
+        f"(default {','.join(DEFAULT_GRADING_TASKS)})",
+    )
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     n_steps = args.steps or (20 if args.quick else 300)
@@ -308,32 +324,92 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     gradings = [(case, bench_grading(case, args.backend, n_grades)) for case in cases]
 
     rows = [
-        ("step `true` p50 (ms)", steps["env true"].p50, steps["bare true"].p50, "bare sandbox.run", "<= 1.1x"),
-        ("step `true` mean (ms)", steps["env true"].mean, steps["bare true"].mean, "bare sandbox.run", ""),
-        ("step 8 KiB cat p50 (ms)", steps["env cat"].p50, steps["bare cat"].p50, "bare sandbox.run", "<= 1.1x"),
-        ("step 8 KiB cat mean (ms)", steps["env cat"].mean, steps["bare cat"].mean, "bare sandbox.run", ""),
+        (
+            "step `true` p50 (ms)",
+            steps["env true"].p50,
+            steps["bare true"].p50,
+            "bare sandbox.run",
+            "<= 1.1x",
+        ),
+        (
+            "step `true` mean (ms)",
+            steps["env true"].mean,
+            steps["bare true"].mean,
+            "bare sandbox.run",
+            "",
+        ),
+        (
+            "step 8 KiB cat p50 (ms)",
+            steps["env cat"].p50,
+            steps["bare cat"].p50,
+            "bare sandbox.run",
+            "<= 1.1x",
+        ),
+        (
+            "step 8 KiB cat mean (ms)",
+            steps["env cat"].mean,
+            steps["bare cat"].mean,
+            "bare sandbox.run",
+            "",
+        ),
     ]
     for case, g in gradings:
-        rows.append((f"grade p50 (ms) {case.task.id}", g["grade"].p50, g["direct"].p50,
-                     "test command run directly", "<= 1.2x"))
-    print(f"backend={args.backend} action_format={args.action_format} steps={n_steps} gradings={n_grades}")
-    print("grading tasks: " + "; ".join(case.label for case in cases) + (f"  [{note}]" if note else ""))
+        rows.append(
+            (
+                f"grade p50 (ms) {case.task.id}",
+                g["grade"].p50,
+                g["direct"].p50,
+                "test command run directly",
+                "<= 1.2x",
+            )
+        )
+    print(
+        f"backend={args.backend} action_format={args.action_format} steps={n_steps} gradings={n_grades}"
+    )
+    print(
+        "grading tasks: "
+        + "; ".join(case.label for case in cases)
+        + (f"  [{note}]" if note else "")
+    )
     print(f"{'metric':44} {'env':>10} {'baseline':>10} {'ratio':>7}  baseline / target")
     result_rows = []
     for name, ours, base, what, target in rows:
         ratio = ours / base if base else float("nan")
         print(f"{name:44} {ours * ms:10.2f} {base * ms:10.2f} {ratio:6.2f}x  {what} {target}")
-        result_rows.append({"metric": name, "env_ms": ours * ms, "baseline_ms": base * ms,
-                            "ratio": ratio, "baseline": what, "target": target})
+        result_rows.append(
+            {
+                "metric": name,
+                "env_ms": ours * ms,
+                "baseline_ms": base * ms,
+                "ratio": ratio,
+                "baseline": what,
+                "target": target,
+            }
+        )
     for case, g in gradings:
-        extra = statistics.median([a - b for a, b in zip(g["grade"].samples, g["direct"].samples, strict=True)])
-        print(f"{case.task.id}: grading adds {extra * ms:.0f} ms (median of paired differences); "
-              f"grade rewards {g['rewards']}, direct exit codes {g['direct_exit']}")
+        extra = statistics.median(
+            [a - b for a, b in zip(g["grade"].samples, g["direct"].samples, strict=True)]
+        )
+        print(
+            f"{case.task.id}: grading adds {extra * ms:.0f} ms (median of paired differences); "
+            f"grade rewards {g['rewards']}, direct exit codes {g['direct_exit']}"
+        )
     result: dict[str, Any] = {
-        "rows": result_rows, "note": note, "steps": n_steps, "gradings": n_grades,
-        "grading": [{"task": case.task.id, "label": case.label, "rewards": g["rewards"],
-                     "direct_exit": g["direct_exit"], "grade_s": g["grade"].samples,
-                     "direct_s": g["direct"].samples} for case, g in gradings],
+        "rows": result_rows,
+        "note": note,
+        "steps": n_steps,
+        "gradings": n_grades,
+        "grading": [
+            {
+                "task": case.task.id,
+                "label": case.label,
+                "rewards": g["rewards"],
+                "direct_exit": g["direct_exit"],
+                "grade_s": g["grade"].samples,
+                "direct_s": g["direct"].samples,
+            }
+            for case, g in gradings
+        ],
     }
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

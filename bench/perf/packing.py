@@ -49,11 +49,20 @@ def synthetic(args: BenchArgs, k: int, vocab: int) -> list[Trajectory]:
     def tokens(n: int) -> list[int]:
         return [rng.randrange(6, vocab) for _ in range(n)]
 
-    return [Trajectory([1, *tokens(args.prompt_tokens - 1)],
-                       [Chunk(tokens(args.action_tokens), [-1.0] * args.action_tokens,
-                              tokens(args.obs_tokens)) for _ in range(k)],
-                       reward=float(n % 2), group=n)
-            for n in range(args.trajectories)]
+    return [
+        Trajectory(
+            [1, *tokens(args.prompt_tokens - 1)],
+            [
+                Chunk(
+                    tokens(args.action_tokens), [-1.0] * args.action_tokens, tokens(args.obs_tokens)
+                )
+                for _ in range(k)
+            ],
+            reward=float(n % 2),
+            group=n,
+        )
+        for n in range(args.trajectories)
+    ]
 
 
 def split_rows(batch: PackedBatch, rows: int) -> list[PackedBatch]:
@@ -62,10 +71,20 @@ def split_rows(batch: PackedBatch, rows: int) -> list[PackedBatch]:
     for i in range(0, batch.input_ids.shape[0], rows):
         part = slice(i, i + rows)
         width = int(batch.attention[part].sum(1).max())
-        out.append(PackedBatch(batch.input_ids[part, :width], batch.attention[part, :width],
-                               batch.chunk_id[part, :width], batch.logp_rollout[part, :width],
-                               batch.chunk_traj, batch.chunk_pos, batch.chunk_expert,
-                               batch.traj_reward, batch.traj_len, batch.traj_group))
+        out.append(
+            PackedBatch(
+                batch.input_ids[part, :width],
+                batch.attention[part, :width],
+                batch.chunk_id[part, :width],
+                batch.logp_rollout[part, :width],
+                batch.chunk_traj,
+                batch.chunk_pos,
+                batch.chunk_expert,
+                batch.traj_reward,
+                batch.traj_len,
+                batch.traj_group,
+            )
+        )
     return out
 
 
@@ -95,8 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     vocab = 40
-    print(f"{'K':>3} {'layout':>9} {'fwd calls':>9} {'rows':>5} {'tokens':>7} {'padded':>7} "
-          f"{'step ms':>8} {'ratio':>6}")
+    print(
+        f"{'K':>3} {'layout':>9} {'fwd calls':>9} {'rows':>5} {'tokens':>7} {'padded':>7} "
+        f"{'step ms':>8} {'ratio':>6}"
+    )
     for k in (int(x) for x in args.ks.split(",")):
         trajs = synthetic(args, k, vocab)
         length = args.prompt_tokens + k * (args.action_tokens + args.obs_tokens)
@@ -110,8 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             padded = sum(p.input_ids.numel() for p in parts)
             n_rows = sum(p.input_ids.shape[0] for p in parts)
             ratio = f"{t_rows / t_packed:6.2f}" if name == "per-chunk" else f"{'1.00':>6}"
-            print(f"{k:>3} {name:>9} {len(parts):>9} {n_rows:>5} {real:>7} {padded:>7} "
-                  f"{t * 1e3:>8.1f} {ratio}", flush=True)
+            print(
+                f"{k:>3} {name:>9} {len(parts):>9} {n_rows:>5} {real:>7} {padded:>7} "
+                f"{t * 1e3:>8.1f} {ratio}",
+                flush=True,
+            )
     print("ratio = per-chunk step time / packed step time (same run, same model and chunks)")
     return 0
 

@@ -80,8 +80,12 @@ def bench_steps(backend: str, n: int) -> dict[str, Stat]:
         }
         if backend == "docker":
             cid = sb.id
-            out["raw docker exec true"] = timed(lambda: docker_cli("exec", cid, "true"), max(5, n // 20))
-            out["raw docker exec cat 1MB"] = timed(lambda: docker_cli("exec", cid, "cat", "/tmp/1mb"), max(5, n // 20))
+            out["raw docker exec true"] = timed(
+                lambda: docker_cli("exec", cid, "true"), max(5, n // 20)
+            )
+            out["raw docker exec cat 1MB"] = timed(
+                lambda: docker_cli("exec", cid, "cat", "/tmp/1mb"), max(5, n // 20)
+            )
         return out
     finally:
         sb.close()
@@ -93,6 +97,7 @@ def bench_files(backend: str, n: int) -> dict[str, Stat]:
     sb = create_sandbox(SandboxSpec(), backend)
     data = bytes(range(256)) * 16
     try:
+
         def ours() -> None:
             sb.write("/tmp/f.bin", data)
             assert sb.read("/tmp/f.bin") == data
@@ -135,7 +140,9 @@ def bench_pool_reset(backend: str, n: int, size: int, work_steps: int) -> tuple[
 def bench_concurrent(backend: str, count: int, steps: int) -> dict[str, float]:
     """`count` sandboxes each running `steps` commands from its own thread."""
     with ThreadPoolExecutor(min(count, 16)) as ex:
-        boxes = list(ex.map(lambda _: create_sandbox(SandboxSpec(memory_mb=256), backend), range(count)))
+        boxes = list(
+            ex.map(lambda _: create_sandbox(SandboxSpec(memory_mb=256), backend), range(count))
+        )
     failures = 0
 
     def episode(i: int) -> int:
@@ -151,12 +158,19 @@ def bench_concurrent(backend: str, count: int, steps: int) -> dict[str, float]:
     wall = time.perf_counter() - t
     with ThreadPoolExecutor(16) as ex:
         list(ex.map(lambda b: b.close(), boxes))
-    return {"sandboxes": count, "steps": count * steps, "wall_s": wall,
-            "steps_per_s": count * steps / wall, "failures": failures}
+    return {
+        "sandboxes": count,
+        "steps": count * steps,
+        "wall_s": wall,
+        "steps_per_s": count * steps / wall,
+        "failures": failures,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--backend", default="docker")
     ap.add_argument("--quick", action="store_true", help="few samples (CI smoke)")
     ap.add_argument("--json", help="also write the results here")
@@ -170,17 +184,44 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     conc = bench_concurrent(args.backend, 8 if q else 64, 10 if q else 50)
 
     rows = [
-        ("cold create p50 (ms)", cold.p50 * ms, raw_cold.p50 * ms, "raw docker run --rm", "<= 1.3x"),
-        ("warm-pool reset p50 (ms)", reset.p50 * ms, None, f"hits {hits}, misses {misses}", "<= 50 ms"),
+        (
+            "cold create p50 (ms)",
+            cold.p50 * ms,
+            raw_cold.p50 * ms,
+            "raw docker run --rm",
+            "<= 1.3x",
+        ),
+        (
+            "warm-pool reset p50 (ms)",
+            reset.p50 * ms,
+            None,
+            f"hits {hits}, misses {misses}",
+            "<= 50 ms",
+        ),
         ("warm-pool reset p90 (ms)", reset.pct(0.9) * ms, None, "", ""),
-        ("step `true` p50 (ms)", steps["ours true"].p50 * ms,
-         steps.get("raw docker exec true", Stat([float("nan")])).p50 * ms, "raw docker exec", "<= 5 ms"),
+        (
+            "step `true` p50 (ms)",
+            steps["ours true"].p50 * ms,
+            steps.get("raw docker exec true", Stat([float("nan")])).p50 * ms,
+            "raw docker exec",
+            "<= 5 ms",
+        ),
         ("step `true` p99 (ms)", steps["ours true"].pct(0.99) * ms, None, "", ""),
-        ("step 1 MB cat p50 (ms)", steps["ours cat 1MB"].p50 * ms,
-         steps.get("raw docker exec cat 1MB", Stat([float("nan")])).p50 * ms, "raw docker exec", ""),
+        (
+            "step 1 MB cat p50 (ms)",
+            steps["ours cat 1MB"].p50 * ms,
+            steps.get("raw docker exec cat 1MB", Stat([float("nan")])).p50 * ms,
+            "raw docker exec",
+            "",
+        ),
         ("step 1 MB cat p99 (ms)", steps["ours cat 1MB"].pct(0.99) * ms, None, "", ""),
-        ("4 KiB write+read p50 (ms)", files["ours"].p50 * ms,
-         files.get("raw", Stat([float("nan")])).p50 * ms, "raw SDK put/get_archive", ""),
+        (
+            "4 KiB write+read p50 (ms)",
+            files["ours"].p50 * ms,
+            files.get("raw", Stat([float("nan")])).p50 * ms,
+            "raw SDK put/get_archive",
+            "",
+        ),
     ]
     print(f"backend={args.backend} image={DEFAULT_IMAGE} quick={q}")
     print(f"{'metric':28} {'ours':>10} {'baseline':>10} {'ratio':>8}  baseline / target")
@@ -188,11 +229,16 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         ratio = f"{ours / base:.2f}x" if base else ""
         base_s = f"{base:10.2f}" if base else " " * 10
         print(f"{name:28} {ours:10.2f} {base_s} {ratio:>8}  {what} {target}")
-    print(f"concurrent: {conc['sandboxes']} sandboxes x {conc['steps'] // conc['sandboxes']} steps: "
-          f"{conc['steps_per_s']:.0f} steps/s, {conc['failures']} failures, {conc['wall_s']:.2f} s")
+    print(
+        f"concurrent: {conc['sandboxes']} sandboxes x {conc['steps'] // conc['sandboxes']} steps: "
+        f"{conc['steps_per_s']:.0f} steps/s, {conc['failures']} failures, {conc['wall_s']:.2f} s"
+    )
     result: dict[str, object] = {
-        "rows": [{"metric": r[0], "ours_ms": r[1], "baseline_ms": r[2], "baseline": r[3]} for r in rows],
-        "concurrent": conc, "pool": {"hits": hits, "misses": misses},
+        "rows": [
+            {"metric": r[0], "ours_ms": r[1], "baseline_ms": r[2], "baseline": r[3]} for r in rows
+        ],
+        "concurrent": conc,
+        "pool": {"hits": hits, "misses": misses},
     }
     if args.json:
         with open(args.json, "w") as f:

@@ -83,21 +83,37 @@ def prefetch_from(args: BenchArgs) -> str:
 
 def run_swe_mode(args: BenchArgs, mode: str, out: Path) -> TrainSummary:
     """One run on swe-mini in docker sandboxes (the tiny HF model; see the module docstring)."""
-    cfg = parse_config({
-        "run": {"out_dir": str(out / mode), "steps": args.steps, "checkpoint_every": 0,
-                "progress": False, "threads": args.threads},
-        "task": {"kind": "swe", "suite": "swe-mini", "backend": "docker",
-                 "max_turns": args.swe_max_turns, "max_observation_tokens": 256,
-                 "task_ids": [t for t in args.swe_tasks.split(",") if t]},
-        "model": {"kind": "hf_path"},
-        "engine": {"kind": "hf", "max_action_tokens": 48, "temperature": 1.0},
-        "scheduler": {"mode": mode, "workers": 1, "envs_per_worker": args.swe_starts,
-                      "prefetch_from": prefetch_from(args)},
-        "rollout": {"starts": args.swe_starts, "group_size": 1, "max_retries": 1},
-        "algo": {"loss": "ipa", "failure_reward": -0.1},
-        "trainer": {"lr": 1e-4, "update_epochs": args.update_epochs, "micro_batch": 1},
-        "eval": {"every": 0},
-    })
+    cfg = parse_config(
+        {
+            "run": {
+                "out_dir": str(out / mode),
+                "steps": args.steps,
+                "checkpoint_every": 0,
+                "progress": False,
+                "threads": args.threads,
+            },
+            "task": {
+                "kind": "swe",
+                "suite": "swe-mini",
+                "backend": "docker",
+                "max_turns": args.swe_max_turns,
+                "max_observation_tokens": 256,
+                "task_ids": [t for t in args.swe_tasks.split(",") if t],
+            },
+            "model": {"kind": "hf_path"},
+            "engine": {"kind": "hf", "max_action_tokens": 48, "temperature": 1.0},
+            "scheduler": {
+                "mode": mode,
+                "workers": 1,
+                "envs_per_worker": args.swe_starts,
+                "prefetch_from": prefetch_from(args),
+            },
+            "rollout": {"starts": args.swe_starts, "group_size": 1, "max_retries": 1},
+            "algo": {"loss": "ipa", "failure_reward": -0.1},
+            "trainer": {"lr": 1e-4, "update_epochs": args.update_epochs, "micro_batch": 1},
+            "eval": {"every": 0},
+        }
+    )
     return train(cfg, progress=False)
 
 
@@ -105,18 +121,28 @@ def run_mode(args: BenchArgs, mode: str, out: Path) -> TrainSummary:
     if args.env == "swe":
         return run_swe_mode(args, mode, out)
     episodes = args.starts * args.group_size
-    cfg = parse_config({
-        "run": {"out_dir": str(out / mode), "steps": args.steps, "checkpoint_every": 0,
-                "progress": False, "threads": args.threads},
-        "task": {"reset_delay_s": args.reset_delay_s, "step_delay_s": args.step_delay_s},
-        "model": {"dim": args.dim, "layers": args.layers},
-        "scheduler": {"mode": mode, "workers": args.workers,
-                      "envs_per_worker": -(-episodes // args.workers),
-                      "prefetch_from": prefetch_from(args)},
-        "rollout": {"starts": args.starts, "group_size": args.group_size},
-        "trainer": {"update_epochs": args.update_epochs, "micro_batch": 16},
-        "eval": {"every": 0},
-    })
+    cfg = parse_config(
+        {
+            "run": {
+                "out_dir": str(out / mode),
+                "steps": args.steps,
+                "checkpoint_every": 0,
+                "progress": False,
+                "threads": args.threads,
+            },
+            "task": {"reset_delay_s": args.reset_delay_s, "step_delay_s": args.step_delay_s},
+            "model": {"dim": args.dim, "layers": args.layers},
+            "scheduler": {
+                "mode": mode,
+                "workers": args.workers,
+                "envs_per_worker": -(-episodes // args.workers),
+                "prefetch_from": prefetch_from(args),
+            },
+            "rollout": {"starts": args.starts, "group_size": args.group_size},
+            "trainer": {"update_epochs": args.update_epochs, "micro_batch": 16},
+            "eval": {"every": 0},
+        }
+    )
     return train(cfg, progress=False)
 
 
@@ -125,8 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.steps, args.starts, args.group_size = min(args.steps, 2), 2, 2
         args.reset_delay_s, args.dim, args.layers = min(args.reset_delay_s, 0.2), 32, 1
-    order = [m for i in range(args.repeats) for m in
-             (("sequential", "colocated") if i % 2 == 0 else ("colocated", "sequential"))]
+    order = [
+        m
+        for i in range(args.repeats)
+        for m in (("sequential", "colocated") if i % 2 == 0 else ("colocated", "sequential"))
+    ]
     runs: dict[str, list[TrainSummary]] = {"sequential": [], "colocated": []}
     episode_timings: dict[str, list[dict[str, Any]]] = {"sequential": [], "colocated": []}
     phase_rows: dict[str, list[dict[str, Any]]] = {"sequential": [], "colocated": []}
@@ -136,25 +165,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = run_mode(args, mode, Path(tmp) / str(i))
             runs[mode].append(summary)
             phase_rows[mode] += read_jsonl(summary.run_dir / "phases.jsonl")
-            episode_timings[mode] += [r["timings"] for r in
-                                      read_jsonl(summary.run_dir / "rollouts.jsonl")
-                                      if "timings" in r]
+            episode_timings[mode] += [
+                r["timings"]
+                for r in read_jsonl(summary.run_dir / "rollouts.jsonl")
+                if "timings" in r
+            ]
     load_after = os.getloadavg()
     if args.env == "swe":
-        print(f"train benchmark (real sandboxes): {args.repeats} x {args.steps} steps x "
-              f"{args.swe_starts} episodes, swe-mini in docker ({args.swe_tasks}), "
-              f"max_turns={args.swe_max_turns}, tiny HF model, update_epochs={args.update_epochs}, "
-              f"{args.threads} thread(s), prefetch from {prefetch_from(args)}")
+        print(
+            f"train benchmark (real sandboxes): {args.repeats} x {args.steps} steps x "
+            f"{args.swe_starts} episodes, swe-mini in docker ({args.swe_tasks}), "
+            f"max_turns={args.swe_max_turns}, tiny HF model, update_epochs={args.update_epochs}, "
+            f"{args.threads} thread(s), prefetch from {prefetch_from(args)}"
+        )
     else:
-        print(f"train benchmark: {args.repeats} x {args.steps} steps x "
-              f"{args.starts * args.group_size} episodes, reset {args.reset_delay_s}s, step "
-              f"{args.step_delay_s}s (simulated sandbox latency), TinyLM dim={args.dim} "
-              f"layers={args.layers}, {args.threads} thread(s), prefetch from "
-              f"{prefetch_from(args)}")
-    print(f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
-          f"after: {' '.join(f'{x:.2f}' for x in load_after)} on {os.cpu_count()} cores")
-    print("| mode | ROLLOUT s | TRAIN s | SYNC s | phases s | loop wall s | episodes/s "
-          "(phases) | episodes/s (wall) |")
+        print(
+            f"train benchmark: {args.repeats} x {args.steps} steps x "
+            f"{args.starts * args.group_size} episodes, reset {args.reset_delay_s}s, step "
+            f"{args.step_delay_s}s (simulated sandbox latency), TinyLM dim={args.dim} "
+            f"layers={args.layers}, {args.threads} thread(s), prefetch from "
+            f"{prefetch_from(args)}"
+        )
+    print(
+        f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
+        f"after: {' '.join(f'{x:.2f}' for x in load_after)} on {os.cpu_count()} cores"
+    )
+    print(
+        "| mode | ROLLOUT s | TRAIN s | SYNC s | phases s | loop wall s | episodes/s "
+        "(phases) | episodes/s (wall) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     rate, phase_rate = {}, {}
     for mode, summaries in runs.items():
@@ -165,13 +204,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         wall = sum(s.wall_s - s.checkpoint_s for s in summaries)
         episodes = sum(s.episodes for s in summaries)
         rate[mode], phase_rate[mode] = episodes / wall, episodes / sum(t.values())
-        print(f"| {mode} | {t.get('ROLLOUT', 0):.2f} | {t.get('TRAIN', 0):.2f} | "
-              f"{t.get('SYNC', 0):.2f} | {sum(t.values()):.2f} | {wall:.2f} | "
-              f"{phase_rate[mode]:.2f} | {rate[mode]:.2f} |")
-    print(f"throughput ratio over ROLLOUT+TRAIN+SYNC time: "
-          f"{phase_rate['colocated'] / phase_rate['sequential']:.2f}x (target >= 1.3x)")
-    print(f"throughput ratio over loop wall time (adds ledger / TensorBoard writes): "
-          f"{rate['colocated'] / rate['sequential']:.2f}x")
+        print(
+            f"| {mode} | {t.get('ROLLOUT', 0):.2f} | {t.get('TRAIN', 0):.2f} | "
+            f"{t.get('SYNC', 0):.2f} | {sum(t.values()):.2f} | {wall:.2f} | "
+            f"{phase_rate[mode]:.2f} | {rate[mode]:.2f} |"
+        )
+    print(
+        f"throughput ratio over ROLLOUT+TRAIN+SYNC time: "
+        f"{phase_rate['colocated'] / phase_rate['sequential']:.2f}x (target >= 1.3x)"
+    )
+    print(
+        f"throughput ratio over loop wall time (adds ledger / TensorBoard writes): "
+        f"{rate['colocated'] / rate['sequential']:.2f}x"
+    )
     print_cpu_use(phase_rows)
     if any(episode_timings.values()):
         print_episode_timings(episode_timings)
@@ -182,10 +227,13 @@ def print_cpu_use(per_mode: dict[str, list[dict[str, Any]]]) -> None:
     """Cores busy on average per phase (whole machine, from /proc/stat): overlap can only fill
     what the sequential loop leaves idle."""
     names = ("ROLLOUT", "TRAIN", "SYNC")
-    print(f"| mode | {' | '.join(f'{n} cores busy' for n in names)} | all phases | "
-          f"(of {os.cpu_count()}) |")
+    print(
+        f"| mode | {' | '.join(f'{n} cores busy' for n in names)} | all phases | "
+        f"(of {os.cpu_count()}) |"
+    )
     print("|---|---|---|---|---|---|")
     for mode, rows in per_mode.items():
+
         def busy(rs: list[dict[str, Any]]) -> str:
             dur = sum(r["dur_s"] for r in rs)
             return f"{sum(r.get('cpu_s', 0.0) for r in rs) / dur:.2f}" if dur > 0 else "-"
@@ -197,15 +245,20 @@ def print_cpu_use(per_mode: dict[str, list[dict[str, Any]]]) -> None:
 def print_episode_timings(per_mode: dict[str, list[dict[str, Any]]]) -> None:
     """Per-episode means of the agent loop's timings (sandboxed suites): the reset wait is
     what prefetch hides; policy = generation, env = tool calls + grading."""
-    print("| mode | episodes | prefetched resets | reset wait s (mean) | policy s (mean) | "
-          "env s incl. grading (mean) |")
+    print(
+        "| mode | episodes | prefetched resets | reset wait s (mean) | policy s (mean) | "
+        "env s incl. grading (mean) |"
+    )
     print("|---|---|---|---|---|---|")
     for mode, rows in per_mode.items():
         n = max(len(rows), 1)
-        mean = {k: sum(float(r.get(k, 0.0)) for r in rows) / n
-                for k in ("reset_s", "policy_s", "env_s")}
-        print(f"| {mode} | {len(rows)} | {sum(bool(r.get('prefetched')) for r in rows)} | "
-              f"{mean['reset_s']:.2f} | {mean['policy_s']:.2f} | {mean['env_s']:.2f} |")
+        mean = {
+            k: sum(float(r.get(k, 0.0)) for r in rows) / n for k in ("reset_s", "policy_s", "env_s")
+        }
+        print(
+            f"| {mode} | {len(rows)} | {sum(bool(r.get('prefetched')) for r in rows)} | "
+            f"{mean['reset_s']:.2f} | {mean['policy_s']:.2f} | {mean['env_s']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -52,15 +52,21 @@ class ToolCall:
 def format_help(fmt: ActionFormat, tools: tuple[str, ...]) -> str:
     """The reminder shown after a malformed turn."""
     if fmt == "bash_block":
-        return ("Reply with your reasoning, then exactly ONE fenced block:\n```bash\n<command>\n```\n"
-                "To finish, reply with a block containing only `submit`.")
+        return (
+            "Reply with your reasoning, then exactly ONE fenced block:\n```bash\n<command>\n```\n"
+            "To finish, reply with a block containing only `submit`."
+        )
     if fmt == "xml":
-        return ("Reply with your reasoning, then exactly ONE call:\n<function=TOOL>\n"
-                "<parameter=NAME>VALUE</parameter>\n</function>\n"
-                f"TOOL is one of: {', '.join(tools)}.")
-    return ('Reply with your reasoning, then exactly ONE JSON tool call, e.g.\n```json\n'
-            '{"name": "bash", "arguments": {"command": "ls"}}\n```\n'
-            f"name is one of: {', '.join(tools)}.")
+        return (
+            "Reply with your reasoning, then exactly ONE call:\n<function=TOOL>\n"
+            "<parameter=NAME>VALUE</parameter>\n</function>\n"
+            f"TOOL is one of: {', '.join(tools)}."
+        )
+    return (
+        "Reply with your reasoning, then exactly ONE JSON tool call, e.g.\n```json\n"
+        '{"name": "bash", "arguments": {"command": "ls"}}\n```\n'
+        f"name is one of: {', '.join(tools)}."
+    )
 
 
 def parse_action(text: str, fmt: ActionFormat, tools: tuple[str, ...]) -> ToolCall:
@@ -116,7 +122,9 @@ def _parse_json(text: str) -> ToolCall:
     try:
         obj = json.loads(candidates[0])
     except json.JSONDecodeError as exc:
-        raise FormatError(f"the tool call is not valid JSON ({exc.msg} at char {exc.pos}).") from exc
+        raise FormatError(
+            f"the tool call is not valid JSON ({exc.msg} at char {exc.pos})."
+        ) from exc
     if isinstance(obj, dict) and isinstance(obj.get("function"), dict):
         obj = obj["function"]
     if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
@@ -131,4 +139,3 @@ def _parse_json(text: str) -> ToolCall:
         raise FormatError('"arguments" must be a JSON object.')
     start = text.find("```json") if "```json" in text else text.find("{")
     return ToolCall(obj["name"], args, text[: max(start, 0)].strip())
-

@@ -24,12 +24,16 @@ class BatchEnv:
 
     def __init__(self, make_env: Callable[[], ChunkEnv], n: int) -> None:
         self.envs = [make_env() for _ in range(n)]
-        self._pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ale-batch-{i}") for i in range(n)]
+        self._pools = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ale-batch-{i}") for i in range(n)
+        ]
 
     def __len__(self) -> int:
         return len(self.envs)
 
-    def reset(self, i: int, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Future[tuple[str, dict[str, Any]]]:
+    def reset(
+        self, i: int, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> Future[tuple[str, dict[str, Any]]]:
         return self._pools[i].submit(self.envs[i].reset, seed=seed, options=options)
 
     def step(self, i: int, action: str) -> Future[StepResult]:
@@ -39,7 +43,9 @@ class BatchEnv:
         """Prepare env `i`'s next task while its current episode runs."""
         self.envs[i].prefetch(task_id)
 
-    def reset_all(self, options: Sequence[dict[str, Any] | None]) -> list[tuple[str, dict[str, Any]]]:
+    def reset_all(
+        self, options: Sequence[dict[str, Any] | None]
+    ) -> list[tuple[str, dict[str, Any]]]:
         futures = [self.reset(i, options=o) for i, o in enumerate(options)]
         return [f.result() for f in futures]
 

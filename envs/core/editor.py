@@ -34,12 +34,17 @@ class Editor:
     def execute(self, command: str, path: str, **kwargs: Any) -> str:
         path = self._check_path(path)
         handlers: dict[str, Callable[..., str]] = {
-            "view": self.view, "create": self.create, "str_replace": self.str_replace,
-            "insert": self.insert, "undo_edit": self.undo_edit,
+            "view": self.view,
+            "create": self.create,
+            "str_replace": self.str_replace,
+            "insert": self.insert,
+            "undo_edit": self.undo_edit,
         }
         handler = handlers.get(command)
         if handler is None:
-            raise EditorError(f"unknown command {command!r}; use view, create, str_replace, insert or undo_edit")
+            raise EditorError(
+                f"unknown command {command!r}; use view, create, str_replace, insert or undo_edit"
+            )
         try:
             return handler(path, **kwargs)
         except TypeError as exc:  # an argument this command does not take
@@ -48,11 +53,15 @@ class Editor:
     # -- helpers -------------------------------------------------------------------------
     def _check_path(self, path: str) -> str:
         if not path.startswith("/"):
-            raise EditorError(f"{path!r} is not absolute; did you mean {posixpath.join(self.root, path)!r}?")
+            raise EditorError(
+                f"{path!r} is not absolute; did you mean {posixpath.join(self.root, path)!r}?"
+            )
         norm = posixpath.normpath(path)
         if norm != self.root and not norm.startswith(self.root.rstrip("/") + "/"):
-            raise EditorError(f"{norm!r} is outside the workspace {self.root}; the editor only edits "
-                              "files under it (use bash for anything else)")
+            raise EditorError(
+                f"{norm!r} is outside the workspace {self.root}; the editor only edits "
+                "files under it (use bash for anything else)"
+            )
         return norm
 
     def _read_text(self, path: str) -> str:
@@ -91,7 +100,8 @@ class Editor:
     def view(self, path: str, view_range: list[int] | None = None) -> str:
         if self._is_dir(path):
             out = self.sandbox.run(
-                f"find {shlex.quote(path)} -maxdepth 2 -not -path '*/.*' | sort | head -500", timeout=30
+                f"find {shlex.quote(path)} -maxdepth 2 -not -path '*/.*' | sort | head -500",
+                timeout=30,
             )
             return f"Files and directories up to 2 levels deep in {path}:\n{out.output}"
         text = self._read_text(path)
@@ -102,9 +112,15 @@ class Editor:
                 raise EditorError("view_range must be [start, end] (end -1 means to the end)")
             start, end = view_range[0], len(lines) if view_range[1] == -1 else view_range[1]
             if not 1 <= start <= len(lines) or end < start:
-                raise EditorError(f"view_range {view_range} is outside the file's {len(lines)} lines")
+                raise EditorError(
+                    f"view_range {view_range} is outside the file's {len(lines)} lines"
+                )
         shown = lines[start - 1 : min(end, start - 1 + MAX_VIEW_LINES)]
-        note = "" if start - 1 + len(shown) >= end else f"\n[{end - start + 1 - len(shown)} more lines: use view_range]"
+        note = (
+            ""
+            if start - 1 + len(shown) >= end
+            else f"\n[{end - start + 1 - len(shown)} more lines: use view_range]"
+        )
         return f"Here's the result of running `cat -n` on {path}:\n{self._numbered(chr(10).join(shown), start)}{note}"
 
     def create(self, path: str, file_text: str | None = None) -> str:
@@ -125,11 +141,15 @@ class Editor:
         text = self._read_text(path)
         count = text.count(old_str)
         if count == 0:
-            raise EditorError(f"no replacement was performed: old_str did not appear verbatim in {path}")
+            raise EditorError(
+                f"no replacement was performed: old_str did not appear verbatim in {path}"
+            )
         if count > 1:
             lines = [i + 1 for i, ln in enumerate(text.split("\n")) if old_str.split("\n")[0] in ln]
-            raise EditorError(f"no replacement was performed: old_str occurs {count} times (lines {lines[:10]}); "
-                              "include more context to make it unique")
+            raise EditorError(
+                f"no replacement was performed: old_str occurs {count} times (lines {lines[:10]}); "
+                "include more context to make it unique"
+            )
         new = new_str or ""
         line = text[: text.index(old_str)].count("\n") + 1
         result = text.replace(old_str, new)

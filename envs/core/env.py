@@ -162,11 +162,16 @@ class ChunkEnv(gymnasium.Env[str, str]):
         return self._prepare(task_id), False
 
     # -- Gymnasium API -----------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         options = options or {}
         self._close_sandbox()
-        task_id = options.get("task_id") or self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
+        task_id = (
+            options.get("task_id")
+            or self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
+        )
         prepared, prefetched = self._take(str(task_id))
         self.task, self.sandbox = prepared.task, prepared.sandbox
         self.editor = Editor(self.sandbox, self.task.workdir)
@@ -195,21 +200,37 @@ class ChunkEnv(gymnasium.Env[str, str]):
             obs, _, term, trunc, info = self._step(action, replaying=True)
             steps.append({"action": action, "observation": obs, "exit_code": info["exit_code"]})
             if term or trunc:
-                raise EnvError(f"replay ended the episode at chunk {info['chunk_index']}: "
-                               "a replay prefix must not submit or hit a limit")
+                raise EnvError(
+                    f"replay ended the episode at chunk {info['chunk_index']}: "
+                    "a replay prefix must not submit or hit a limit"
+                )
         return steps
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         return self._step(action, replaying=False)
 
-    def _step(self, action: str, replaying: bool) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+    def _step(
+        self, action: str, replaying: bool
+    ) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         if self._done or self.sandbox is None or self.task is None or self.editor is None:
-            return "The episode is over: call reset().", 0.0, True, False, {"infra_error": False, "chunk_index": self._chunk}
+            return (
+                "The episode is over: call reset().",
+                0.0,
+                True,
+                False,
+                {"infra_error": False, "chunk_index": self._chunk},
+            )
         self._chunk += 1
         t0 = time.monotonic()
-        info: dict[str, Any] = {"chunk_index": self._chunk, "tool": None, "exit_code": None,
-                                "sandbox_id": self.sandbox.id, "infra_error": False,
-                                "format_error": False, "output_truncated": False}
+        info: dict[str, Any] = {
+            "chunk_index": self._chunk,
+            "tool": None,
+            "exit_code": None,
+            "sandbox_id": self.sandbox.id,
+            "infra_error": False,
+            "format_error": False,
+            "output_truncated": False,
+        }
         outcome: ToolOutcome | None = None
         try:
             call = parse_action(action, self.action_format, self.tools)
@@ -218,8 +239,11 @@ class ChunkEnv(gymnasium.Env[str, str]):
                 raise EnvError("a replay prefix must not contain submit")
             outcome = run_tool(call, self.sandbox, self.editor, self.limits.command_timeout_s)
             observation = outcome.observation
-            info.update(exit_code=outcome.exit_code, timed_out=outcome.timed_out,
-                        output_truncated=outcome.output_truncated)
+            info.update(
+                exit_code=outcome.exit_code,
+                timed_out=outcome.timed_out,
+                output_truncated=outcome.output_truncated,
+            )
         except FormatError as exc:
             info["format_error"] = True
             observation = f"Error: {exc}\n{format_help(self.action_format, self.tools)}"
@@ -230,18 +254,28 @@ class ChunkEnv(gymnasium.Env[str, str]):
         info["output_truncated"] = info["output_truncated"] or cut
         info["duration_s"] = time.monotonic() - t0
         terminated = bool(outcome and outcome.submitted)
-        truncated = bool(info["infra_error"]) or self._chunk >= self.limits.max_turns or (
-            time.monotonic() - self._started >= self.limits.max_wall_s)
+        truncated = (
+            bool(info["infra_error"])
+            or self._chunk >= self.limits.max_turns
+            or (time.monotonic() - self._started >= self.limits.max_wall_s)
+        )
         if truncated and not terminated and not info["infra_error"]:
-            info["truncation"] = "max_turns" if self._chunk >= self.limits.max_turns else "max_wall_s"
+            info["truncation"] = (
+                "max_turns" if self._chunk >= self.limits.max_turns else "max_wall_s"
+            )
         reward = 0.0
         if terminated or (truncated and not replaying):
             self._done = True
             if terminated or (self.limits.grade_on_truncation and not info["infra_error"]):
                 grade = self._grade()
                 reward = grade.reward
-                info["grade"] = {"reward": grade.reward, "resolved": grade.resolved, "tests": grade.tests,
-                                 "error": grade.error, "report": grade.report}
+                info["grade"] = {
+                    "reward": grade.reward,
+                    "resolved": grade.resolved,
+                    "tests": grade.tests,
+                    "error": grade.error,
+                    "report": grade.report,
+                }
                 info["infra_error"] = info["infra_error"] or grade.error is not None
         self._last_render = observation
         return observation, reward, terminated, truncated and not terminated, info

@@ -18,7 +18,9 @@ SAMPLE_CHARSET = string.printable
 class UnicodeText(Space[str]):
     """Strings of at most `max_length` characters, any Unicode. `sample` draws printable ASCII."""
 
-    def __init__(self, max_length: int = 1_000_000, seed: int | np.random.Generator | None = None) -> None:
+    def __init__(
+        self, max_length: int = 1_000_000, seed: int | np.random.Generator | None = None
+    ) -> None:
         self.max_length = max_length
         super().__init__(dtype=str, seed=seed)
 

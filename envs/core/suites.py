@@ -23,8 +23,11 @@ def _swe_mini(dataset: str | None, split: str, task_ids: list[str] | None) -> Ta
 def _swebench(dataset: str | None, split: str, task_ids: list[str] | None) -> TaskSuite:
     from envs.suites.swebench import SWEBenchSuite
 
-    return SWEBenchSuite(dataset or os.environ.get("ALE_SWEBENCH_DATASET", DEFAULT_SWEBENCH),
-                         split=split, task_ids=task_ids)
+    return SWEBenchSuite(
+        dataset or os.environ.get("ALE_SWEBENCH_DATASET", DEFAULT_SWEBENCH),
+        split=split,
+        task_ids=task_ids,
+    )
 
 
 def _tb_mini(dataset: str | None, split: str, task_ids: list[str] | None) -> TaskSuite:
@@ -39,8 +42,10 @@ def _folder(kind: str, env_var: str) -> Callable[[str | None, str, list[str] | N
 
         path = dataset or os.environ.get(env_var)
         if not path:
-            raise EnvError(f"the {kind} suite needs a folder of tasks: pass dataset=PATH "
-                           f"(gymnasium.make(..., dataset=PATH)) or set ${env_var}")
+            raise EnvError(
+                f"the {kind} suite needs a folder of tasks: pass dataset=PATH "
+                f"(gymnasium.make(..., dataset=PATH)) or set ${env_var}"
+            )
         cls = tb.TerminalBenchSuite if kind == "terminal-bench" else tb.HarborSuite
         return cls(path, task_ids=task_ids)  # type: ignore[no-any-return]
 
@@ -56,8 +61,12 @@ SUITES: dict[str, Callable[[str | None, str, list[str] | None], TaskSuite]] = {
 }
 
 
-def resolve_suite(suite: TaskSuite | str, dataset: str | None = None, split: str = "test",
-                  task_ids: list[str] | None = None) -> TaskSuite:
+def resolve_suite(
+    suite: TaskSuite | str,
+    dataset: str | None = None,
+    split: str = "test",
+    task_ids: list[str] | None = None,
+) -> TaskSuite:
     """`suite` itself if it is a `TaskSuite`, else the registered suite of that name."""
     if not isinstance(suite, str):
         return suite

@@ -20,7 +20,7 @@ TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         "function": {
             "name": "bash",
             "description": "Run a command in a persistent bash shell (cwd and exports persist). "
-                           "Non-interactive: stdin is empty. Long output is cut to head and tail.",
+            "Non-interactive: stdin is empty. Long output is cut to head and tail.",
             "parameters": {
                 "type": "object",
                 "properties": {"command": {"type": "string", "description": "The bash command."}},
@@ -33,14 +33,16 @@ TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
         "function": {
             "name": "str_replace_editor",
             "description": "View, create and edit files. `view` shows a file with line numbers "
-                           "or lists a directory; `create` writes a new file; `str_replace` "
-                           "replaces one unique occurrence of `old_str`; `insert` adds `new_str` "
-                           "after line `insert_line`; `undo_edit` reverts the last edit of `path`.",
+            "or lists a directory; `create` writes a new file; `str_replace` "
+            "replaces one unique occurrence of `old_str`; `insert` adds `new_str` "
+            "after line `insert_line`; `undo_edit` reverts the last edit of `path`.",
             "parameters": {
                 "type": "object",
                 "properties": {
-                    "command": {"type": "string",
-                                "enum": ["view", "create", "str_replace", "insert", "undo_edit"]},
+                    "command": {
+                        "type": "string",
+                        "enum": ["view", "create", "str_replace", "insert", "undo_edit"],
+                    },
                     "path": {"type": "string", "description": "Absolute path."},
                     "file_text": {"type": "string"},
                     "old_str": {"type": "string"},
@@ -84,8 +86,10 @@ def coerce_arguments(name: str, args: dict[str, Any]) -> dict[str, Any]:
         raise FormatError(f"tool {name!r} needs argument(s) {', '.join(missing)}.")
     unknown = [k for k in args if k not in props]
     if unknown:
-        raise FormatError(f"tool {name!r} has no argument(s) {', '.join(unknown)}; "
-                          f"it takes: {', '.join(props) or 'none'}.")
+        raise FormatError(
+            f"tool {name!r} has no argument(s) {', '.join(unknown)}; "
+            f"it takes: {', '.join(props) or 'none'}."
+        )
     out = dict(args)
     for key, value in args.items():
         kind = props[key].get("type")
@@ -95,7 +99,9 @@ def coerce_arguments(name: str, args: dict[str, Any]) -> dict[str, Any]:
             elif kind == "array" and isinstance(value, str):
                 out[key] = [int(v) for v in value.strip().strip("[]").split(",")]
         except ValueError as exc:
-            raise FormatError(f"argument {key!r} of {name!r} must be {kind}, got {value!r}.") from exc
+            raise FormatError(
+                f"argument {key!r} of {name!r} must be {kind}, got {value!r}."
+            ) from exc
     return out
 
 
@@ -104,26 +110,34 @@ def format_bash(result: ExecResult, timeout: float) -> str:
     text = result.output
     notes = []
     if result.timed_out:
-        notes.append(f"[timed out after {timeout:g} s: the command was killed; run long jobs in "
-                     "the background or with a smaller input]")
+        notes.append(
+            f"[timed out after {timeout:g} s: the command was killed; run long jobs in "
+            "the background or with a smaller input]"
+        )
     elif result.exit_code != 0:
         notes.append(f"[exit code {result.exit_code}]")
     if result.session_restarted:
         notes.append("[the shell was restarted: exported variables were lost]")
     if notes:
-        text = (text + ("\n" if text and not text.endswith("\n") else "") + "\n".join(notes))
+        text = text + ("\n" if text and not text.endswith("\n") else "") + "\n".join(notes)
     return text or "[no output]"
 
 
-def run_tool(call: ToolCall, sandbox: Sandbox, editor: Editor, command_timeout: float) -> ToolOutcome:
+def run_tool(
+    call: ToolCall, sandbox: Sandbox, editor: Editor, command_timeout: float
+) -> ToolOutcome:
     """Execute `call` in `sandbox`."""
     args = coerce_arguments(call.name, call.arguments)
     if call.name == "submit":
         return ToolOutcome("Submitted.", submitted=True)
     if call.name == "bash":
         result = sandbox.run(str(args["command"]), timeout=command_timeout)
-        return ToolOutcome(format_bash(result, command_timeout), result.exit_code,
-                           timed_out=result.timed_out, output_truncated=result.truncated)
+        return ToolOutcome(
+            format_bash(result, command_timeout),
+            result.exit_code,
+            timed_out=result.timed_out,
+            output_truncated=result.truncated,
+        )
     try:
         return ToolOutcome(editor.execute(**args))
     except EditorError as exc:

@@ -13,7 +13,9 @@ def attach(sandbox_id: str) -> Sandbox:
     matches = [r for r in list_all() if r.id.startswith(sandbox_id)]
     if len(matches) != 1:
         found = ", ".join(r.id for r in matches) or "none"
-        raise SandboxDead(f"{len(matches)} sandboxes match {sandbox_id!r} ({found}): see `ale sandbox ls`")
+        raise SandboxDead(
+            f"{len(matches)} sandboxes match {sandbox_id!r} ({found}): see `ale sandbox ls`"
+        )
     record = matches[0]
     if record.backend == "docker":
         from envs.rock.docker_backend import DockerSandbox

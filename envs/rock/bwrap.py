@@ -37,13 +37,26 @@ from envs.rock.proctree import descendants, signal_pids
 from envs.rock.shell import SHELL_ARGV
 
 #: The same set as `docker_backend.SHELL_CAPS` (a test checks they stay equal).
-SHELL_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-              "NET_BIND_SERVICE"]
+SHELL_CAPS = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "NET_BIND_SERVICE",
+]
 #: Run first in a shell's bwrap (which adds CAP_SETPCAP for it): the sandbox's `setpriv` cuts
 #: the bounding set to `SHELL_CAPS` (bwrap run as root leaves it full) and drops SETPCAP, so
 #: the shell ends with exactly `SHELL_CAPS` in every set, like docker's `--cap-drop ALL`.
-BOUNDING_PREFIX = ["setpriv", "--bounding-set=-all," + ",".join(f"+{c.lower()}" for c in SHELL_CAPS),
-                   "--inh-caps=-setpcap", "--ambient-caps=-setpcap", "--"]
+BOUNDING_PREFIX = [
+    "setpriv",
+    "--bounding-set=-all," + ",".join(f"+{c.lower()}" for c in SHELL_CAPS),
+    "--inh-caps=-setpcap",
+    "--ambient-caps=-setpcap",
+    "--",
+]
 #: A fresh /proc with /proc/sys read-only (bwrap leaves it writable when run as root, and
 #: uid 0 may write most global sysctls without any capability), and a minimal /dev. The
 #: sysctl tree shows the reader's namespaces whichever proc instance it is bound from.
@@ -59,8 +72,10 @@ def ttl_init_script(ttl_s: float, fd: int) -> str:
     `fd` is a pipe whose write end the init itself holds, so `read -t 5` always times out
     (no fork per loop, even when a fork bomb holds every pid of the sandbox).
     """
-    return (f"while [ $SECONDS -lt {max(int(ttl_s), 0)} ]; do "
-            f"read -r -t 5 -u {fd} _ || [ $? -gt 128 ] || sleep 5; done; exit 0")
+    return (
+        f"while [ $SECONDS -lt {max(int(ttl_s), 0)} ]; do "
+        f"read -r -t 5 -u {fd} _ || [ $? -gt 128 ] || sleep 5; done; exit 0"
+    )
 
 
 def setenv(env: dict[str, str]) -> list[str]:
@@ -69,13 +84,21 @@ def setenv(env: dict[str, str]) -> list[str]:
 
 def reaper_argv(layout: Layout) -> list[str]:
     """The host command that removes an expired sandbox (`local_backend.reap`)."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-            "from envs.rock.local_backend import reap; reap(sys.argv[2])")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from envs.rock.local_backend import reap; reap(sys.argv[2])"
+    )
     return [sys.executable, "-c", code, str(REPO), str(layout.dir)]
 
 
-def init_argv(layout: Layout, cgroup: SandboxCgroup, env: dict[str, str], isolate_net: bool,
-              ttl_s: float, keep_fd: int) -> list[str]:
+def init_argv(
+    layout: Layout,
+    cgroup: SandboxCgroup,
+    env: dict[str, str],
+    isolate_net: bool,
+    ttl_s: float,
+    keep_fd: int,
+) -> list[str]:
     """sh (waits, reaps at TTL) -> sh (joins the cgroup) -> bwrap -> bash, the TTL loop as PID 1.
 
     The outer shell stays outside the cgroup, so killing the cgroup never kills the reaper;
@@ -85,18 +108,47 @@ def init_argv(layout: Layout, cgroup: SandboxCgroup, env: dict[str, str], isolat
     reap = " ".join(shlex.quote(a) for a in reaper_argv(layout))
     enter = f'{cgroup.enter_script()} && exec "$@"'
     return [
-        "sh", "-c", f"sh -c {shlex.quote(enter)} ale-init \"$@\"; "
-        f"[ $? -eq 0 ] && exec {reap} >/dev/null 2>&1", "ale-ttl",
-        "bwrap", "--bind", str(layout.merged), "/", *PROC_AND_DEV,
-        "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup", *net,
-        "--as-pid-1", "--new-session", "--hostname", layout.sid, "--cap-drop", "ALL",
-        "--clearenv", *setenv(env), "--chdir", "/",
-        "--", "bash", "--norc", "--noprofile", "-c", ttl_init_script(ttl_s, keep_fd),
+        "sh",
+        "-c",
+        f'sh -c {shlex.quote(enter)} ale-init "$@"; [ $? -eq 0 ] && exec {reap} >/dev/null 2>&1',
+        "ale-ttl",
+        "bwrap",
+        "--bind",
+        str(layout.merged),
+        "/",
+        *PROC_AND_DEV,
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup",
+        *net,
+        "--as-pid-1",
+        "--new-session",
+        "--hostname",
+        layout.sid,
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        *setenv(env),
+        "--chdir",
+        "/",
+        "--",
+        "bash",
+        "--norc",
+        "--noprofile",
+        "-c",
+        ttl_init_script(ttl_s, keep_fd),
     ]
 
 
-def shell_argv(layout: Layout, cgroup: SandboxCgroup, init_pid: int, init_start: str,
-               env: dict[str, str], user_prefix: list[str]) -> list[str]:
+def shell_argv(
+    layout: Layout,
+    cgroup: SandboxCgroup,
+    init_pid: int,
+    init_start: str,
+    env: dict[str, str],
+    user_prefix: list[str],
+) -> list[str]:
     """sh (checks the init, joins the cgroup) -> nsenter -> bwrap -> bash, one pid each.
 
     The init's namespaces are opened first and the init's start time checked after, so a
@@ -114,12 +166,42 @@ def shell_argv(layout: Layout, cgroup: SandboxCgroup, init_pid: int, init_start:
     caps = [x for cap in (*SHELL_CAPS, "SETPCAP") for x in ("--cap-add", f"CAP_{cap}")]
     closes = " ".join(f"{fd}<&-" for fd in _NS_FDS.values())
     return [
-        "sh", "-c", script, "ale-shell", "nsenter", *joins, "--",
-        "bwrap", "--pidns", str(_NS_FDS["pid"]), "--bind", str(layout.merged), "/",
-        "--ro-bind", str(layout.sysfs), "/sys", *PROC_AND_DEV, "--die-with-parent",
-        "--new-session", "--cap-drop", "ALL", *caps, "--clearenv", *setenv(env), "--chdir", "/",
-        "--", "bash", "--norc", "--noprofile", "-c", f'exec {closes} && exec "$@"', "ale-shell",
-        *BOUNDING_PREFIX, *user_prefix, *SHELL_ARGV,
+        "sh",
+        "-c",
+        script,
+        "ale-shell",
+        "nsenter",
+        *joins,
+        "--",
+        "bwrap",
+        "--pidns",
+        str(_NS_FDS["pid"]),
+        "--bind",
+        str(layout.merged),
+        "/",
+        "--ro-bind",
+        str(layout.sysfs),
+        "/sys",
+        *PROC_AND_DEV,
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        *caps,
+        "--clearenv",
+        *setenv(env),
+        "--chdir",
+        "/",
+        "--",
+        "bash",
+        "--norc",
+        "--noprofile",
+        "-c",
+        f'exec {closes} && exec "$@"',
+        "ale-shell",
+        *BOUNDING_PREFIX,
+        *user_prefix,
+        *SHELL_ARGV,
     ]
 
 
@@ -133,7 +215,9 @@ def user_prefix(user: str, passwd: list[str]) -> tuple[list[str], str]:
         return [], "/root"
     name, _, group = user.partition(":")
     rows = [row for row in (line.split(":") for line in passwd) if len(row) >= 7]
-    entry = next((row for row in rows if name in (row[0], row[2] if name.isdigit() else None)), None)
+    entry = next(
+        (row for row in rows if name in (row[0], row[2] if name.isdigit() else None)), None
+    )
     if entry is None and not name.isdigit():
         raise SandboxError(f"user {name!r} is not in the sandbox's /etc/passwd")
     uid = entry[2] if entry else name

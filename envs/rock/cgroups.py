@@ -62,7 +62,8 @@ def _warn_no_cpu(limits: Limits) -> None:
     warnings.warn(
         f"no cgroup cpu controller here: a local sandbox runs without its {limits.cpus}-core "
         "CPU quota (memory and pids limits still apply; commands still time out).",
-        RuntimeWarning, stacklevel=3,
+        RuntimeWarning,
+        stacklevel=3,
     )
 
 
@@ -105,7 +106,9 @@ class SandboxCgroup:
     def _create_v1(self, limits: Limits) -> None:
         for controller in V1_REQUIRED:
             if not (self.root / controller).is_dir():
-                raise OSError(errno.ENOENT, "cgroup v1 controller not mounted", str(self.root / controller))
+                raise OSError(
+                    errno.ENOENT, "cgroup v1 controller not mounted", str(self.root / controller)
+                )
         for d in self.dirs.values():
             d.mkdir(parents=True, exist_ok=True)
         mem = self.dirs["memory"]
@@ -125,8 +128,11 @@ class SandboxCgroup:
         available = (self.root / "cgroup.controllers").read_text().split()
         missing = [c for c in V1_REQUIRED if c not in available]
         if missing:
-            raise OSError(errno.ENOENT, f"cgroup v2 controllers {missing} are not available",
-                          str(self.root / "cgroup.controllers"))
+            raise OSError(
+                errno.ENOENT,
+                f"cgroup v2 controllers {missing} are not available",
+                str(self.root / "cgroup.controllers"),
+            )
         wanted = [c for c in (*V1_REQUIRED, "cpu") if c in available]
         parent = self.root / PARENT
         parent.mkdir(exist_ok=True)
@@ -145,7 +151,10 @@ class SandboxCgroup:
             _warn_no_cpu(limits)
             return
         quota = int(limits.cpus * CFS_PERIOD_US) if limits.cpus > 0 else 0
-        _write(d / "cpu.max", f"{max(quota, 1000)} {CFS_PERIOD_US}" if quota else f"max {CFS_PERIOD_US}")
+        _write(
+            d / "cpu.max",
+            f"{max(quota, 1000)} {CFS_PERIOD_US}" if quota else f"max {CFS_PERIOD_US}",
+        )
 
     # -- membership ----------------------------------------------------------------------
     def procs_files(self) -> list[Path]:

@@ -20,7 +20,9 @@ from envs.rock.api import (
 )
 from envs.rock.errors import SandboxError
 
-images_app = typer.Typer(help="Build sandbox images locally (no registry needed).", no_args_is_help=True)
+images_app = typer.Typer(
+    help="Build sandbox images locally (no registry needed).", no_args_is_help=True
+)
 sandbox_app = typer.Typer(help="Start, use and clean up sandboxes.", no_args_is_help=True)
 console = Console(stderr=True)
 
@@ -32,11 +34,22 @@ def _fail(exc: Exception) -> None:
 
 @images_app.command("build")
 def images_build(
-    task: Annotated[Path | None, typer.Option(help="Also build this task folder's Dockerfile.")] = None,
-    tag: Annotated[str | None, typer.Option(help="Tag for --task (default ale-task/<folder>).")] = None,
+    task: Annotated[
+        Path | None, typer.Option(help="Also build this task folder's Dockerfile.")
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option(help="Tag for --task (default ale-task/<folder>).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the cached recipe matches.")] = False,
-    local: Annotated[bool, typer.Option(help="Only the root filesystem for the local backend.")] = False,
-    ca_bundle: Annotated[Path | None, typer.Option(help="Extra PEM CA bundle trusted in the image (default: $ALE_EXTRA_CA_BUNDLE, $PIP_CERT or $SSL_CERT_FILE).")] = None,
+    local: Annotated[
+        bool, typer.Option(help="Only the root filesystem for the local backend.")
+    ] = False,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help="Extra PEM CA bundle trusted in the image (default: $ALE_EXTRA_CA_BUNDLE, $PIP_CERT or $SSL_CERT_FILE)."
+        ),
+    ] = None,
 ) -> None:
     """Build the base image from Debian (debootstrap + docker import); idempotent."""
     from envs.rock.images import BaseImageRecipe, build_base, build_task_image
@@ -46,7 +59,9 @@ def images_build(
         build_base(recipe, force=force, docker_image=not local, log=console.print)
         if task is not None:
             name = tag or f"ale-task/{task.name.lower()}"
-            dockerfile = "Dockerfile" if (task / "Dockerfile").exists() else "environment/Dockerfile"
+            dockerfile = (
+                "Dockerfile" if (task / "Dockerfile").exists() else "environment/Dockerfile"
+            )
             changed = build_task_image(task, name, dockerfile=dockerfile, force=force)
             console.print(f"{name}: built (FROM rewritten: {changed or 'none'})")
     except SandboxError as exc:
@@ -65,9 +80,14 @@ def sandbox_create(
     """Start a detached sandbox (ended by its TTL or `ale sandbox rm`); prints its id."""
     from envs.rock.factory import create_sandbox
 
-    spec = SandboxSpec(image=image, ttl_s=ttl, memory_mb=memory_mb, cpus=cpus,
-                       network=network,  # type: ignore[arg-type]
-                       labels={LABEL_OWNER_PID: DETACHED_PID})
+    spec = SandboxSpec(
+        image=image,
+        ttl_s=ttl,
+        memory_mb=memory_mb,
+        cpus=cpus,
+        network=network,  # type: ignore[arg-type]
+        labels={LABEL_OWNER_PID: DETACHED_PID},
+    )
     try:
         sb = create_sandbox(spec, backend)
     except SandboxError as exc:
@@ -102,8 +122,15 @@ def sandbox_ls() -> None:
     header = ("backend", "id", "image", "status", "owner pid", "expires in", "orphan")
     now = time.time()
     rows = [
-        (r.backend, r.id, r.image, r.status, r.labels.get(LABEL_OWNER_PID, "?"),
-         f"{float(r.labels.get(LABEL_EXPIRES_AT, '0')) - now:.0f} s", "yes" if r.orphan else "")
+        (
+            r.backend,
+            r.id,
+            r.image,
+            r.status,
+            r.labels.get(LABEL_OWNER_PID, "?"),
+            f"{float(r.labels.get(LABEL_EXPIRES_AT, '0')) - now:.0f} s",
+            "yes" if r.orphan else "",
+        )
         for r in list_all()
     ]
     if not sys.stdout.isatty():  # scripts get tab-separated lines, never folded
@@ -133,7 +160,9 @@ def sandbox_rm(sandbox_ids: list[str]) -> None:
 
 @sandbox_app.command("gc")
 def sandbox_gc(
-    everything: Annotated[bool, typer.Option("--all", help="Remove all of ours, not only orphans.")] = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Remove all of ours, not only orphans.")
+    ] = False,
 ) -> None:
     """Remove orphaned sandboxes: TTL passed, or their driver process is gone."""
     from envs.rock.gc import collect

@@ -40,8 +40,16 @@ from envs.rock.proctree import interrupt_shell
 from envs.rock.shell import SHELL_ARGV, ShellSession
 
 BACKEND = "docker"
-SHELL_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-              "NET_BIND_SERVICE"]
+SHELL_CAPS = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "NET_BIND_SERVICE",
+]
 SNAPSHOT_REPO = "ale-snapshot"
 _API_TIMEOUT_S = 60
 _STDOUT = 1
@@ -91,7 +99,9 @@ def ttl_init_script(ttl_s: float) -> str:
     As PID 1 of its pid namespace it ignores every signal sent from inside (even `kill -9
     -1` or a fork bomb cannot end it or starve it), and bash reaps re-parented orphans.
     """
-    return f"while [ $SECONDS -lt {int(ttl_s)} ]; do read -r -t 5 _ || [ $? -gt 128 ] || sleep 5; done"
+    return (
+        f"while [ $SECONDS -lt {int(ttl_s)} ]; do read -r -t 5 _ || [ $? -gt 128 ] || sleep 5; done"
+    )
 
 
 class DockerExecTransport:
@@ -100,8 +110,14 @@ class DockerExecTransport:
     def __init__(self, api: Any, container_id: str, spec: SandboxSpec) -> None:
         self._api = api
         self._exec_id = api.exec_create(
-            container_id, SHELL_ARGV, stdin=True, stdout=True, stderr=True, tty=False,
-            environment=spec.env, workdir=spec.workdir,
+            container_id,
+            SHELL_ARGV,
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            environment=spec.env,
+            workdir=spec.workdir,
             user="0:0" if spec.user == "root" else spec.user,  # no passwd lookup for root
         )["Id"]
         self._sock: socket.socket = api.exec_start(self._exec_id, socket=True)._sock
@@ -224,8 +240,12 @@ class DockerSandbox:
             raise engine_error(exc, f"attaching to {container_id}") from exc
         cfg = container.attrs.get("Config", {})
         env = dict(e.split("=", 1) for e in cfg.get("Env") or [] if "=" in e)
-        spec = SandboxSpec(image=cfg.get("Image", ""), workdir=cfg.get("WorkingDir") or "/",
-                           env=env, labels=dict(container.labels))
+        spec = SandboxSpec(
+            image=cfg.get("Image", ""),
+            workdir=cfg.get("WorkingDir") or "/",
+            env=env,
+            labels=dict(container.labels),
+        )
         return cls(spec, container)
 
     @staticmethod
@@ -297,7 +317,9 @@ class DockerSandbox:
         except (docker.errors.DockerException, requests.RequestException):
             pass  # already gone, or the engine is: gc and the TTL cover it
         for image in self._snapshots:
-            with contextlib.suppress(docker.errors.DockerException, requests.RequestException, SandboxError):
+            with contextlib.suppress(
+                docker.errors.DockerException, requests.RequestException, SandboxError
+            ):
                 client().images.remove(image, force=True, noprune=False)
 
     # -- commands ------------------------------------------------------------------------
@@ -332,10 +354,14 @@ class DockerSandbox:
                     "and the kernel killed a process; use less memory or raise memory_mb]\n"
                 ).encode()
                 return ExecResult(
-                    exit_code=result.exit_code, raw=result.raw + note,
-                    truncated=result.truncated, timed_out=result.timed_out,
-                    duration_s=result.duration_s, output_bytes=result.output_bytes,
-                    session_restarted=result.session_restarted, oom_killed=True,
+                    exit_code=result.exit_code,
+                    raw=result.raw + note,
+                    truncated=result.truncated,
+                    timed_out=result.timed_out,
+                    duration_s=result.duration_s,
+                    output_bytes=result.output_bytes,
+                    session_restarted=result.session_restarted,
+                    oom_killed=True,
                 )
         return result
 
@@ -359,7 +385,7 @@ class DockerSandbox:
     # -- files ---------------------------------------------------------------------------
     @property
     def files_via(self) -> str:
-        """"host" when file operations go straight to the container's filesystem (the engine
+        """ "host" when file operations go straight to the container's filesystem (the engine
         runs on this host; see `envs.rock.host_root`), else "engine" (the archive API)."""
         return "host" if self._host_root() is not None else "engine"
 
@@ -418,8 +444,10 @@ class DockerSandbox:
     def _gone(self, what: str) -> SandboxDead | None:
         """The error for a file operation whose container vanished, else None."""
         if not self.alive():
-            return SandboxDead(f"docker sandbox {self.id} is gone while {what} (killed, TTL "
-                               "expired, or the Docker engine restarted): create a new sandbox.")
+            return SandboxDead(
+                f"docker sandbox {self.id} is gone while {what} (killed, TTL "
+                "expired, or the Docker engine restarted): create a new sandbox."
+            )
         return None
 
     def _put(self, archive: bytes, path: str) -> None:
@@ -428,9 +456,12 @@ class DockerSandbox:
             ok = self._container.put_archive("/", archive)
         except docker.errors.NotFound as exc:
             raise self._gone(f"writing {path!r}") or SandboxFileError(
-                f"cannot write {path!r} in {self.id}: {exc.explanation}") from exc
+                f"cannot write {path!r} in {self.id}: {exc.explanation}"
+            ) from exc
         except docker.errors.APIError as exc:
-            raise SandboxFileError(f"cannot write {path!r} in {self.id}: {exc.explanation}") from exc
+            raise SandboxFileError(
+                f"cannot write {path!r} in {self.id}: {exc.explanation}"
+            ) from exc
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise engine_error(exc, f"writing {path!r}") from exc
         if not ok:
@@ -443,7 +474,8 @@ class DockerSandbox:
             return io.BytesIO(b"".join(stream))
         except docker.errors.NotFound as exc:
             raise self._gone(f"reading {path!r}") or SandboxFileError(
-                f"no such file in sandbox {self.id}: {path!r}") from exc
+                f"no such file in sandbox {self.id}: {path!r}"
+            ) from exc
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise engine_error(exc, f"reading {path!r}") from exc
 
@@ -452,7 +484,8 @@ class DockerSandbox:
         """Commit the container's filesystem to a local image; returns its id."""
         try:
             image = self._container.commit(
-                repository=SNAPSHOT_REPO, tag=f"{self.id}-{len(self._snapshots)}",
+                repository=SNAPSHOT_REPO,
+                tag=f"{self.id}-{len(self._snapshots)}",
                 conf={"Labels": owner_labels(self._spec, BACKEND)},
             )
         except (docker.errors.DockerException, requests.RequestException) as exc:
@@ -476,4 +509,3 @@ class DockerSandbox:
 
     def __repr__(self) -> str:
         return f"DockerSandbox(id={self.id!r}, image={self._spec.image!r})"
-

@@ -34,7 +34,8 @@ def list_docker() -> list[SandboxRecord]:
 
     try:
         containers = client().containers.list(  # ignore_removed: one removed meanwhile is no error
-            all=True, filters={"label": f"{LABEL_APP}={APP_NAME}"}, ignore_removed=True)
+            all=True, filters={"label": f"{LABEL_APP}={APP_NAME}"}, ignore_removed=True
+        )
     except BackendUnavailable:
         return []
     out = []

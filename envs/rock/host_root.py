@@ -35,8 +35,10 @@ class ContainerRoot(SandboxRoot):
     def _root_fd(self) -> Iterator[int]:
         if self._pidfd < 0:
             raise SandboxDead(f"{self.describe} is closed; create a new sandbox")
-        gone = (f"{self.describe} is gone (its init process exited: killed, TTL expired, or "
-                "the engine restarted); create a new sandbox")
+        gone = (
+            f"{self.describe} is gone (its init process exited: killed, TTL expired, or "
+            "the engine restarted); create a new sandbox"
+        )
         try:
             fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:

@@ -26,13 +26,27 @@ from envs.rock.api import DEFAULT_IMAGE
 from envs.rock.errors import BackendUnavailable, ImageNotFound, SandboxError
 
 BASE_PACKAGES = (
-    "python3", "python3-pip", "python3-venv", "python3-pytest", "git", "patch", "procps",
-    "ca-certificates", "curl", "xz-utils", "less", "bzip2", "file",
+    "python3",
+    "python3-pip",
+    "python3-venv",
+    "python3-pytest",
+    "git",
+    "patch",
+    "procps",
+    "ca-certificates",
+    "curl",
+    "xz-utils",
+    "less",
+    "bzip2",
+    "file",
 )
 RECIPE_LABEL = "ale.recipe"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-IMAGE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "LANG": "C.UTF-8", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+IMAGE_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+}
 _PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 _FROM = re.compile(r"^(\s*FROM\s+(?:--platform=\S+\s+)?)(\S+)(.*)$", re.IGNORECASE | re.MULTILINE)
 
@@ -82,7 +96,9 @@ def _run(argv: list[str], what: str, **kwargs: object) -> None:
             "`apt-get install -y debootstrap docker.io bubblewrap` (or run `bash .ci/setup-machine.sh`)."
         ) from exc
     except subprocess.CalledProcessError as exc:
-        raise SandboxError(f"{what} failed (exit {exc.returncode}): {' '.join(argv[:6])} ...") from exc
+        raise SandboxError(
+            f"{what} failed (exit {exc.returncode}): {' '.join(argv[:6])} ..."
+        ) from exc
 
 
 def _image_recipe(tag: str) -> str | None:
@@ -110,9 +126,19 @@ def build_rootfs(recipe: BaseImageRecipe, force: bool = False, log: object = pri
     cache = ale_home() / "debootstrap-cache"
     cache.mkdir(parents=True, exist_ok=True)
     log(f"debootstrap {recipe.suite} -> {staging} (about a minute)")  # type: ignore[operator]
-    _run(["debootstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}",
-          f"--cache-dir={cache}", recipe.suite, str(staging), recipe.mirror],
-         "debootstrap", stdout=subprocess.DEVNULL)
+    _run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(recipe.packages)}",
+            f"--cache-dir={cache}",
+            recipe.suite,
+            str(staging),
+            recipe.mirror,
+        ],
+        "debootstrap",
+        stdout=subprocess.DEVNULL,
+    )
     _configure_rootfs(staging, recipe)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
@@ -133,8 +159,12 @@ def _configure_rootfs(root: Path, recipe: BaseImageRecipe) -> None:
         for i, pem in enumerate(extra):  # update-ca-certificates wants one certificate a file
             (dest / f"ale-extra-{i:04d}.crt").write_text(pem + "\n")
         if extra:
-            _run(["chroot", str(root), "update-ca-certificates"], "update-ca-certificates",
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _run(
+                ["chroot", str(root), "update-ca-certificates"],
+                "update-ca-certificates",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         (root / "etc/pip.conf").write_text("[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n")
     shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
     (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
@@ -142,8 +172,12 @@ def _configure_rootfs(root: Path, recipe: BaseImageRecipe) -> None:
         lists.unlink()
 
 
-def build_base(recipe: BaseImageRecipe | None = None, force: bool = False,
-               docker_image: bool = True, log: object = print) -> str:
+def build_base(
+    recipe: BaseImageRecipe | None = None,
+    force: bool = False,
+    docker_image: bool = True,
+    log: object = print,
+) -> str:
     """Build (or find cached) the base image; returns its tag.
 
     With `docker_image=False` only the root filesystem for the local backend is built.
@@ -157,15 +191,18 @@ def build_base(recipe: BaseImageRecipe | None = None, force: bool = False,
         changes = [f"ENV {k}={v}" for k, v in IMAGE_ENV.items()]
         changes += [f"LABEL {RECIPE_LABEL}={recipe.digest()}", 'CMD ["/bin/bash"]']
         argv = ["docker", "import", *[x for c in changes for x in ("--change", c)], "-", recipe.tag]
-        tar = subprocess.Popen(["tar", "-C", str(root), "--exclude=./.ale-recipe", "-c", "."],
-                               stdout=subprocess.PIPE)
+        tar = subprocess.Popen(
+            ["tar", "-C", str(root), "--exclude=./.ale-recipe", "-c", "."], stdout=subprocess.PIPE
+        )
         _run(argv, "docker import", stdin=tar.stdout, stdout=subprocess.DEVNULL)
         tar.wait()
         log(f"{recipe.tag}: built (recipe {recipe.digest()})")  # type: ignore[operator]
     return recipe.tag
 
 
-def rewrite_from(dockerfile: str, from_map: dict[str, str], default: str | None = None) -> tuple[str, dict[str, str]]:
+def rewrite_from(
+    dockerfile: str, from_map: dict[str, str], default: str | None = None
+) -> tuple[str, dict[str, str]]:
     """Rewrite `FROM` images through `from_map` (exact name, or `*` for any).
 
     Returns the new text and {original: replacement} of what changed, for task metadata.
@@ -203,8 +240,13 @@ def external_bases(dockerfile: str) -> list[str]:
     return bases
 
 
-def build_task_image(context: Path, tag: str, dockerfile: str = "Dockerfile",
-                     from_map: dict[str, str] | None = None, force: bool = False) -> dict[str, str]:
+def build_task_image(
+    context: Path,
+    tag: str,
+    dockerfile: str = "Dockerfile",
+    from_map: dict[str, str] | None = None,
+    force: bool = False,
+) -> dict[str, str]:
     """Build a task's Dockerfile offline (`--network none`), FROM lines mapped to local images.
 
     Cached by tag plus a hash of the build context. Returns the FROM substitutions made.
@@ -213,7 +255,9 @@ def build_task_image(context: Path, tag: str, dockerfile: str = "Dockerfile",
 
     from envs.rock.docker_backend import client
 
-    text, changed = rewrite_from((context / dockerfile).read_text(), from_map or {"*": DEFAULT_IMAGE})
+    text, changed = rewrite_from(
+        (context / dockerfile).read_text(), from_map or {"*": DEFAULT_IMAGE}
+    )
     digest = hashlib.sha256(text.encode())
     for f in sorted(p for p in context.rglob("*") if p.is_file()):
         digest.update(str(f.relative_to(context)).encode() + f.read_bytes())
@@ -222,14 +266,24 @@ def build_task_image(context: Path, tag: str, dockerfile: str = "Dockerfile",
         return changed
     for base in external_bases(text):  # a missing base would make the engine try a registry
         if _image_recipe(base) is None:
-            raise ImageNotFound(f"{base!r} (FROM of {context}) is not on this engine: run "
-                                "`ale images build`, or map it to a local image in from_map")
-    with tempfile.NamedTemporaryFile("w", dir=context, prefix=".ale-Dockerfile-", delete=False) as tmp:
+            raise ImageNotFound(
+                f"{base!r} (FROM of {context}) is not on this engine: run "
+                "`ale images build`, or map it to a local image in from_map"
+            )
+    with tempfile.NamedTemporaryFile(
+        "w", dir=context, prefix=".ale-Dockerfile-", delete=False
+    ) as tmp:
         tmp.write(text)
     try:
-        client().images.build(path=str(context), dockerfile=os.path.basename(tmp.name), tag=tag,
-                              network_mode="none", labels={RECIPE_LABEL: key}, rm=True,
-                              forcerm=True)
+        client().images.build(
+            path=str(context),
+            dockerfile=os.path.basename(tmp.name),
+            tag=tag,
+            network_mode="none",
+            labels={RECIPE_LABEL: key},
+            rm=True,
+            forcerm=True,
+        )
     except docker.errors.BuildError as exc:
         log = "".join(str(x.get("stream", x.get("error", ""))) for x in exc.build_log)[-3000:]
         raise SandboxError(f"building {tag} from {context} failed:\n{log}") from exc

@@ -42,8 +42,11 @@ def openat2(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
     encoded = os.fsencode(path.lstrip("/") or ".")
     for _ in range(_RETRIES):
         fd = _libc.syscall(
-            ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(root_fd), ctypes.c_char_p(encoded),
-            ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)),
+            ctypes.c_long(_SYS_OPENAT2),
+            ctypes.c_int(root_fd),
+            ctypes.c_char_p(encoded),
+            ctypes.byref(how),
+            ctypes.c_size_t(ctypes.sizeof(how)),
         )
         if fd >= 0:
             return int(fd)
@@ -116,7 +119,9 @@ class SandboxRoot:
         fd = openat2(root_fd, "/".join(parts), flags, mode & 0o7777)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SandboxFileError(f"cannot write {path!r} in {self.describe}: not a regular file")
+                raise SandboxFileError(
+                    f"cannot write {path!r} in {self.describe}: not a regular file"
+                )
             os.ftruncate(fd, 0)
             view = memoryview(data)
             while view:

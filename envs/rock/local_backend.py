@@ -91,8 +91,12 @@ def _proc_start(pid: int) -> str | None:
     return None if fields[0] in ("Z", "X") else fields[19]
 
 
-def _stop(layout: Layout, proc: subprocess.Popen[bytes] | None = None,
-          sessions: Iterable[ShellSession] = (), init: tuple[int, str] | None = None) -> None:
+def _stop(
+    layout: Layout,
+    proc: subprocess.Popen[bytes] | None = None,
+    sessions: Iterable[ShellSession] = (),
+    init: tuple[int, str] | None = None,
+) -> None:
     """Kill every process of the sandbox and wait until they are gone.
 
     The init goes first: the kernel then kills its whole pid namespace while each session's
@@ -121,8 +125,11 @@ def _stop(layout: Layout, proc: subprocess.Popen[bytes] | None = None,
             proc.kill()
 
 
-def _teardown(layout: Layout, proc: subprocess.Popen[bytes] | None = None,
-              sessions: Iterable[ShellSession] = ()) -> None:
+def _teardown(
+    layout: Layout,
+    proc: subprocess.Popen[bytes] | None = None,
+    sessions: Iterable[ShellSession] = (),
+) -> None:
     """Kill every process, unmount, remove cgroups and the state directory.
 
     Safe on a half-created or half-removed sandbox. The state directory (with its labels)
@@ -160,7 +167,7 @@ def _write_state(layout: Layout, state: dict[str, object]) -> None:
 
 
 def local_sandbox_status(sandbox_id: str) -> str:
-    """"running" while the init lives, "starting" while being created or restored (for at
+    """ "running" while the init lives, "starting" while being created or restored (for at
     most `_STARTING_GRACE_S`), else "exited" (`gc` removes exited sandboxes)."""
     layout = Layout.of(sandbox_id)
     try:
@@ -238,7 +245,9 @@ class LocalSandbox:
         try:
             state = json.loads(layout.state.read_text())
         except (OSError, ValueError) as exc:
-            raise SandboxDead(f"local sandbox {sandbox_id} is gone ({exc}): see `ale sandbox ls`") from exc
+            raise SandboxDead(
+                f"local sandbox {sandbox_id} is gone ({exc}): see `ale sandbox ls`"
+            ) from exc
         sb = cls(SandboxSpec(**state["spec"]), layout)
         sb._init_pid, sb._init_start = int(state["init_pid"]), str(state["init_start"])
         return sb
@@ -247,21 +256,35 @@ class LocalSandbox:
         """Start the init and wait until it runs bash in its namespaces; mount its sysfs."""
         keep_r, keep_w = os.pipe()
         env = {**IMAGE_ENV, **self._spec.env}
-        argv = init_argv(self._layout, self._cgroup, env, self._spec.network == "none", ttl_s, keep_r)
+        argv = init_argv(
+            self._layout, self._cgroup, env, self._spec.network == "none", ttl_s, keep_r
+        )
         try:
             with open(self._layout.log, "ab") as log:
                 self._proc = subprocess.Popen(
                     argv,
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    pass_fds=(keep_r, keep_w), start_new_session=True, env=HOST_ENV,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(keep_r, keep_w),
+                    start_new_session=True,
+                    env=HOST_ENV,
                 )
         finally:
             os.close(keep_r)
             os.close(keep_w)
         deadline = time.monotonic() + _START_TIMEOUT_S
         while True:  # outer sh -> bwrap (the inner sh exec'd it) -> bash, PID 1 of the sandbox
-            init = next((k for w in children(self._proc.pid) if _comm(w) == "bwrap"
-                         for k in children(w) if _comm(k) == "bash"), 0)
+            init = next(
+                (
+                    k
+                    for w in children(self._proc.pid)
+                    if _comm(w) == "bwrap"
+                    for k in children(w)
+                    if _comm(k) == "bash"
+                ),
+                0,
+            )
             if init:
                 self._init_pid, self._init_start = init, _proc_start(init) or ""
                 break
@@ -272,12 +295,27 @@ class LocalSandbox:
         # a memory bomb must not make the OOM killer pick the init (that would end the sandbox)
         with contextlib.suppress(OSError):
             Path(f"/proc/{self._init_pid}/oom_score_adj").write_text("-1000")
-        state = {"spec": dataclasses.asdict(self._spec), "init_pid": self._init_pid,
-                 "init_start": self._init_start}
+        state = {
+            "spec": dataclasses.asdict(self._spec),
+            "init_pid": self._init_pid,
+            "init_start": self._init_start,
+        }
         _write_state(self._layout, state)
-        run_host(["nsenter", f"--net=/proc/{self._init_pid}/ns/net", "--", "mount", "-t", "sysfs",
-                  "-o", "ro,nosuid,nodev,noexec", "sysfs", str(self._layout.sysfs)],
-                 f"mounting /sys of sandbox {self.id}")
+        run_host(
+            [
+                "nsenter",
+                f"--net=/proc/{self._init_pid}/ns/net",
+                "--",
+                "mount",
+                "-t",
+                "sysfs",
+                "-o",
+                "ro,nosuid,nodev,noexec",
+                "sysfs",
+                str(self._layout.sysfs),
+            ],
+            f"mounting /sys of sandbox {self.id}",
+        )
 
     @property
     def id(self) -> str:
@@ -319,8 +357,10 @@ class LocalSandbox:
     def _dead_message(self, doing: str = "") -> str:
         expired = float(self._labels().get(LABEL_EXPIRES_AT, "0")) <= time.time()
         why = "its TTL expired" if expired else "it was killed or removed"
-        return (f"local sandbox {self.id} is dead{doing} ({why}); its state is lost: create a "
-                "new sandbox.")
+        return (
+            f"local sandbox {self.id} is dead{doing} ({why}); its state is lost: create a "
+            "new sandbox."
+        )
 
     def _labels(self) -> dict[str, str]:
         try:
@@ -333,7 +373,9 @@ class LocalSandbox:
             raise SandboxDead(f"sandbox {self.id} is closed; create a new one")
         if name not in self._sessions:
             self._sessions[name] = ShellSession(
-                self._connect, workdir=self._spec.workdir, output_limit=self._spec.output_limit,
+                self._connect,
+                workdir=self._spec.workdir,
+                output_limit=self._spec.output_limit,
                 describe=lambda: f"local sandbox {self.id}",
             )
         return self._sessions[name]
@@ -349,8 +391,9 @@ class LocalSandbox:
             if isinstance(exc, OSError):
                 raise SandboxError(f"running {command[:80]!r} in {self.id}: {exc}") from exc
             raise
-        if (result.exit_code in (137, -1) or result.session_restarted) and \
-                self._cgroup.oom_kills() > oom_before:
+        if (
+            result.exit_code in (137, -1) or result.session_restarted
+        ) and self._cgroup.oom_kills() > oom_before:
             note = (
                 f"\n[out of memory: this sandbox's {self._spec.memory_mb} MiB limit was hit "
                 "and the kernel killed a process; use less memory or raise memory_mb]\n"
@@ -386,7 +429,9 @@ class LocalSandbox:
         n = sum(1 for _ in self._layout.snapshots.iterdir())
         frozen = self._cgroup.freeze(True)
         try:
-            copy_tree(self._layout.upper, self._layout.snapshots / str(n), f"snapshotting {self.id}")
+            copy_tree(
+                self._layout.upper, self._layout.snapshots / str(n), f"snapshotting {self.id}"
+            )
         finally:
             if frozen:
                 self._cgroup.freeze(False)
@@ -406,14 +451,17 @@ class LocalSandbox:
         if src is None or not src.is_dir():
             raise SandboxError(f"no snapshot {snapshot_id!r} on this host (made by snapshot())")
         if source != self._layout and LocalSandbox.attach(sid).spec.image != self._spec.image:
-            raise SandboxError(f"snapshot {snapshot_id!r} is of another image than {self._spec.image!r}")
+            raise SandboxError(
+                f"snapshot {snapshot_id!r} is of another image than {self._spec.image!r}"
+            )
         remaining = float(self._labels().get(LABEL_EXPIRES_AT, "0")) - time.time()
         if remaining <= 0:
             raise SandboxDead(self._dead_message())
         cwds = {name: s.cwd for name, s in self._sessions.items()}
         sessions, self._sessions = list(self._sessions.values()), {}
-        _write_state(self._layout, {"spec": dataclasses.asdict(self._spec), "init_pid": 0,
-                                    "init_start": ""})  # "starting": gc leaves it alone
+        _write_state(
+            self._layout, {"spec": dataclasses.asdict(self._spec), "init_pid": 0, "init_start": ""}
+        )  # "starting": gc leaves it alone
         _stop(self._layout, self._proc, sessions, init=(self._init_pid, self._init_start))
         replace_upper(self._layout, src, rootfs_path(self._spec.image))
         self._boot(remaining)

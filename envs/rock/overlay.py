@@ -118,10 +118,14 @@ def mount_overlay(lower: Path, layout: Layout) -> None:
         raise SandboxError(f"overlay paths must not contain ',' or ':': {dirs} (set $ALE_HOME)")
     opts = f"nosuid,nodev,lowerdir={dirs[0]},upperdir={dirs[1]},workdir={dirs[2]}"
     try:
-        run_host(["mount", "-t", "overlay", "overlay", "-o", opts, str(layout.merged)],
-                 f"mounting the overlay root of sandbox {layout.sid}")
+        run_host(
+            ["mount", "-t", "overlay", "overlay", "-o", opts, str(layout.merged)],
+            f"mounting the overlay root of sandbox {layout.sid}",
+        )
     except SandboxError as exc:
-        raise BackendUnavailable(f"{exc}. The local backend needs overlayfs (root, Linux >= 4.0).") from exc
+        raise BackendUnavailable(
+            f"{exc}. The local backend needs overlayfs (root, Linux >= 4.0)."
+        ) from exc
 
 
 def copy_tree(src: Path, dest: Path, what: str) -> None:

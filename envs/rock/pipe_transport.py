@@ -21,7 +21,9 @@ class PipeTransport:
     pass `shell_depth` to pick the first descendant at that depth.
     """
 
-    def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None, shell_depth: int = 0) -> None:
+    def __init__(
+        self, argv: Sequence[str], env: dict[str, str] | None = None, shell_depth: int = 0
+    ) -> None:
         self.proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE,

@@ -35,7 +35,9 @@ class WarmPool:
         self.spec, self.size, self.backend = spec, size, backend
         self._factory = factory
         self._ready: queue.Queue[Sandbox | BaseException] = queue.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=workers or max(2, size), thread_name_prefix="ale-pool")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers or max(2, size), thread_name_prefix="ale-pool"
+        )
         self._lock = threading.Lock()
         self._closed = False
         self.hits = self.misses = 0

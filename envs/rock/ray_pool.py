@@ -126,8 +126,13 @@ class RaySandbox:
     actor (node lost, actor killed) raises `SandboxDead`.
     """
 
-    def __init__(self, actor: Any, spec: SandboxSpec, info: dict[str, str],
-                 pool: RaySandboxPool | None = None) -> None:
+    def __init__(
+        self,
+        actor: Any,
+        spec: SandboxSpec,
+        info: dict[str, str],
+        pool: RaySandboxPool | None = None,
+    ) -> None:
         self._actor, self._spec, self._pool = actor, spec, pool
         self._id, self.node_id, self.actor_pid = info["id"], info["node_id"], info["pid"]
         self._closed = False
@@ -157,10 +162,14 @@ class RaySandbox:
                 f"the node left the cluster) during {method}: acquire a new sandbox."
             ) from exc
         except ray.exceptions.GetTimeoutError as exc:
-            raise SandboxError(f"ray sandbox {self._id}: {method} got no answer in {timeout} s") from exc
+            raise SandboxError(
+                f"ray sandbox {self._id}: {method} got no answer in {timeout} s"
+            ) from exc
 
     def run(self, command: str, timeout: float = 60.0, session: str = "default") -> ExecResult:
-        result: ExecResult = self._call("run", command, timeout, session, timeout=timeout + _CALL_MARGIN_S)
+        result: ExecResult = self._call(
+            "run", command, timeout, session, timeout=timeout + _CALL_MARGIN_S
+        )
         return result
 
     def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
@@ -231,8 +240,10 @@ class RaySandbox:
 def eligible_nodes(nodes: list[dict[str, Any]], node_resource: str | None) -> list[str]:
     """Node ids of alive `ray.nodes()` entries that have `node_resource` (any, if None)."""
     return [
-        str(n["NodeID"]) for n in nodes
-        if n.get("Alive") and (node_resource is None or n.get("Resources", {}).get(node_resource, 0) > 0)
+        str(n["NodeID"])
+        for n in nodes
+        if n.get("Alive")
+        and (node_resource is None or n.get("Resources", {}).get(node_resource, 0) > 0)
     ]
 
 
@@ -276,8 +287,10 @@ class RaySandboxPool:
                     "--resources='{\"ale_sandbox\": 8}'`), or call ray.init() before creating the pool."
                 ) from exc
         self.pool_id = uuid.uuid4().hex[:12]
-        self.spec = replace(spec or SandboxSpec(), labels={**(spec or SandboxSpec()).labels,
-                                                           LABEL_RAY_POOL: self.pool_id})
+        self.spec = replace(
+            spec or SandboxSpec(),
+            labels={**(spec or SandboxSpec()).labels, LABEL_RAY_POOL: self.pool_id},
+        )
         self.backend, self.placement = backend, placement
         self.node_resource, self.resource_per_sandbox = node_resource, resource_per_sandbox
         self.num_cpus = num_cpus
@@ -310,8 +323,11 @@ class RaySandboxPool:
         return out
 
     def _options(self, node: str | None) -> dict[str, Any]:
-        opts: dict[str, Any] = {"num_cpus": self.num_cpus, "max_restarts": 0,
-                                "name": f"ale-sandbox-{self.pool_id}-{next(self._seq)}"}
+        opts: dict[str, Any] = {
+            "num_cpus": self.num_cpus,
+            "max_restarts": 0,
+            "name": f"ale-sandbox-{self.pool_id}-{next(self._seq)}",
+        }
         if self.node_resource:
             opts["resources"] = {self.node_resource: self.resource_per_sandbox}
         if node is not None:
@@ -348,7 +364,9 @@ class RaySandboxPool:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, SandboxError):
                 raise cause from None
-            raise SandboxError(f"starting a sandbox actor on {node or 'the cluster'} failed: {exc}") from exc
+            raise SandboxError(
+                f"starting a sandbox actor on {node or 'the cluster'} failed: {exc}"
+            ) from exc
         finally:
             if node is not None:
                 with self._lock:
@@ -373,7 +391,7 @@ class RaySandboxPool:
             except BaseException:
                 for sb in out:
                     sb.close()
-                for later, later_node in started[i + 1:]:
+                for later, later_node in started[i + 1 :]:
                     _ray().kill(later, no_restart=True)
                     if later_node is not None:
                         with self._lock:

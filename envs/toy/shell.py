@@ -15,8 +15,29 @@ REPOS: tuple[str, ...] = ("alpha", "beta", "gamma", "delta")
 FILES: tuple[str, ...] = ("main", "util", "core", "io")
 VERBS: tuple[str, ...] = ("cd", "ls", "test", "edit", "cat")
 #: Every word the env can print or accept: a word-level tokenizer over this list covers it all.
-_WORDS = ("task", ":", "fix", "the", "failing", "in", "repo", "ok", "error", "no", "such",
-          "command", "here", "file", "tests", "FAIL", "PASS", "edited", "infra", "sandbox", "lost")
+_WORDS = (
+    "task",
+    ":",
+    "fix",
+    "the",
+    "failing",
+    "in",
+    "repo",
+    "ok",
+    "error",
+    "no",
+    "such",
+    "command",
+    "here",
+    "file",
+    "tests",
+    "FAIL",
+    "PASS",
+    "edited",
+    "infra",
+    "sandbox",
+    "lost",
+)
 VOCAB: tuple[str, ...] = (*VERBS, *REPOS, *FILES, *_WORDS)
 #: All printable ASCII, whitespace included, so any text an agent writes is a valid action.
 CHARSET = frozenset(string.printable)
@@ -37,7 +58,9 @@ def expert_actions(task_id: str) -> list[str]:
 def _split(task_id: str) -> tuple[str, str]:
     repo, _, name = task_id.partition("-")
     if repo not in REPOS or name not in FILES:
-        raise ValueError(f"unknown task_id {task_id!r}; pick one of toy.task_ids(), e.g. 'alpha-main'")
+        raise ValueError(
+            f"unknown task_id {task_id!r}; pick one of toy.task_ids(), e.g. 'alpha-main'"
+        )
     return repo, name
 
 
@@ -143,16 +166,28 @@ class ToyShellEnv(gymnasium.Env[str, str]):
                     "K-1 chunks of an expert trajectory so the agent acts at least once"
                 )
             replayed.append({"action": str(action), "observation": obs})
-        info = {"task_id": self._task, "statement": statement, "replayed": replayed,
-                "chunk_index": self._turn, "sandbox_id": "toy", "max_turns": self.max_turns,
-                "tools": list(VERBS)}
+        info = {
+            "task_id": self._task,
+            "statement": statement,
+            "replayed": replayed,
+            "chunk_index": self._turn,
+            "sandbox_id": "toy",
+            "max_turns": self.max_turns,
+            "tools": list(VERBS),
+        }
         self._reset_info = info
         return self._last_obs, info
 
     def snapshot(self) -> ToySnapshot:
         """The current state (call it right after `reset`, before any `step`)."""
-        return ToySnapshot(self._task, self._cwd, frozenset(self._bugs), self._turn,
-                           self._last_obs, copy.deepcopy(self._reset_info))
+        return ToySnapshot(
+            self._task,
+            self._cwd,
+            frozenset(self._bugs),
+            self._turn,
+            self._last_obs,
+            copy.deepcopy(self._reset_info),
+        )
 
     def restore(self, snap: ToySnapshot) -> tuple[str, dict[str, Any]]:
         """Put the env back in `snap`'s state, like `reset` would have: returns (obs, info)
@@ -169,10 +204,14 @@ class ToyShellEnv(gymnasium.Env[str, str]):
         self._done = terminated or truncated
         return obs, reward, terminated, truncated, info
 
-    def _run(self, action: str, *, allow_infra: bool) -> tuple[str, float, bool, bool, dict[str, Any]]:
+    def _run(
+        self, action: str, *, allow_infra: bool
+    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
         start = time.perf_counter()
-        infra = allow_infra and self.infra_error_rate > 0 and (
-            float(self.np_random.random()) < self.infra_error_rate
+        infra = (
+            allow_infra
+            and self.infra_error_rate > 0
+            and (float(self.np_random.random()) < self.infra_error_rate)
         )
         words = action.split()
         verb = words[0] if words and words[0] in VERBS else "none"
@@ -185,9 +224,15 @@ class ToyShellEnv(gymnasium.Env[str, str]):
         self.commands_run += 1
         self._last_obs = obs
         truncated = not success and (infra or self._turn >= self.max_turns)
-        info = {"chunk_index": index, "tool": verb, "exit_code": code, "task_id": self._task,
-                "duration_s": time.perf_counter() - start, "sandbox_id": "toy",
-                "infra_error": infra}
+        info = {
+            "chunk_index": index,
+            "tool": verb,
+            "exit_code": code,
+            "task_id": self._task,
+            "duration_s": time.perf_counter() - start,
+            "sandbox_id": "toy",
+            "infra_error": infra,
+        }
         return obs, (1.0 if success else 0.0), success, truncated, info
 
     def _execute(self, words: list[str]) -> tuple[str, int, bool]:

@@ -28,14 +28,17 @@ def clipped_surrogate(
     return torch.minimum(unclipped, clipped), (clipped < unclipped).detach()
 
 
-def _out(batch: ChunkBatch, cfg: LossConfig, values: torch.Tensor, extra: torch.Tensor | None
-         ) -> LossOutput:
+def _out(
+    batch: ChunkBatch, cfg: LossConfig, values: torch.Tensor, extra: torch.Tensor | None
+) -> LossOutput:
     sampled = ~batch.chunk_expert
     loss = -aggregate(values, batch.chunk_id, sampled, cfg.agg)
     metrics = {"loss/chunk": float(loss.detach())}
     if extra is not None:
         policy = (batch.chunk_id >= 0) & tokens_of(sampled.float(), batch.chunk_id).bool()
-        metrics["tokens/clipped_frac"] = float(extra[policy].float().mean()) if policy.any() else 0.0
+        metrics["tokens/clipped_frac"] = (
+            float(extra[policy].float().mean()) if policy.any() else 0.0
+        )
     return LossOutput(loss, metrics)
 
 

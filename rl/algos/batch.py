@@ -53,8 +53,10 @@ class ChunkBatch:
         shape = self.logp.shape
         for name in ("logp_old", "logp_rollout", "chunk_id"):
             if getattr(self, name).shape != shape:
-                raise ValueError(f"{name} has shape {tuple(getattr(self, name).shape)}, "
-                                 f"logp has {tuple(shape)}: token tensors must all be (B, T)")
+                raise ValueError(
+                    f"{name} has shape {tuple(getattr(self, name).shape)}, "
+                    f"logp has {tuple(shape)}: token tensors must all be (B, T)"
+                )
         c = self.num_chunks
         for name in ("chunk_pos", "chunk_expert"):
             if getattr(self, name).shape != (c,):

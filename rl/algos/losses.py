@@ -55,7 +55,10 @@ def ipa_loss(batch: ChunkBatch, cfg: LossConfig) -> LossOutput:
 
 
 def _metrics(
-    batch: ChunkBatch, cfg: LossConfig, positive: torch.Tensor, chunk_term: torch.Tensor,
+    batch: ChunkBatch,
+    cfg: LossConfig,
+    positive: torch.Tensor,
+    chunk_term: torch.Tensor,
     il_term: torch.Tensor,
 ) -> dict[str, float]:
     with torch.no_grad():
@@ -63,8 +66,9 @@ def _metrics(
         sampled = ~batch.chunk_expert
         n = max(int(sampled.sum()), 1)
         rho = chunk_ratio(batch.logp, batch.logp_old, batch.chunk_id, c)
-        mask = mismatch_mask(batch.logp_old, batch.logp_rollout, batch.chunk_id, c,
-                             cfg.mismatch_cap)
+        mask = mismatch_mask(
+            batch.logp_old, batch.logp_rollout, batch.chunk_id, c, cfg.mismatch_cap
+        )
         logp_c = chunk_mean(batch.logp, batch.chunk_id, c)
         return {
             "loss/chunk": float(chunk_term.detach()),

@@ -43,7 +43,10 @@ def chunk_ratio(
 
 
 def mismatch_mask(
-    logp_old: torch.Tensor, logp_rollout: torch.Tensor, chunk_id: torch.Tensor, num_chunks: int,
+    logp_old: torch.Tensor,
+    logp_rollout: torch.Tensor,
+    chunk_id: torch.Tensor,
+    num_chunks: int,
     cap: float,
 ) -> torch.Tensor:
     """Train/infer mismatch mask, (C,) float in {0, 1}, no gradient.

@@ -25,8 +25,9 @@ def terminal_chunk_returns(
     """
     # paper: G_k = gamma^{K-k} R (1-based k)  ==  gamma^{K-1-k} R (0-based k)
     steps_left = (traj_len[chunk_traj] - 1 - chunk_pos).to(traj_reward.dtype)
-    return traj_reward[chunk_traj] * torch.pow(torch.as_tensor(gamma, dtype=traj_reward.dtype),
-                                               steps_left)
+    return traj_reward[chunk_traj] * torch.pow(
+        torch.as_tensor(gamma, dtype=traj_reward.dtype), steps_left
+    )
 
 
 def discounted_returns(
@@ -40,8 +41,11 @@ def discounted_returns(
     # G_k = sum_{j >= k, same trajectory} gamma^(pos_j - pos_k) r_j, as one (C, C) product
     same = chunk_traj[:, None] == chunk_traj[None, :]
     lag = (chunk_pos[None, :] - chunk_pos[:, None]).to(chunk_reward.dtype)
-    weight = torch.where(same & (lag >= 0), torch.pow(torch.as_tensor(gamma, dtype=lag.dtype),
-                                                      lag.clamp(min=0)), torch.zeros_like(lag))
+    weight = torch.where(
+        same & (lag >= 0),
+        torch.pow(torch.as_tensor(gamma, dtype=lag.dtype), lag.clamp(min=0)),
+        torch.zeros_like(lag),
+    )
     return weight @ chunk_reward
 
 
@@ -62,7 +66,9 @@ def group_stats(values: torch.Tensor, group: torch.Tensor) -> tuple[torch.Tensor
     count = torch.zeros(ngroups, dtype=values.dtype).index_add_(0, inverse, ones)
     total = torch.zeros(ngroups, dtype=values.dtype).index_add_(0, inverse, values * ones)
     mean = (total / count.clamp(min=1))[inverse]
-    sq = torch.zeros(ngroups, dtype=values.dtype).index_add_(0, inverse, (values - mean) ** 2 * ones)
+    sq = torch.zeros(ngroups, dtype=values.dtype).index_add_(
+        0, inverse, (values - mean) ** 2 * ones
+    )
     std = (sq / count.clamp(min=1)).sqrt()[inverse]
     return torch.where(grouped, mean, 0.0), torch.where(grouped, std, 1.0)
 

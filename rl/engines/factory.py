@@ -14,8 +14,15 @@ from rl.engines.local import HFEngine, ToyEngine
 KINDS = ("toy", "hf", "hf_local", "vllm")
 
 
-def make_engine(kind: str, model: nn.Module | None = None, *, pad_id: int = 0,
-                device: str = "cpu", path: str | None = None, **kwargs: Any) -> RolloutEngine:
+def make_engine(
+    kind: str,
+    model: nn.Module | None = None,
+    *,
+    pad_id: int = 0,
+    device: str = "cpu",
+    path: str | None = None,
+    **kwargs: Any,
+) -> RolloutEngine:
     """Build an engine. "toy" / "hf" / "hf_local" copy `model` (or load `path` for "hf");
     "hf" is the agents' KV-cached engine (rl's own `HFEngine` when agents is absent),
     "hf_local" rl's cache-free one; "vllm" loads `path` on the GPU."""

@@ -26,10 +26,13 @@ def module_logits(model: nn.Module) -> LogitsFn:
     causal LM (called with `attention_mask` and positions counted over real tokens, so left
     and right padding give the same logits)."""
     if hasattr(model, "config") and hasattr(model, "generate"):
+
         def hf(ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
             pos = (attention.long().cumsum(-1) - 1).clamp(min=0)
-            return model(input_ids=ids, attention_mask=attention.long(), position_ids=pos,
-                         use_cache=False).logits
+            return model(
+                input_ids=ids, attention_mask=attention.long(), position_ids=pos, use_cache=False
+            ).logits
+
         return hf
     return lambda ids, attention: model(ids, attention)
 
@@ -43,8 +46,9 @@ class LocalEngine(SleepableEngine):
 
     kind = "local"
 
-    def __init__(self, model: nn.Module, pad_id: int = 0, device: str = "cpu",
-                 copy_model: bool = True) -> None:
+    def __init__(
+        self, model: nn.Module, pad_id: int = 0, device: str = "cpu", copy_model: bool = True
+    ) -> None:
         self.model = (copy.deepcopy(model) if copy_model else model).to(device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -55,11 +59,10 @@ class LocalEngine(SleepableEngine):
         self._offload = ModuleOffloader(self.model, self.device)
         self._lock = threading.RLock()
 
-
-
     @torch.no_grad()
-    def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingConfig,
-                 seed: int | None = None) -> list[Generation]:
+    def generate(
+        self, prompts: Sequence[Sequence[int]], sampling: SamplingConfig, seed: int | None = None
+    ) -> list[Generation]:
         """Sample one response per prompt, all prompts batched (rows left-padded)."""
         with self._lock:
             self._check_awake()
@@ -90,12 +93,15 @@ class LocalEngine(SleepableEngine):
                     else:
                         still.append(i)
                 alive = still
-            return [Generation(list(p), ids, lps, reason, self.version)
-                    for p, (ids, lps, reason) in zip(prompts, outs, strict=True)]
+            return [
+                Generation(list(p), ids, lps, reason, self.version)
+                for p, (ids, lps, reason) in zip(prompts, outs, strict=True)
+            ]
 
     @torch.no_grad()
-    def score(self, prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]]
-              ) -> list[list[float]]:
+    def score(
+        self, prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]]
+    ) -> list[list[float]]:
         """log p(response token | prompt, earlier response tokens) under the engine's weights."""
         with self._lock:
             self._check_awake()
@@ -113,26 +119,32 @@ class LocalEngine(SleepableEngine):
         """Copy the trainer's weights in (SYNC); `version` must not go backwards."""
         with self._lock:
             if version < self.version:
-                raise EngineError(f"weights version {version} is older than the loaded "
-                                  f"{self.version}; SYNC must move forward")
+                raise EngineError(
+                    f"weights version {version} is older than the loaded "
+                    f"{self.version}; SYNC must move forward"
+                )
             self._check_awake()
             missing, unexpected = self.model.load_state_dict(
-                {k: v.detach().to(self.device) for k, v in state_dict.items()}, strict=False)
+                {k: v.detach().to(self.device) for k, v in state_dict.items()}, strict=False
+            )
             if unexpected or [k for k in missing if not k.endswith("inv_freq")]:
-                raise EngineError(f"state dict does not fit the engine's model: missing "
-                                  f"{missing[:3]}, unexpected {unexpected[:3]}")
+                raise EngineError(
+                    f"state dict does not fit the engine's model: missing "
+                    f"{missing[:3]}, unexpected {unexpected[:3]}"
+                )
             self.version = version
 
 
-def _left_pad(rows: Sequence[Sequence[int]], pad: int, device: torch.device
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def _left_pad(
+    rows: Sequence[Sequence[int]], pad: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     att = torch.zeros((len(rows), width), dtype=torch.bool)
     for i, r in enumerate(rows):
         if r:
-            ids[i, width - len(r):] = torch.tensor(list(r), dtype=torch.long)
-            att[i, width - len(r):] = True
+            ids[i, width - len(r) :] = torch.tensor(list(r), dtype=torch.long)
+            att[i, width - len(r) :] = True
     return ids.to(device), att.to(device)
 
 

@@ -74,7 +74,7 @@ class ModuleOffloader:
         layout, offset = [], 0
         for p in params:
             nbytes = p.numel() * p.element_size()
-            buffer[offset: offset + nbytes].copy_(p.data.contiguous().view(-1).view(torch.uint8))
+            buffer[offset : offset + nbytes].copy_(p.data.contiguous().view(-1).view(torch.uint8))
             layout.append((p, p.shape, p.dtype, offset, nbytes))
             offset += nbytes
             p.data = torch.empty(0, dtype=p.dtype)
@@ -89,7 +89,7 @@ class ModuleOffloader:
             return
         packed, self._packed = self._packed, None
         for p, shape, dtype, offset, nbytes in packed.layout:
-            p.data = packed.buffer[offset: offset + nbytes].view(dtype).view(shape).clone()
+            p.data = packed.buffer[offset : offset + nbytes].view(dtype).view(shape).clone()
 
 
 def _on(module: nn.Module, kind: str) -> bool:
@@ -100,7 +100,9 @@ def _on(module: nn.Module, kind: str) -> bool:
 class OptimizerOffloader:
     """Offload an optimizer's state tensors (Adam moments) the same way; idempotent."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, device: torch.device | str = "cpu"
+    ) -> None:
         self.optimizer = optimizer
         self.device = torch.device(device)
         self._saved: dict[int, dict[str, torch.Tensor]] | None = None

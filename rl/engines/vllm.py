@@ -30,15 +30,28 @@ class VLLMEngine:
 
     kind = "vllm"
 
-    def __init__(self, path: str, gpu_memory_utilization: float = 0.3, dtype: str = "float32",
-                 seed: int = 0, **llm_kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: str,
+        gpu_memory_utilization: float = 0.3,
+        dtype: str = "float32",
+        seed: int = 0,
+        **llm_kwargs: Any,
+    ) -> None:
         ok, reason = vllm_available()
         if not ok:
             raise EngineError(reason)
         from vllm import LLM
 
-        self.llm = LLM(model=path, gpu_memory_utilization=gpu_memory_utilization, dtype=dtype,
-                       enable_sleep_mode=True, seed=seed, enforce_eager=True, **llm_kwargs)
+        self.llm = LLM(
+            model=path,
+            gpu_memory_utilization=gpu_memory_utilization,
+            dtype=dtype,
+            enable_sleep_mode=True,
+            seed=seed,
+            enforce_eager=True,
+            **llm_kwargs,
+        )
         self.version = 0
         self._awake = True
 
@@ -46,33 +59,43 @@ class VLLMEngine:
     def awake(self) -> bool:
         return self._awake
 
-    def generate(self, prompts: Sequence[Sequence[int]], sampling: SamplingConfig,
-                 seed: int | None = None) -> list[Generation]:
+    def generate(
+        self, prompts: Sequence[Sequence[int]], sampling: SamplingConfig, seed: int | None = None
+    ) -> list[Generation]:
         from vllm import SamplingParams, TokensPrompt
 
         if not self._awake:
             raise EngineError("VLLMEngine is asleep: call wake() before generating")
-        params = SamplingParams(max_tokens=sampling.max_tokens, temperature=sampling.temperature,
-                                top_p=1.0, top_k=-1, logprobs=0, seed=seed,
-                                stop_token_ids=list(sampling.stop_ids))
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in prompts],
-                                 params, use_tqdm=False)
+        params = SamplingParams(
+            max_tokens=sampling.max_tokens,
+            temperature=sampling.temperature,
+            top_p=1.0,
+            top_k=-1,
+            logprobs=0,
+            seed=seed,
+            stop_token_ids=list(sampling.stop_ids),
+        )
+        outs = self.llm.generate(
+            [TokensPrompt(prompt_token_ids=list(p)) for p in prompts], params, use_tqdm=False
+        )
         result = []
         for p, out in zip(prompts, outs, strict=True):
             comp = out.outputs[0]
             ids = list(comp.token_ids)
             lps = [float(step[t].logprob) for t, step in zip(ids, comp.logprobs, strict=True)]
-            result.append(Generation(list(p), ids, lps, comp.finish_reason or "stop",
-                                     self.version))
+            result.append(Generation(list(p), ids, lps, comp.finish_reason or "stop", self.version))
         return result
 
-    def score(self, prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]]
-              ) -> list[list[float]]:
+    def score(
+        self, prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]]
+    ) -> list[list[float]]:
         from vllm import SamplingParams, TokensPrompt
 
         params = SamplingParams(max_tokens=1, prompt_logprobs=0)
-        rows = [TokensPrompt(prompt_token_ids=list(p) + list(r))
-                for p, r in zip(prompt_ids, response_ids, strict=True)]
+        rows = [
+            TokensPrompt(prompt_token_ids=list(p) + list(r))
+            for p, r in zip(prompt_ids, response_ids, strict=True)
+        ]
         outs = self.llm.generate(rows, params, use_tqdm=False)
         result = []
         for p, r, out in zip(prompt_ids, response_ids, outs, strict=True):

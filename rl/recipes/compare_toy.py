@@ -49,8 +49,11 @@ class CompareArgs:
 def _fmt_steps(values: list[int | None]) -> str:
     reached = [v for v in values if v is not None]
     mean = f"{statistics.mean(reached):.0f}" if reached else "-"
-    return f"{mean} ({len(reached)}/{len(values)} reached; " + ", ".join(
-        "-" if v is None else str(v) for v in values) + ")"
+    return (
+        f"{mean} ({len(reached)}/{len(values)} reached; "
+        + ", ".join("-" if v is None else str(v) for v in values)
+        + ")"
+    )
 
 
 def table(results: dict[str, list[Result]], args: CompareArgs, episodes_per_iter: int) -> str:
@@ -65,16 +68,18 @@ def table(results: dict[str, list[Result]], args: CompareArgs, episodes_per_iter
         std = statistics.pstdev(finals)
         lines.append(
             f"| {name} | {statistics.mean(r.initial_success for r in runs):.2f} "
-            f"| {statistics.mean(finals):.2f} +- {std:.2f} | {std ** 2:.4f} "
+            f"| {statistics.mean(finals):.2f} +- {std:.2f} | {std**2:.4f} "
             f"| {', '.join(f'{f:.2f}' for f in finals)} "
             f"| {_fmt_steps([r.steps_to_target for r in runs])} "
             f"| {statistics.mean(r.wall_s for r in runs):.0f} |"
         )
     lines.append("")
-    lines.append(f"{args.seeds} seeds from {args.first_seed}; {args.iters} iterations of "
-                 f"{episodes_per_iter} episodes; success = sampled episodes from scratch "
-                 f"(no expert prefix), evaluated every {args.eval_every} iterations on 64 "
-                 "episodes; std and variance over seeds (population).")
+    lines.append(
+        f"{args.seeds} seeds from {args.first_seed}; {args.iters} iterations of "
+        f"{episodes_per_iter} episodes; success = sampled episodes from scratch "
+        f"(no expert prefix), evaluated every {args.eval_every} iterations on 64 "
+        "episodes; std and variance over seeds (population)."
+    )
     return "\n".join(lines)
 
 
@@ -91,9 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = replace(base, seed=seed, **VARIANTS[name])
             result = train(run)
             results.setdefault(name, []).append(result)
-            print(f"{name} seed={seed}: initial={result.initial_success:.2f} "
-                  f"final={result.final_success:.2f} iters_to_target={result.steps_to_target} "
-                  f"wall_s={result.wall_s:.0f}", flush=True)
+            print(
+                f"{name} seed={seed}: initial={result.initial_success:.2f} "
+                f"final={result.final_success:.2f} iters_to_target={result.steps_to_target} "
+                f"wall_s={result.wall_s:.0f}",
+                flush=True,
+            )
     text = table(results, args, base.starts * base.group_size)
     print(text)
     if args.out:

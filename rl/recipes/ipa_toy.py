@@ -94,26 +94,41 @@ class Result:
 
 
 def loss_config(args: Args) -> LossConfig:
-    return LossConfig(gamma=args.gamma, mismatch_cap=args.mismatch_cap, lambda_il=args.lambda_il,
-                      lambda_rl=args.lambda_rl, clip_eps=args.clip_eps,
-                      failure_reward=args.failure_reward, group_baseline=args.group_baseline,
-                      agg=args.agg)
+    return LossConfig(
+        gamma=args.gamma,
+        mismatch_cap=args.mismatch_cap,
+        lambda_il=args.lambda_il,
+        lambda_rl=args.lambda_rl,
+        clip_eps=args.clip_eps,
+        failure_reward=args.failure_reward,
+        group_baseline=args.group_baseline,
+        agg=args.agg,
+    )
 
 
-def choose_starts(args: Args, experts: list[ExpertTrajectory], rng: random.Random,
-                  curriculum: RollbackCurriculum) -> list[StartState]:
+def choose_starts(
+    args: Args, experts: list[ExpertTrajectory], rng: random.Random, curriculum: RollbackCurriculum
+) -> list[StartState]:
     """`args.starts` start states according to `args.resample`."""
     if args.resample == "parallel":
         return parallel_starts(experts, args.starts, rng, args.scratch_frac)
     picks = [experts[rng.randrange(len(experts))] for _ in range(args.starts)]
     if args.resample == "rollback":
-        return [start_at(e, 1 if rng.random() < args.scratch_frac else curriculum.anchor(e.task_id))
-                for e in picks]
+        return [
+            start_at(e, 1 if rng.random() < args.scratch_frac else curriculum.anchor(e.task_id))
+            for e in picks
+        ]
     return [start_at(e, 1) for e in picks]
 
 
-def evaluate(model: TinyLM, envs: list[ToyShellEnv], experts: list[ExpertTrajectory],
-             tok: WordTokenizer, gen: torch.Generator, args: Args) -> float:
+def evaluate(
+    model: TinyLM,
+    envs: list[ToyShellEnv],
+    experts: list[ExpertTrajectory],
+    tok: WordTokenizer,
+    gen: torch.Generator,
+    args: Args,
+) -> float:
     """Success rate from scratch over `args.eval_episodes` episodes, tasks in turn."""
     starts = [start_at(experts[i % len(experts)], 1) for i in range(args.eval_episodes)]
     model.eval()
@@ -121,8 +136,14 @@ def evaluate(model: TinyLM, envs: list[ToyShellEnv], experts: list[ExpertTraject
     return sum(e.success for e in episodes) / len(episodes)
 
 
-def update(model: TinyLM, opt: torch.optim.Optimizer, episodes: list[Episode], args: Args,
-           cfg: LossConfig, pad: int) -> dict[str, float]:
+def update(
+    model: TinyLM,
+    opt: torch.optim.Optimizer,
+    episodes: list[Episode],
+    args: Args,
+    cfg: LossConfig,
+    pad: int,
+) -> dict[str, float]:
     """`update_epochs` full-batch steps on one packed batch; returns the last step's metrics."""
     batch = pack([e.trajectory for e in episodes], pad_id=pad)
     model.train()
@@ -130,8 +151,9 @@ def update(model: TinyLM, opt: torch.optim.Optimizer, episodes: list[Episode], a
         logp_old = token_logprobs(model, batch)
     metrics: dict[str, float] = {}
     for _ in range(args.update_epochs):
-        out = compute_loss(args.loss, batch.chunk_batch(token_logprobs(model, batch), logp_old),
-                           cfg)
+        out = compute_loss(
+            args.loss, batch.chunk_batch(token_logprobs(model, batch), logp_old), cfg
+        )
         opt.zero_grad()
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
@@ -161,8 +183,16 @@ def train(args: Args) -> Result:
     prefixes = PrefixCache() if args.prefix_start == "snapshot" else None
 
     def rollout(items: list[tuple[int, StartState]]) -> list[Episode]:
-        return run_episodes(model, envs, [s for _, s in items], tok, gen, args.max_action_tokens,
-                            groups=[g for g, _ in items], prefixes=prefixes)
+        return run_episodes(
+            model,
+            envs,
+            [s for _, s in items],
+            tok,
+            gen,
+            args.max_action_tokens,
+            groups=[g for g, _ in items],
+            prefixes=prefixes,
+        )
 
     start = time.perf_counter()
     history: list[dict[str, float]] = []
@@ -181,9 +211,13 @@ def train(args: Args) -> Result:
         metrics = update(model, opt, episodes, args, cfg, tok.pad)
         if it % args.eval_every == 0 or it == args.iters:
             success = evaluate(model, envs, experts, tok, eval_gen, args)
-            row = {"iter": it, "success": success, "wall_s": time.perf_counter() - start,
-                   "train_success": sum(e.success for e in episodes) / max(len(episodes), 1),
-                   **metrics}
+            row = {
+                "iter": it,
+                "success": success,
+                "wall_s": time.perf_counter() - start,
+                "train_success": sum(e.success for e in episodes) / max(len(episodes), 1),
+                **metrics,
+            }
             history.append(row)
             if not args.quiet:
                 print(" ".join(f"{k}={v:.3g}" for k, v in row.items()), flush=True)
@@ -192,20 +226,31 @@ def train(args: Args) -> Result:
                 if args.stop_at_target:
                     break
     per_iter = args.starts * args.group_size
-    return Result(initial, success, reached, None if reached is None else reached * per_iter,
-                  time.perf_counter() - start, num_parameters(model), filtering,
-                  prefixes.replays if prefixes else 0, prefixes.restores if prefixes else 0,
-                  history, model)
+    return Result(
+        initial,
+        success,
+        reached,
+        None if reached is None else reached * per_iter,
+        time.perf_counter() - start,
+        num_parameters(model),
+        filtering,
+        prefixes.replays if prefixes else 0,
+        prefixes.restores if prefixes else 0,
+        history,
+        model,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(Args, argv, __doc__ or "")
     result = train(args)
     print(f"args: {asdict(args)}")
-    print(f"params={result.params} initial_success={result.initial_success:.3f} "
-          f"final_success={result.final_success:.3f} steps_to_{args.target:g}="
-          f"{result.steps_to_target} wall_s={result.wall_s:.1f} filtering={result.filtering} "
-          f"prefix_replays={result.prefix_replays} prefix_restores={result.prefix_restores}")
+    print(
+        f"params={result.params} initial_success={result.initial_success:.3f} "
+        f"final_success={result.final_success:.3f} steps_to_{args.target:g}="
+        f"{result.steps_to_target} wall_s={result.wall_s:.1f} filtering={result.filtering} "
+        f"prefix_replays={result.prefix_replays} prefix_restores={result.prefix_restores}"
+    )
     return 0
 
 

@@ -67,15 +67,24 @@ class Block(nn.Module):
         self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, rot: tuple[torch.Tensor, torch.Tensor],
-                past: KV | None = None) -> tuple[torch.Tensor, KV]:
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        rot: tuple[torch.Tensor, torch.Tensor],
+        past: KV | None = None,
+    ) -> tuple[torch.Tensor, KV]:
         """x (B, L, D) new tokens, mask (B, 1, L, P + L) bool (True = may attend; P = cached
         tokens), rot = rotary (cos, sin) of the new tokens, each (B, 1, L, D/heads/2),
         past = cached (keys, values), each (B, heads, P, D/heads) -> ((B, L, D), (keys, values)
         of all P + L tokens)."""
         b, n, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, n, 3, self.heads, d // self.heads).unbind(2)
-        q, k, v = _rotate(q.transpose(1, 2), rot), _rotate(k.transpose(1, 2), rot), v.transpose(1, 2)
+        q, k, v = (
+            _rotate(q.transpose(1, 2), rot),
+            _rotate(k.transpose(1, 2), rot),
+            v.transpose(1, 2),
+        )
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -106,8 +115,9 @@ class TinyLM(nn.Module):
 
     inv_freq: torch.Tensor
 
-    def __init__(self, vocab_size: int, dim: int = 64, layers: int = 3, heads: int = 4,
-                 max_len: int = 160) -> None:
+    def __init__(
+        self, vocab_size: int, dim: int = 64, layers: int = 3, heads: int = 4, max_len: int = 160
+    ) -> None:
         super().__init__()
         self.max_len = max_len
         self.tok = nn.Embedding(vocab_size, dim)
@@ -145,12 +155,14 @@ class TinyLM(nn.Module):
         if cache.attention.shape[1] + 1 > self.max_len:
             raise ValueError(f"sequence exceeds max_len={self.max_len}")
         attention = torch.cat([cache.attention, torch.ones_like(cache.attention[:, :1])], dim=1)
-        logits, layers = self._run(ids, cache.next_pos[:, None], attention[:, None, None, :],
-                                   cache.layers)
+        logits, layers = self._run(
+            ids, cache.next_pos[:, None], attention[:, None, None, :], cache.layers
+        )
         return logits, KVCache(layers, attention, cache.next_pos + 1)
 
-    def _run(self, ids: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor,
-             past: list[KV] | None) -> tuple[torch.Tensor, list[KV]]:
+    def _run(
+        self, ids: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor, past: list[KV] | None
+    ) -> tuple[torch.Tensor, list[KV]]:
         """ids (B, L), rotary positions pos (B, L), mask (B, 1, L, P + L) -> logits, new KV."""
         angles = pos[:, None, :, None].to(torch.float32) * self.inv_freq
         rot = (angles.cos(), angles.sin())

@@ -42,7 +42,11 @@ class CachedLM(Protocol):
 
 @torch.no_grad()
 def sample_actions(
-    logits_fn: LogitsFn, contexts: Sequence[list[int]], max_tokens: int, eos: int, pad: int,
+    logits_fn: LogitsFn,
+    contexts: Sequence[list[int]],
+    max_tokens: int,
+    eos: int,
+    pad: int,
     generator: torch.Generator,
 ) -> list[tuple[list[int], list[float]]]:
     """Sample one action per context, token by token, until `<eos>` or `max_tokens`.
@@ -58,8 +62,8 @@ def sample_actions(
     ids = torch.full((len(contexts), width), pad, dtype=torch.long)
     att = torch.zeros((len(contexts), width), dtype=torch.bool)
     for r, ctx in enumerate(contexts):
-        ids[r, width - len(ctx):] = torch.tensor(ctx, dtype=torch.long)
-        att[r, width - len(ctx):] = True
+        ids[r, width - len(ctx) :] = torch.tensor(ctx, dtype=torch.long)
+        att[r, width - len(ctx) :] = True
     cached = hasattr(logits_fn, "prefill") and hasattr(logits_fn, "decode")
     model = cast(CachedLM, logits_fn)
     if cached:
@@ -92,9 +96,14 @@ def _obs_ids(tok: WordTokenizer, observation: str) -> list[int]:
 
 
 def run_episodes(
-    logits_fn: LogitsFn, envs: Sequence[ReplayEnv], starts: Sequence[StartState],
-    tok: WordTokenizer, generator: torch.Generator, max_action_tokens: int = 4,
-    groups: Sequence[int] | None = None, prefixes: PrefixCache | None = None,
+    logits_fn: LogitsFn,
+    envs: Sequence[ReplayEnv],
+    starts: Sequence[StartState],
+    tok: WordTokenizer,
+    generator: torch.Generator,
+    max_action_tokens: int = 4,
+    groups: Sequence[int] | None = None,
+    prefixes: PrefixCache | None = None,
 ) -> list[Episode]:
     """One episode per start state (`envs[i]` runs `starts[i]`), all turns batched together.
 
@@ -107,21 +116,25 @@ def run_episodes(
     contexts: list[list[int]] = []
     infos: list[list[dict[str, Any]]] = [[] for _ in starts]
     for i, start in enumerate(starts):
-        _, info = prefixes.reset(envs[i], start) if prefixes is not None else reset_at(envs[i], start)
+        _, info = (
+            prefixes.reset(envs[i], start) if prefixes is not None else reset_at(envs[i], start)
+        )
         prompt = [tok.bos, *tok.encode(str(info["statement"])), tok.act]
         chunks = []
         for step in info.get("replayed", []):
             action = [*tok.encode(step["action"]), tok.eos]
-            chunks.append(Chunk(action, [0.0] * len(action), _obs_ids(tok, step["observation"]),
-                                expert=True))
+            chunks.append(
+                Chunk(action, [0.0] * len(action), _obs_ids(tok, step["observation"]), expert=True)
+            )
         gid = groups[i] if groups is not None else -1
         trajs.append(Trajectory(prompt, chunks, 0.0, gid, start.expert_len, start.expert_reward))
         contexts.append(prompt + [t for c in chunks for t in c.action_ids + c.obs_ids])
     rewards = [0.0] * len(starts)
     active = list(range(len(starts)))
     while active:
-        actions = sample_actions(logits_fn, [contexts[i] for i in active], max_action_tokens,
-                                 tok.eos, tok.pad, generator)
+        actions = sample_actions(
+            logits_fn, [contexts[i] for i in active], max_action_tokens, tok.eos, tok.pad, generator
+        )
         still = []
         for i, (ids, mus) in zip(active, actions, strict=True):
             obs, reward, terminated, truncated, info = envs[i].step(tok.decode(ids))
@@ -135,4 +148,6 @@ def run_episodes(
         active = still
     for traj, reward in zip(trajs, rewards, strict=True):
         traj.reward = reward
-    return [Episode(s, t, r, inf) for s, t, r, inf in zip(starts, trajs, rewards, infos, strict=True)]
+    return [
+        Episode(s, t, r, inf) for s, t, r, inf in zip(starts, trajs, rewards, infos, strict=True)
+    ]

@@ -35,7 +35,9 @@ def env():  # type: ignore[no-untyped-def]
 
 def test_scripted_swe_agent_solves_answer_task(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     agent = AgentConfig.load("swe")
-    rec = run_episode(env, agent, ScriptedPolicy([WRITE, SUBMIT]), "six-by-seven", tmp_path / "t.jsonl")
+    rec = run_episode(
+        env, agent, ScriptedPolicy([WRITE, SUBMIT]), "six-by-seven", tmp_path / "t.jsonl"
+    )
     assert rec.reward == 1.0 and rec.terminated and rec.grade and rec.grade["resolved"]
     loaded = load_trajectory(tmp_path / "t.jsonl")
     assert loaded.finished and [c.tool for c in loaded.chunks] == ["bash", "submit"]

@@ -32,12 +32,19 @@ def test_200_turn_episode_stays_within_token_budget(tiny_path: Path, tmp_path: P
     pol.sampling = EngineSampling(temperature=1.0, max_tokens=8, seed=0)
     actions = ["cd alpha", "ls", "cat util", "cat core"] * 50  # never fixes the bug: 200 turns
     agent = _agent(keep_last_turns=50, max_prompt_tokens=BUDGET)
-    rec = run_episode(gymnasium.make("ale/ToyShell-v0", max_turns=500), agent, GuidedPolicy(actions, pol),
-                      "alpha-main", tmp_path / "t.jsonl")
+    rec = run_episode(
+        gymnasium.make("ale/ToyShell-v0", max_turns=500),
+        agent,
+        GuidedPolicy(actions, pol),
+        "alpha-main",
+        tmp_path / "t.jsonl",
+    )
     rec = load_trajectory(tmp_path / "t.jsonl")
     assert len(rec.chunks) == 200 and rec.stop_reason == "max_turns"
     lengths = [len(c.prompt_ids or []) for c in rec.chunks]
-    assert max(lengths) <= BUDGET  # the budget holds at every chunk, counted in the engine's own ids
+    assert (
+        max(lengths) <= BUDGET
+    )  # the budget holds at every chunk, counted in the engine's own ids
     assert all(c.context["prompt_tokens"] == n for c, n in zip(rec.chunks, lengths, strict=True))
     last = rec.chunks[-1]
     # what was kept: system + task + the most recent turns, in order, ending with the last observation
@@ -45,9 +52,12 @@ def test_200_turn_episode_stays_within_token_budget(tiny_path: Path, tmp_path: P
     kept = last.context["kept"]
     assert last.context["dropped_turns"] == 199 - kept and 0 < kept < 50
     assert len(last.messages) == 2 + 2 * kept
-    assert [m["content"] for m in last.messages[2::2]] == actions[199 - kept: 199]
+    assert [m["content"] for m in last.messages[2::2]] == actions[199 - kept : 199]
     # dropping is gradual: early chunks kept everything, later ones drop more
-    assert rec.chunks[1].context["dropped_turns"] == 0 and rec.chunks[-1].context["dropped_turns"] > 150
+    assert (
+        rec.chunks[1].context["dropped_turns"] == 0
+        and rec.chunks[-1].context["dropped_turns"] > 150
+    )
 
 
 def test_keep_last_n_and_cut_observations() -> None:
@@ -57,7 +67,9 @@ def test_keep_last_n_and_cut_observations() -> None:
     prompt, rep = build_prompt(history, ContextPolicy(keep_last_turns=3))
     assert [m["content"] for m in prompt] == ["S", "TASK", "a7", "o7", "a8", "o8", "a9", "o9"]
     assert rep.dropped_turns == 7
-    prompt, rep = build_prompt(history, ContextPolicy(keep_last_turns=3), summary="did stuff", summarized_turns=7)
+    prompt, rep = build_prompt(
+        history, ContextPolicy(keep_last_turns=3), summary="did stuff", summarized_turns=7
+    )
     assert prompt[2]["content"].startswith("Summary of the 7 earliest turns:\ndid stuff")
     text = "H" * 500 + "M" * 1000 + "T" * 500
     cut, was_cut = cut_middle(text, 200, head_fraction=0.5)
@@ -74,8 +86,13 @@ def test_long_observation_is_cut_and_summary_requested(tmp_path: Path) -> None:
 
     agent = _agent(keep_last_turns=2, summarize=True, max_observation_chars=64)
     agent.limits.max_turns = 6
-    rec = run_episode(gymnasium.make("ale/ToyShell-v0", max_turns=50), agent, Summarizing(["cd alpha", "ls"]),
-                      "alpha-main", tmp_path / "t.jsonl")
+    rec = run_episode(
+        gymnasium.make("ale/ToyShell-v0", max_turns=50),
+        agent,
+        Summarizing(["cd alpha", "ls"]),
+        "alpha-main",
+        tmp_path / "t.jsonl",
+    )
     last = rec.chunks[-1]
     assert any(m["content"].endswith("SUMMARY") for m in last.messages)
     assert last.context["summarized_turns"] == last.context["dropped_turns"] == 3

@@ -24,11 +24,15 @@ from envs.toy.shell import expert_actions
 TOL = 1e-4
 
 
-@pytest.mark.parametrize("sampling", [
-    EngineSampling(temperature=1.0, max_tokens=24, seed=3),
-    EngineSampling(temperature=0.7, top_k=50, top_p=0.9, max_tokens=24, seed=4),
-    EngineSampling(temperature=0.0, max_tokens=24),
-], ids=["t1", "topk-topp", "greedy"])
+@pytest.mark.parametrize(
+    "sampling",
+    [
+        EngineSampling(temperature=1.0, max_tokens=24, seed=3),
+        EngineSampling(temperature=0.7, top_k=50, top_p=0.9, max_tokens=24, seed=4),
+        EngineSampling(temperature=0.0, max_tokens=24),
+    ],
+    ids=["t1", "topk-topp", "greedy"],
+)
 def test_recorded_logprobs_equal_teacher_forcing(tiny_path: Path, sampling: EngineSampling) -> None:
     engine = HFEngine.from_pretrained(tiny_path)
     prompts = [[1, 40, 41, 42, 43, 44], [1, 100, 7]]  # ragged: exercises left padding
@@ -44,15 +48,23 @@ def test_recorded_logprobs_equal_teacher_forcing(tiny_path: Path, sampling: Engi
 
 def test_guided_choice_and_weight_sync(tiny_path: Path) -> None:
     engine = HFEngine.from_pretrained(tiny_path)
-    [(resp, lps)] = engine.generate([[1, 5]], EngineSampling(max_tokens=10, seed=0), guided=[[[30, 31, 2]]])
-    assert resp == [30, 31, 2] and lps == pytest.approx(engine.forward_logprobs([1, 5], resp), abs=TOL)
+    [(resp, lps)] = engine.generate(
+        [[1, 5]], EngineSampling(max_tokens=10, seed=0), guided=[[[30, 31, 2]]]
+    )
+    assert resp == [30, 31, 2] and lps == pytest.approx(
+        engine.forward_logprobs([1, 5], resp), abs=TOL
+    )
     sd = {k: v.clone() for k, v in engine.model.state_dict().items()}
     before = engine.forward_logprobs([1, 5], resp)
-    sd = {k: v + 0.05 * torch.randn_like(v) if v.dtype.is_floating_point else v for k, v in sd.items()}
+    sd = {
+        k: v + 0.05 * torch.randn_like(v) if v.dtype.is_floating_point else v for k, v in sd.items()
+    }
     assert engine.load_state_dict(sd) == 1 and engine.version == 1
     after = engine.forward_logprobs([1, 5], resp)
     assert max(abs(a - b) for a, b in zip(before, after, strict=True)) > 1e-3
-    [(resp2, lps2)] = engine.generate([[1, 5]], EngineSampling(max_tokens=10, seed=0), guided=[[[30, 31, 2]]])
+    [(resp2, lps2)] = engine.generate(
+        [[1, 5]], EngineSampling(max_tokens=10, seed=0), guided=[[[30, 31, 2]]]
+    )
     assert lps2 == pytest.approx(after, abs=TOL)
 
 
@@ -82,7 +94,9 @@ def test_token_parity(tiny_path: Path, tmp_path: Path, guided: bool) -> None:
         # guided replies end with EOS, so prompts are built append-only: the episode is one
         # token stream, sampled ids never re-tokenized, policy tokens marked by the mask
         assert rec.reward == 1.0
-        assert [c.prompt_mode for c in rec.chunks] == ["render"] + ["append"] * (len(rec.chunks) - 1)
+        assert [c.prompt_mode for c in rec.chunks] == ["render"] + ["append"] * (
+            len(rec.chunks) - 1
+        )
         stream = rec.token_stream()
         assert stream is not None
         ids, mask, _ = stream

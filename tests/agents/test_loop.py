@@ -24,8 +24,14 @@ from envs.toy.shell import expert_actions
 def test_scripted_episode_succeeds_and_replays(tmp_path: Path, toy_agent: AgentConfig) -> None:
     env = gymnasium.make("ale/ToyShell-v0", max_turns=8)
     seen = []
-    rec = run_episode(env, toy_agent, ScriptedPolicy(expert_actions("beta-io")), "beta-io",
-                      tmp_path / "t.jsonl", on_chunk=seen.append)
+    rec = run_episode(
+        env,
+        toy_agent,
+        ScriptedPolicy(expert_actions("beta-io")),
+        "beta-io",
+        tmp_path / "t.jsonl",
+        on_chunk=seen.append,
+    )
     assert rec.reward == 1.0 and rec.terminated and rec.stop_reason == "terminated"
     assert len(seen) == 4 and seen[-1].observation == "tests PASS"
     loaded = load_trajectory(tmp_path / "t.jsonl")
@@ -37,10 +43,17 @@ def test_scripted_episode_succeeds_and_replays(tmp_path: Path, toy_agent: AgentC
 
 
 def test_agent_turn_limit_stops_episode(toy_agent: AgentConfig) -> None:
-    agent = toy_agent.model_copy(update={"limits": toy_agent.limits.model_copy(update={"max_turns": 3})})
+    agent = toy_agent.model_copy(
+        update={"limits": toy_agent.limits.model_copy(update={"max_turns": 3})}
+    )
     env = gymnasium.make("ale/ToyShell-v0", max_turns=50)
     rec = run_episode(env, agent, ScriptedPolicy(["ls"]), "alpha-main")
-    assert len(rec.chunks) == 3 and rec.stop_reason == "max_turns" and rec.truncated and rec.reward == 0
+    assert (
+        len(rec.chunks) == 3
+        and rec.stop_reason == "max_turns"
+        and rec.truncated
+        and rec.reward == 0
+    )
 
 
 def test_token_limit(toy_agent: AgentConfig) -> None:
@@ -48,14 +61,26 @@ def test_token_limit(toy_agent: AgentConfig) -> None:
         def act(self, messages, tools=None):  # type: ignore[no-untyped-def]
             return PolicyOutput(text="ls", usage={"prompt_tokens": 40, "completion_tokens": 10})
 
-    agent = AgentConfig.from_dict({**toy_agent.model_dump(), "limits": {"max_turns": 50, "max_tokens": 120}})
-    rec = run_episode(gymnasium.make("ale/ToyShell-v0", max_turns=50), agent, Counting(["ls"]), "alpha-main")
+    agent = AgentConfig.from_dict(
+        {**toy_agent.model_dump(), "limits": {"max_turns": 50, "max_tokens": 120}}
+    )
+    rec = run_episode(
+        gymnasium.make("ale/ToyShell-v0", max_turns=50), agent, Counting(["ls"]), "alpha-main"
+    )
     assert len(rec.chunks) == 3 and rec.stop_reason == "max_tokens"
 
 
 def test_native_tool_call_is_rendered_in_env_format() -> None:
-    out = PolicyOutput(text="look first", tool_calls=[{"id": "c", "type": "function", "function": {
-        "name": "bash", "arguments": json.dumps({"command": "ls -la"})}}])
+    out = PolicyOutput(
+        text="look first",
+        tool_calls=[
+            {
+                "id": "c",
+                "type": "function",
+                "function": {"name": "bash", "arguments": json.dumps({"command": "ls -la"})},
+            }
+        ],
+    )
     from envs.core.actions import parse_action
 
     for fmt in ("xml", "json", "bash_block"):
@@ -104,9 +129,18 @@ def test_vllm_policy_skips_cleanly_without_gpu() -> None:
 def test_parse_native_tool_calls_from_text() -> None:
     from agents.actions import parse_tool_calls
 
-    calls = parse_tool_calls('think <tool_call>{"name": "bash", "arguments": {"command": "ls"}}</tool_call>')
-    assert calls == [{"id": "call_0", "type": "function",
-                      "function": {"name": "bash", "arguments": '{"command": "ls"}'}}]
+    calls = parse_tool_calls(
+        'think <tool_call>{"name": "bash", "arguments": {"command": "ls"}}</tool_call>'
+    )
+    assert calls == [
+        {
+            "id": "call_0",
+            "type": "function",
+            "function": {"name": "bash", "arguments": '{"command": "ls"}'},
+        }
+    ]
     assert parse_tool_calls("<tool_call>not json</tool_call>") is None
     out = PolicyOutput(text="think", tool_calls=calls)
-    assert to_action(out, "json", native_tools=True).endswith('{"name": "bash", "arguments": {"command": "ls"}}\n```')
+    assert to_action(out, "json", native_tools=True).endswith(
+        '{"name": "bash", "arguments": {"command": "ls"}}\n```'
+    )

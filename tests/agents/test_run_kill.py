@@ -33,10 +33,29 @@ def test_kill_9_mid_episode_keeps_finished_chunks(tmp_path: Path) -> None:
     out = tmp_path / "run.jsonl"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # the human policy reads turns from stdin: the episode waits for turn 3 when we kill it
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli.main", "run", "--env", "ale/ToyShell-v0",
-                             "--task", "alpha-main", "--agent", "toy", "--policy", "human", "--out", str(out)],
-                            cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.cli.main",
+            "run",
+            "--env",
+            "ale/ToyShell-v0",
+            "--task",
+            "alpha-main",
+            "--agent",
+            "toy",
+            "--policy",
+            "human",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert proc.stdin is not None
     try:
         proc.stdin.write(b"cd alpha\n")

@@ -38,14 +38,31 @@ def _free_port() -> int:
 def server(tiny_path: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli.main", "serve", "--model", str(tiny_path),
-                             "--port", str(port), "--name", "tiny"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.cli.main",
+            "serve",
+            "--model",
+            str(tiny_path),
+            "--port",
+            str(port),
+            "--name",
+            "tiny",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"ale serve exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+            raise RuntimeError(
+                f"ale serve exited: {proc.stdout.read().decode() if proc.stdout else ''}"
+            )
         try:
             urllib.request.urlopen(f"{url}/health", timeout=2)
             break
@@ -64,9 +81,15 @@ def test_sdk_chat_completion_with_logprobs(server: str, tiny_path: Path) -> None
 
     client = openai.OpenAI(base_url=server, api_key="EMPTY")
     assert [m.id for m in client.models.list().data] == ["tiny"]
-    resp = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "fix the test"}],
-                                          max_tokens=12, temperature=1.0, seed=7, logprobs=True,
-                                          extra_body={"return_token_ids": True})
+    resp = client.chat.completions.create(
+        model="tiny",
+        messages=[{"role": "user", "content": "fix the test"}],
+        max_tokens=12,
+        temperature=1.0,
+        seed=7,
+        logprobs=True,
+        extra_body={"return_token_ids": True},
+    )
     choice = resp.choices[0]
     assert choice.logprobs is not None and choice.logprobs.content
     lps = [t.logprob for t in choice.logprobs.content]
@@ -77,7 +100,9 @@ def test_sdk_chat_completion_with_logprobs(server: str, tiny_path: Path) -> None
     forced = HFEngine.from_pretrained(tiny_path).forward_logprobs(prompt, ids)
     assert lps == pytest.approx(forced, abs=1e-4)
     with pytest.raises(openai.BadRequestError, match="stream"):
-        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "x"}], stream=True)
+        client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "x"}], stream=True
+        )
 
 
 def test_scripted_episode_through_http(server: str, tmp_path: Path) -> None:
@@ -85,8 +110,13 @@ def test_scripted_episode_through_http(server: str, tmp_path: Path) -> None:
     pol = make_policy(f"openai:tiny@{server}", sampling=agent.sampling)
     assert isinstance(pol, OpenAIPolicy)
     actions = expert_actions("delta-core")
-    rec = run_episode(gymnasium.make("ale/ToyShell-v0", max_turns=8), agent, GuidedPolicy(actions, pol),
-                      "delta-core", tmp_path / "t.jsonl")
+    rec = run_episode(
+        gymnasium.make("ale/ToyShell-v0", max_turns=8),
+        agent,
+        GuidedPolicy(actions, pol),
+        "delta-core",
+        tmp_path / "t.jsonl",
+    )
     assert rec.reward == 1.0 and rec.stop_reason == "terminated"
     loaded = load_trajectory(tmp_path / "t.jsonl")
     assert [c.response for c in loaded.chunks] == actions
@@ -96,7 +126,9 @@ def test_scripted_episode_through_http(server: str, tmp_path: Path) -> None:
 
 
 def test_transient_errors_are_retried_then_reported() -> None:
-    pol = OpenAIPolicy("m", f"http://127.0.0.1:{_free_port()}/v1", max_retries=2, backoff_s=0.01, timeout_s=5)
+    pol = OpenAIPolicy(
+        "m", f"http://127.0.0.1:{_free_port()}/v1", max_retries=2, backoff_s=0.01, timeout_s=5
+    )
     with pytest.raises(PolicyError, match="giving up after 3 tries"):
         pol.act([{"role": "user", "content": "hi"}])
     assert pol.retries == 2
@@ -116,12 +148,33 @@ def test_5xx_is_retried_with_backoff_then_succeeds() -> None:
             if len(calls) <= 2:
                 body, code = {"error": {"message": "overloaded", "type": "server_error"}}, 503
             else:
-                body, code = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                              "choices": [{"index": 0, "finish_reason": "stop",
-                                           "message": {"role": "assistant", "content": "ls"},
-                                           "logprobs": {"content": [{"token": "ls", "logprob": -0.25, "bytes": None,
-                                                                     "top_logprobs": []}]}}],
-                              "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}, 200
+                body, code = (
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "m",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": "ls"},
+                                "logprobs": {
+                                    "content": [
+                                        {
+                                            "token": "ls",
+                                            "logprob": -0.25,
+                                            "bytes": None,
+                                            "top_logprobs": [],
+                                        }
+                                    ]
+                                },
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+                    },
+                    200,
+                )
             data = json.dumps(body).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
@@ -135,9 +188,15 @@ def test_5xx_is_retried_with_backoff_then_succeeds() -> None:
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        pol = OpenAIPolicy("m", f"http://127.0.0.1:{srv.server_address[1]}/v1", max_retries=3, backoff_s=0.01)
+        pol = OpenAIPolicy(
+            "m", f"http://127.0.0.1:{srv.server_address[1]}/v1", max_retries=3, backoff_s=0.01
+        )
         out = pol.act([{"role": "user", "content": "hi"}])
     finally:
         srv.shutdown()
-    assert out.text == "ls" and out.logprobs == [-0.25] and out.usage == {"prompt_tokens": 5, "completion_tokens": 1}
+    assert (
+        out.text == "ls"
+        and out.logprobs == [-0.25]
+        and out.usage == {"prompt_tokens": 5, "completion_tokens": 1}
+    )
     assert pol.retries == 2 and len(calls) == 3 and calls[-1]["logprobs"] is True

@@ -18,8 +18,16 @@ from agents.trajectory import (
 
 
 def _chunk(i: int, messages: list[dict[str, str]]) -> ChunkRecord:
-    return ChunkRecord(index=i, messages=messages, response=f"r{i}", prompt_ids=[1, 2, i],
-                       response_ids=[7, i], logprobs=[-0.5, -1.0], action=f"a{i}", observation=f"o{i}")
+    return ChunkRecord(
+        index=i,
+        messages=messages,
+        response=f"r{i}",
+        prompt_ids=[1, 2, i],
+        response_ids=[7, i],
+        logprobs=[-0.5, -1.0],
+        action=f"a{i}",
+        observation=f"o{i}",
+    )
 
 
 def _messages(n: int) -> list[dict[str, str]]:
@@ -33,7 +41,9 @@ def test_roundtrip_with_message_deltas(tmp_path: Path) -> None:
         w.write_header(ep)
         w.write_chunk(_chunk(0, _messages(2)))
         w.write_chunk(_chunk(1, _messages(4)))
-        w.write_chunk(_chunk(2, _messages(1) + [{"role": "user", "content": "other"}]))  # not a prefix
+        w.write_chunk(
+            _chunk(2, _messages(1) + [{"role": "user", "content": "other"}])
+        )  # not a prefix
         ep.reward, ep.grade = 1.0, {"report": {"model_patch": "diff --git a b"}}
         w.write_end(ep)
     lines = p.read_text().splitlines()
@@ -45,8 +55,11 @@ def test_roundtrip_with_message_deltas(tmp_path: Path) -> None:
     assert rec.chunks[2].messages[1]["content"] == "other"
     assert rec.chunks[0].loss_mask == [0, 0, 0, 1, 1]
     assert rec.actions == ["a0", "a1", "a2"]
-    assert to_prediction(rec, "m") == {"instance_id": "t1", "model_name_or_path": "m",
-                                       "model_patch": "diff --git a b"}
+    assert to_prediction(rec, "m") == {
+        "instance_id": "t1",
+        "model_name_or_path": "m",
+        "model_patch": "diff --git a b",
+    }
 
 
 def test_torn_last_line_is_dropped(tmp_path: Path) -> None:
@@ -73,8 +86,14 @@ def test_several_episodes_and_token_stream(tmp_path: Path) -> None:
     with TrajectoryWriter(p) as w:
         for task in ("a", "b"):
             w.write_header(EpisodeRecord(task_id=task, policy="p"))
-            w.write_chunk(ChunkRecord(index=0, prompt_ids=[1, 2], response_ids=[3], logprobs=[-0.1]))
-            w.write_chunk(ChunkRecord(index=1, prompt_ids=[1, 2, 3, 4], response_ids=[5, 6], logprobs=[-0.2, -0.3]))
+            w.write_chunk(
+                ChunkRecord(index=0, prompt_ids=[1, 2], response_ids=[3], logprobs=[-0.1])
+            )
+            w.write_chunk(
+                ChunkRecord(
+                    index=1, prompt_ids=[1, 2, 3, 4], response_ids=[5, 6], logprobs=[-0.2, -0.3]
+                )
+            )
             w.write_end(EpisodeRecord(task_id=task, policy="p"))
     eps = load_trajectories(p)
     assert [e.task_id for e in eps] == ["a", "b"]

@@ -16,10 +16,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 def ale(*args: str, env: dict[str, str] | None = None) -> str:
     """`ale ARGS` as a separate process (python -m bench.cli.main); returns stdout."""
-    proc = subprocess.run([sys.executable, "-m", "bench.cli.main", *args], cwd=REPO, text=True,
-                          capture_output=True, env={**os.environ, **(env or {})}, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.cli.main", *args],
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=900,
+    )
     if proc.returncode != 0:
-        raise AssertionError(f"ale {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"ale {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc.stdout
 
 
@@ -31,7 +39,9 @@ def ale_here(*args: str) -> str:
 
     result = CliRunner().invoke(app, list(args))
     if result.exit_code != 0:
-        raise AssertionError(f"ale {' '.join(args)} exited {result.exit_code}:\n{result.output}") from result.exception
+        raise AssertionError(
+            f"ale {' '.join(args)} exited {result.exit_code}:\n{result.output}"
+        ) from result.exception
     return result.output
 
 

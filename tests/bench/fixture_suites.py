@@ -43,7 +43,9 @@ class NumberTask:
         return None
 
     def prepare(self, sandbox: Sandbox) -> None:
-        sandbox.run("mkdir -p /work && printf 'put the answer in answer.txt\\n' > /work/README", timeout=30)
+        sandbox.run(
+            "mkdir -p /work && printf 'put the answer in answer.txt\\n' > /work/README", timeout=30
+        )
 
     def apply_oracle(self, sandbox: Sandbox) -> None:
         sandbox.write("/work/answer.txt", f"{self.answer}\n".encode())
@@ -59,15 +61,19 @@ class NumberTask:
             got = ""
         ok = got == self.answer
         log = f"answer.txt holds {got!r}, expected {self.answer!r}\n"
-        return Grade(reward=float(ok), resolved=ok, tests={"answer": "PASSED" if ok else "FAILED"}, log=log)
+        return Grade(
+            reward=float(ok), resolved=ok, tests={"answer": "PASSED" if ok else "FAILED"}, log=log
+        )
 
 
 class NumberSuite:
     name = "answers"
 
     def __init__(self, n: int = 12, task_ids: list[str] | None = None) -> None:
-        every = {f"number-{i:02d}": NumberTask(f"number-{i:02d}", str(7 * i + 3), ("even", "odd")[i % 2])
-                 for i in range(n)}
+        every = {
+            f"number-{i:02d}": NumberTask(f"number-{i:02d}", str(7 * i + 3), ("even", "odd")[i % 2])
+            for i in range(n)
+        }
         for tid in task_ids or []:
             if tid not in every:
                 raise TaskError(unknown_id_message("task", tid, sorted(every)))

@@ -50,12 +50,21 @@ class MissingImageTask(NumberTask):
 
 def run(tmp_path: Path, policy: Any, suite: Any, overrides: list[str] | None = None) -> Any:
     agent = AgentConfig.load("terminal", overrides=overrides or [])
-    runner = AgentRunner(BenchSuite(suite, {"ale.bench.run": "test-runner"}), agent, lambda: policy,
-                         backend="docker")
+    runner = AgentRunner(
+        BenchSuite(suite, {"ale.bench.run": "test-runner"}), agent, lambda: policy, backend="docker"
+    )
     store = RunStore(tmp_path)
     try:
-        run_bench(store, suite.task_ids()[:1], runner, "m", workers=1, max_infra_retries=2,
-                  show_progress=False, collect_orphans=False)
+        run_bench(
+            store,
+            suite.task_ids()[:1],
+            runner,
+            "m",
+            workers=1,
+            max_infra_retries=2,
+            show_progress=False,
+            collect_orphans=False,
+        )
     finally:
         runner.close()
     (result,) = store.results()
@@ -115,8 +124,14 @@ class Hostile:
     name = "hostile"
 
     def __init__(self) -> None:
-        self.turns = iter(["pwd", "alias git=false; git() { return 1; }; export GIT_DIR=/nope GIT_WORK_TREE=/; "
-                                  "cd / && echo 3 > /work/answer.txt", "submit"])
+        self.turns = iter(
+            [
+                "pwd",
+                "alias git=false; git() { return 1; }; export GIT_DIR=/nope GIT_WORK_TREE=/; "
+                "cd / && echo 3 > /work/answer.txt",
+                "submit",
+            ]
+        )
 
     def start_episode(self, context: Any) -> None:
         pass

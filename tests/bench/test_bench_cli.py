@@ -27,8 +27,23 @@ SUITE = "tests.bench.fixture_suites:answers"
 
 
 def bench_run(run_dir: Path, policy: str, tasks: str | None = None, workers: int = 2) -> list[str]:
-    args = ["bench", "run", "--suite", SUITE, "--agent", "terminal", "--policy", policy, "--workers",
-            str(workers), "--run-dir", str(run_dir), "--backend", "docker", "--no-progress"]
+    args = [
+        "bench",
+        "run",
+        "--suite",
+        SUITE,
+        "--agent",
+        "terminal",
+        "--policy",
+        policy,
+        "--workers",
+        str(workers),
+        "--run-dir",
+        str(run_dir),
+        "--backend",
+        "docker",
+        "--no-progress",
+    ]
     return args + (["--tasks", tasks] if tasks else [])
 
 
@@ -38,15 +53,20 @@ TASKS = "number-00,number-01,number-02,number-03"
 def test_oracle_empty_grade_report_compare(tmp_path: Path) -> None:
     oracle, empty, graded = tmp_path / "oracle", tmp_path / "empty", tmp_path / "graded"
     out = ale(*bench_run(oracle, "oracle", TASKS))  # a real `ale` process once
-    assert "resolved 4/4 (100.0%)" in out and "ORACLE" not in out  # --policy oracle given: no fallback note
+    assert (
+        "resolved 4/4 (100.0%)" in out and "ORACLE" not in out
+    )  # --policy oracle given: no fallback note
     report = json.loads((oracle / "report.json").read_text())
     ids = TASKS.split(",")
     assert report["resolved_ids"] == ids and report["total_instances"] == 4
     assert report == official_report(oracle, ids, "oracle")  # the official fields and rules
     preds = jsonl(oracle / "predictions.jsonl")
     assert [p["instance_id"] for p in preds] == ids
-    assert all(set(p) == {"instance_id", "model_name_or_path", "model_patch"} and "+++ b/answer.txt"
-               in str(p["model_patch"]) for p in preds)
+    assert all(
+        set(p) == {"instance_id", "model_name_or_path", "model_patch"}
+        and "+++ b/answer.txt" in str(p["model_patch"])
+        for p in preds
+    )
     traj = jsonl(oracle / "trajectories" / "number-00__a0.jsonl")
     assert [r["type"] for r in traj] == ["header", "chunk", "chunk", "chunk", "end"]
     assert "echo 3 > /work/answer.txt" in (oracle / "logs" / "number-00__a0.agent.log").read_text()
@@ -56,8 +76,21 @@ def test_oracle_empty_grade_report_compare(tmp_path: Path) -> None:
     assert json.loads((empty / "report.json").read_text())["resolved_instances"] == 0
 
     # grading the oracle's predictions from a file reproduces its report exactly
-    ale_here("bench", "grade", "--predictions", str(oracle / "predictions.jsonl"), "--suite", SUITE,
-             "--run-dir", str(graded), "--backend", "docker", "--no-progress", "--workers", "2")
+    ale_here(
+        "bench",
+        "grade",
+        "--predictions",
+        str(oracle / "predictions.jsonl"),
+        "--suite",
+        SUITE,
+        "--run-dir",
+        str(graded),
+        "--backend",
+        "docker",
+        "--no-progress",
+        "--workers",
+        "2",
+    )
     assert json.loads((graded / "report.json").read_text()) == report
 
     out = ale_here("bench", "compare", str(oracle), str(empty))
@@ -68,7 +101,9 @@ def test_oracle_empty_grade_report_compare(tmp_path: Path) -> None:
         png = oracle / f"{name}.png"
         assert png.stat().st_size > 1000 and f"({name}.png)" in md
         pixels = matplotlib.image.imread(png)
-        assert pixels.shape[0] > 100 and pixels.shape[1] > 100 and pixels.std() > 0.01  # drawn, not blank
+        assert (
+            pixels.shape[0] > 100 and pixels.shape[1] > 100 and pixels.std() > 0.01
+        )  # drawn, not blank
     assert our_sandboxes(oracle) == [] and our_sandboxes(graded) == []
 
 
@@ -76,7 +111,9 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
     args = [sys.executable, "-m", "bench.cli.main", *bench_run(run, "oracle", workers=2)]
     env = {**os.environ, "ALE_TEST_ORACLE_SLEEP": "1"}
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     ledger = run / "results.jsonl"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
@@ -88,7 +125,9 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     proc.wait()
     done_before = {r.task_id for r in RunStore(run).results()}  # a torn last line is skipped
     assert 3 <= len(done_before) < 12
-    finished_before = {t: (run / "trajectories" / f"{t}__a0.jsonl").read_bytes() for t in done_before}
+    finished_before = {
+        t: (run / "trajectories" / f"{t}__a0.jsonl").read_bytes() for t in done_before
+    }
 
     out = ale(*bench_run(run, "oracle", workers=2), env={"ALE_TEST_ORACLE_SLEEP": "0"})
     assert "resolved 12/12 (100.0%)" in out
@@ -99,12 +138,18 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
         except json.JSONDecodeError:  # a line torn by the kill, sealed and ignored
             continue
     ids = [f"number-{i:02d}" for i in range(12)]
-    assert sorted(str(r["task_id"]) for r in rows) == ids  # every task exactly once: none lost, none run twice
+    assert (
+        sorted(str(r["task_id"]) for r in rows) == ids
+    )  # every task exactly once: none lost, none run twice
     for t, data in finished_before.items():  # finished tasks were not run again
         assert (run / "trajectories" / f"{t}__a0.jsonl").read_bytes() == data
     assert [p["instance_id"] for p in jsonl(run / "predictions.jsonl")] == ids
     report = json.loads((run / "report.json").read_text())
-    assert report["submitted_ids"] == ids and report["resolved_ids"] == ids and report["incomplete_ids"] == []
+    assert (
+        report["submitted_ids"] == ids
+        and report["resolved_ids"] == ids
+        and report["incomplete_ids"] == []
+    )
     assert our_sandboxes(run) == []
 
 
@@ -125,11 +170,25 @@ class _Endpoint:
                 task = str(body["messages"][1]["content"])  # type: ignore[index]
                 number = task.split("Write the number ")[1].split()[0]
                 answered = any(m["role"] == "assistant" for m in body["messages"])
-                text = "```bash\nsubmit\n```" if answered else f"```bash\necho {number} > /work/answer.txt\n```"
-                reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": text}}],
-                         "usage": {"prompt_tokens": 50, "completion_tokens": 7, "total_tokens": 57}}
+                text = (
+                    "```bash\nsubmit\n```"
+                    if answered
+                    else f"```bash\necho {number} > /work/answer.txt\n```"
+                )
+                reply = {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": text},
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 50, "completion_tokens": 7, "total_tokens": 57},
+                }
                 data = json.dumps(reply).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -145,14 +204,30 @@ class _Endpoint:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def test_main_job_uses_the_configured_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_main_job_uses_the_configured_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     endpoint = _Endpoint()
     monkeypatch.setenv("OPENAI_BASE_URL", endpoint.url)
     monkeypatch.setenv("OPENAI_MODEL", "tiny-coder")
     try:
-        out = ale_here("bench", "run", "--suite", SUITE, "--agent", "terminal", "--workers", "2", "--tasks",
-                       "number-04,number-05", "--run-dir", str(tmp_path / "run"), "--backend", "docker",
-                       "--no-progress")
+        out = ale_here(
+            "bench",
+            "run",
+            "--suite",
+            SUITE,
+            "--agent",
+            "terminal",
+            "--workers",
+            "2",
+            "--tasks",
+            "number-04,number-05",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--backend",
+            "docker",
+            "--no-progress",
+        )
     finally:
         endpoint.server.shutdown()
     assert f"the OpenAI-compatible endpoint {endpoint.url}, model tiny-coder" in out

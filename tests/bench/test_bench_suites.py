@@ -29,15 +29,32 @@ def _need(suite: str) -> None:
         pytest.skip(f"suite {suite} is not available here: {exc}")
 
 
-def run(suite: str, policy: str, run_dir: Path, tasks: list[str] | None, workers: int = 2) -> dict[str, object]:
-    args = ["bench", "run", "--suite", suite, "--policy", policy, "--run-dir", str(run_dir), "--workers",
-            str(workers), "--backend", "docker", "--no-progress"]
+def run(
+    suite: str, policy: str, run_dir: Path, tasks: list[str] | None, workers: int = 2
+) -> dict[str, object]:
+    args = [
+        "bench",
+        "run",
+        "--suite",
+        suite,
+        "--policy",
+        policy,
+        "--run-dir",
+        str(run_dir),
+        "--workers",
+        str(workers),
+        "--backend",
+        "docker",
+        "--no-progress",
+    ]
     ale_here(*args, *(["--tasks", ",".join(tasks)] if tasks else []))
     assert our_sandboxes(run_dir) == []
     return read_json(run_dir / "report.json")
 
 
-def check_swe(suite: str, tmp_path: Path, tasks: list[str] | None, empty_tasks: list[str] | None) -> None:
+def check_swe(
+    suite: str, tmp_path: Path, tasks: list[str] | None, empty_tasks: list[str] | None
+) -> None:
     _need(suite)
     oracle = tmp_path / "oracle"
     report = run(suite, "oracle", oracle, tasks)
@@ -45,11 +62,26 @@ def check_swe(suite: str, tmp_path: Path, tasks: list[str] | None, empty_tasks: 
     assert report["resolved_ids"] == sorted(ids) and report["total_instances"] == len(ids)
     assert report == official_report(oracle, ids, "oracle")
     graded = tmp_path / "graded"
-    ale_here("bench", "grade", "--predictions", str(oracle / "predictions.jsonl"), "--suite", suite, "--run-dir",
-             str(graded), "--backend", "docker", "--no-progress", "--workers", "2")
+    ale_here(
+        "bench",
+        "grade",
+        "--predictions",
+        str(oracle / "predictions.jsonl"),
+        "--suite",
+        suite,
+        "--run-dir",
+        str(graded),
+        "--backend",
+        "docker",
+        "--no-progress",
+        "--workers",
+        "2",
+    )
     assert read_json(graded / "report.json") == report
     empty = run(suite, "empty", tmp_path / "empty", empty_tasks)
-    assert empty["resolved_instances"] == 0 and empty["empty_patch_ids"] == sorted(empty_tasks or ids)
+    assert empty["resolved_instances"] == 0 and empty["empty_patch_ids"] == sorted(
+        empty_tasks or ids
+    )
     assert empty == official_report(tmp_path / "empty", sorted(empty_tasks or ids), "empty")
 
 

@@ -18,20 +18,50 @@ def _ledger(tmp_path: Path) -> tuple[RunStore, list[str]]:
     rows = [
         ("r1", "resolved", PATCH, "", None),
         ("u1", "unresolved", PATCH, "1 failed", None),
-        ("u2", "unresolved", PATCH, "FAILED\nTimeout error: 30 seconds exceeded.", None),  # ambiguous
-        ("e1", "grading_error", PATCH, "", "Cannot connect to the Docker daemon at unix:///x"),  # environment
+        (
+            "u2",
+            "unresolved",
+            PATCH,
+            "FAILED\nTimeout error: 30 seconds exceeded.",
+            None,
+        ),  # ambiguous
+        (
+            "e1",
+            "grading_error",
+            PATCH,
+            "",
+            "Cannot connect to the Docker daemon at unix:///x",
+        ),  # environment
         ("e2", "agent_error", PATCH, "error: patch failed", "patch does not apply"),
         ("p1", "empty_patch", "", "", None),
-        ("a1", "agent_error", None, "", "PolicyError: endpoint refused"),  # no patch: an empty prediction
+        (
+            "a1",
+            "agent_error",
+            None,
+            "",
+            "PolicyError: endpoint refused",
+        ),  # no patch: an empty prediction
         ("i1", "infra_error", None, "", "SandboxDead: gone"),
     ]
     for tid, status, patch, log, error in rows:
         if log:
             store.log_path(tid, 0, "grade").write_text(log)
         reason, tier = classify_failure(log, error)
-        store.append(AttemptResult(tid, 0, status, reward=float(status == "resolved"), model_patch=patch,  # type: ignore[arg-type]
-                                   error=error, failure_reason=reason, failure_tier=tier))
-    store.append(AttemptResult("r1", 1, "unresolved", model_patch=PATCH))  # later attempts do not count
+        store.append(
+            AttemptResult(
+                tid,
+                0,
+                status,
+                reward=float(status == "resolved"),
+                model_patch=patch,  # type: ignore[arg-type]
+                error=error,
+                failure_reason=reason,
+                failure_tier=tier,
+            )
+        )
+    store.append(
+        AttemptResult("r1", 1, "unresolved", model_patch=PATCH)
+    )  # later attempts do not count
     return store, [r[0] for r in rows] + ["missing"]
 
 
@@ -51,6 +81,8 @@ def test_status_of_follows_official_empty_patch_rule() -> None:
     passed = Grade(reward=1.0, resolved=True)
     assert status_of(passed, "", patch_is_verdict=True) == "empty_patch"
     assert status_of(passed, None, patch_is_verdict=True) == "empty_patch"
-    assert status_of(passed, "", patch_is_verdict=False) == "resolved"  # terminal tasks: the state is graded
+    assert (
+        status_of(passed, "", patch_is_verdict=False) == "resolved"
+    )  # terminal tasks: the state is graded
     assert status_of(Grade(reward=0.0, resolved=False, error="x"), PATCH) == "grading_error"
     assert status_of(Grade(reward=0.0, resolved=False), PATCH) == "unresolved"

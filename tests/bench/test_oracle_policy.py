@@ -51,14 +51,30 @@ def test_swebench_task_oracle_actions_apply_the_gold_patch(tmp_path: Path) -> No
     repo = tmp_path / "testbed"
     repo.mkdir()
     (repo / "m.py").write_text("x = 1\n")
-    subprocess.run("git init -q && git add -A && git -c user.name=a -c user.email=a@b commit -qm base",
-                   shell=True, cwd=repo, check=True)
+    subprocess.run(
+        "git init -q && git add -A && git -c user.name=a -c user.email=a@b commit -qm base",
+        shell=True,
+        cwd=repo,
+        check=True,
+    )
     patch = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-x = 1\n+x = 2  # ALE_GOLD_PATCH\n"
-    task = SWEBenchTask({"instance_id": "o__r-1", "repo": "o/r", "version": "1", "base_commit": "HEAD",
-                         "patch": patch, "problem_statement": "", "FAIL_TO_PASS": [], "PASS_TO_PASS": []})
+    task = SWEBenchTask(
+        {
+            "instance_id": "o__r-1",
+            "repo": "o/r",
+            "version": "1",
+            "base_commit": "HEAD",
+            "patch": patch,
+            "problem_statement": "",
+            "FAIL_TO_PASS": [],
+            "PASS_TO_PASS": [],
+        }
+    )
     (command,) = task.oracle_actions()
     assert "<<'ALE_GOLD_PATCH_'" in command  # the delimiter avoids the patch's own text
-    subprocess.run(["bash", "-c", command.replace("/testbed", str(repo))], check=True, capture_output=True)
+    subprocess.run(
+        ["bash", "-c", command.replace("/testbed", str(repo))], check=True, capture_output=True
+    )
     assert (repo / "m.py").read_text() == "x = 2  # ALE_GOLD_PATCH\n"
 
 

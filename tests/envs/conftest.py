@@ -57,7 +57,10 @@ class AnswerSuite:
     name = "answers"
 
     def __init__(self) -> None:
-        self.tasks = {"six-by-seven": AnswerTask("six-by-seven", "42"), "two-cubed": AnswerTask("two-cubed", "8")}
+        self.tasks = {
+            "six-by-seven": AnswerTask("six-by-seven", "42"),
+            "two-cubed": AnswerTask("two-cubed", "8"),
+        }
 
     def task_ids(self) -> list[str]:
         return sorted(self.tasks)

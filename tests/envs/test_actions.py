@@ -11,9 +11,18 @@ TOOLS = DEFAULT_TOOLS
 
 
 def test_bash_block() -> None:
-    call = parse_action("Let me look.\n```bash\nls -la /testbed\n```", "bash_block", ("bash", "submit"))
-    assert (call.name, call.arguments, call.thought) == ("bash", {"command": "ls -la /testbed"}, "Let me look.")
-    assert parse_action("Done.\n```bash\nsubmit\n```", "bash_block", ("bash", "submit")).name == "submit"
+    call = parse_action(
+        "Let me look.\n```bash\nls -la /testbed\n```", "bash_block", ("bash", "submit")
+    )
+    assert (call.name, call.arguments, call.thought) == (
+        "bash",
+        {"command": "ls -la /testbed"},
+        "Let me look.",
+    )
+    assert (
+        parse_action("Done.\n```bash\nsubmit\n```", "bash_block", ("bash", "submit")).name
+        == "submit"
+    )
 
 
 @pytest.mark.parametrize("text", ["no block", "```bash\na\n```\n```bash\nb\n```", "```bash\n\n```"])
@@ -23,9 +32,11 @@ def test_bash_block_errors(text: str) -> None:
 
 
 def test_xml_call_with_multiline_parameter() -> None:
-    text = ("I will fix it.\n<function=str_replace_editor>\n<parameter=command>str_replace</parameter>\n"
-            "<parameter=path>/testbed/a.py</parameter>\n<parameter=old_str>\n  x = 1\n  y = 2\n</parameter>\n"
-            "<parameter=new_str>  x = 2</parameter>\n</function>")
+    text = (
+        "I will fix it.\n<function=str_replace_editor>\n<parameter=command>str_replace</parameter>\n"
+        "<parameter=path>/testbed/a.py</parameter>\n<parameter=old_str>\n  x = 1\n  y = 2\n</parameter>\n"
+        "<parameter=new_str>  x = 2</parameter>\n</function>"
+    )
     call = parse_action(text, "xml", TOOLS)
     assert call.name == "str_replace_editor" and call.thought == "I will fix it."
     assert call.arguments["old_str"] == "  x = 1\n  y = 2"
@@ -33,19 +44,30 @@ def test_xml_call_with_multiline_parameter() -> None:
 
 
 def test_json_shapes() -> None:
-    a = parse_action('ok\n```json\n{"name": "bash", "arguments": {"command": "pwd"}}\n```', "json", TOOLS)
-    b = parse_action('{"type": "function", "function": {"name": "bash", "arguments": "{\\"command\\": \\"pwd\\"}"}}',
-                     "json", TOOLS)
+    a = parse_action(
+        'ok\n```json\n{"name": "bash", "arguments": {"command": "pwd"}}\n```', "json", TOOLS
+    )
+    b = parse_action(
+        '{"type": "function", "function": {"name": "bash", "arguments": "{\\"command\\": \\"pwd\\"}"}}',
+        "json",
+        TOOLS,
+    )
     c = parse_action('<tool_call>{"name": "submit", "arguments": {}}</tool_call>', "json", TOOLS)
-    assert a.arguments == b.arguments == {"command": "pwd"} and a.thought == "ok" and c.name == "submit"
+    assert (
+        a.arguments == b.arguments == {"command": "pwd"}
+        and a.thought == "ok"
+        and c.name == "submit"
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
-    [('{"name": "bash", "arguments": {"command": }', "not valid JSON"),
-     ('{"arguments": {}}', '"name"'),
-     ('{"name": "rm_rf", "arguments": {}}', "unknown tool"),
-     ("just prose", "found no JSON")],
+    [
+        ('{"name": "bash", "arguments": {"command": }', "not valid JSON"),
+        ('{"arguments": {}}', '"name"'),
+        ('{"name": "rm_rf", "arguments": {}}', "unknown tool"),
+        ("just prose", "found no JSON"),
+    ],
 )
 def test_json_errors_name_the_problem(text: str, fragment: str) -> None:
     with pytest.raises(FormatError, match=fragment):
@@ -53,11 +75,14 @@ def test_json_errors_name_the_problem(text: str, fragment: str) -> None:
 
 
 def test_coerce_arguments_by_schema() -> None:
-    args = coerce_arguments("str_replace_editor", {"command": "insert", "path": "/a", "insert_line": "3",
-                                                   "new_str": "42"})
+    args = coerce_arguments(
+        "str_replace_editor",
+        {"command": "insert", "path": "/a", "insert_line": "3", "new_str": "42"},
+    )
     assert args["insert_line"] == 3 and args["new_str"] == "42"
-    assert coerce_arguments("str_replace_editor", {"command": "view", "path": "/a", "view_range": "[1, 5]"})[
-        "view_range"] == [1, 5]
+    assert coerce_arguments(
+        "str_replace_editor", {"command": "view", "path": "/a", "view_range": "[1, 5]"}
+    )["view_range"] == [1, 5]
     with pytest.raises(FormatError, match="needs argument"):
         coerce_arguments("bash", {})
     with pytest.raises(FormatError, match="no argument"):

@@ -29,7 +29,9 @@ SUBMIT = "<function=submit>\n</function>"
 @pytest.fixture(params=backend_params(), scope="module")
 def env(request: pytest.FixtureRequest) -> Iterator[ChunkEnv]:
     # through the registry, so the env carries its spec (nondeterministic=True)
-    e = gymnasium.make("ale/SWEMini-v0", suite=AnswerSuite(), backend=request.param, max_turns=12).unwrapped
+    e = gymnasium.make(
+        "ale/SWEMini-v0", suite=AnswerSuite(), backend=request.param, max_turns=12
+    ).unwrapped
     assert isinstance(e, ChunkEnv)
     yield e
     e.close()
@@ -38,8 +40,14 @@ def env(request: pytest.FixtureRequest) -> Iterator[ChunkEnv]:
 def test_solve_by_bash_and_submit(env: ChunkEnv) -> None:
     obs, info = env.reset(options={"task_id": "six-by-seven"})
     assert "six-by-seven" in obs and info["task_id"] == "six-by-seven"
-    assert {t["function"]["name"] for t in info["tools"]} == {"bash", "str_replace_editor", "submit"}
-    obs, r, term, trunc, info = env.step("Thinking...\n" + bash("cd /work && echo 42 > answer.txt && ls"))
+    assert {t["function"]["name"] for t in info["tools"]} == {
+        "bash",
+        "str_replace_editor",
+        "submit",
+    }
+    obs, r, term, trunc, info = env.step(
+        "Thinking...\n" + bash("cd /work && echo 42 > answer.txt && ls")
+    )
     assert "answer.txt" in obs and r == 0.0 and not term and not trunc
     assert info["chunk_index"] == 1 and info["tool"] == "bash" and info["exit_code"] == 0
     assert info["sandbox_id"] and not info["infra_error"] and info["duration_s"] >= 0
@@ -50,7 +58,9 @@ def test_solve_by_bash_and_submit(env: ChunkEnv) -> None:
 def test_editor_create_replace_insert_view_undo(env: ChunkEnv) -> None:
     env.reset(options={"task_id": "two-cubed"})
     assert "created" in env.step(edit(command="create", path="/work/answer.txt", file_text="7"))[0]
-    obs = env.step(edit(command="str_replace", path="/work/answer.txt", old_str="7", new_str="8"))[0]
+    obs = env.step(edit(command="str_replace", path="/work/answer.txt", old_str="7", new_str="8"))[
+        0
+    ]
     assert "has been edited" in obs and "8" in obs
     env.step(edit(command="insert", path="/work/answer.txt", insert_line=1, new_str="extra"))
     obs = env.step(edit(command="view", path="/work/answer.txt"))[0]
@@ -64,15 +74,22 @@ def test_editor_create_replace_insert_view_undo(env: ChunkEnv) -> None:
 
 @pytest.mark.parametrize(
     ("action", "expected"),
-    [("garbage text with no call", "exactly ONE call"),
-     ("x" * 1_000_000, "exactly ONE call"),
-     ("<function=launch_missiles>\n</function>", "unknown tool"),
-     (edit(command="create", path="/etc/passwd", file_text="pwned"), "outside the workspace"),
-     (edit(command="view", path="relative.txt"), "not absolute"),
-     (edit(command="str_replace", path="/work/README.md", old_str="nope", new_str="x"), "did not appear"),
-     (edit(command="teleport", path="/work/README.md"), "unknown command")],
+    [
+        ("garbage text with no call", "exactly ONE call"),
+        ("x" * 1_000_000, "exactly ONE call"),
+        ("<function=launch_missiles>\n</function>", "unknown tool"),
+        (edit(command="create", path="/etc/passwd", file_text="pwned"), "outside the workspace"),
+        (edit(command="view", path="relative.txt"), "not absolute"),
+        (
+            edit(command="str_replace", path="/work/README.md", old_str="nope", new_str="x"),
+            "did not appear",
+        ),
+        (edit(command="teleport", path="/work/README.md"), "unknown command"),
+    ],
 )
-def test_adversarial_actions_get_clear_observations(env: ChunkEnv, action: str, expected: str) -> None:
+def test_adversarial_actions_get_clear_observations(
+    env: ChunkEnv, action: str, expected: str
+) -> None:
     env.reset(options={"task_id": "six-by-seven"})
     obs, r, term, trunc, info = env.step(action)
     assert expected in obs and r == 0.0 and not term and not trunc
@@ -100,13 +117,21 @@ def test_turn_limit_truncates_and_grades(env: ChunkEnv) -> None:
 
 def test_hidden_tests_are_not_visible_during_episode(env: ChunkEnv) -> None:
     env.reset(options={"task_id": "six-by-seven"})
-    obs = env.step(bash(f"grep -rl {SECRET_TEST} / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | head -3; echo done"))[0]
+    obs = env.step(
+        bash(
+            f"grep -rl {SECRET_TEST} / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | head -3; echo done"
+        )
+    )[0]
     assert obs.strip() == "done"
 
 
 def test_replay_hands_control_at_next_chunk(env: ChunkEnv) -> None:
-    obs, info = env.reset(options={"task_id": "six-by-seven",
-                                   "replay": [bash("cd /work && echo 4 > answer.txt"), bash("echo 2 >> answer.txt")]})
+    obs, info = env.reset(
+        options={
+            "task_id": "six-by-seven",
+            "replay": [bash("cd /work && echo 4 > answer.txt"), bash("echo 2 >> answer.txt")],
+        }
+    )
     assert [s["exit_code"] for s in info["replay"]] == [0, 0]
     assert env.step(bash("pwd; cat answer.txt"))[4]["chunk_index"] == 3
     obs = env.step(bash("tr -d '\\n' < answer.txt > a && mv a answer.txt && cat answer.txt"))[0]
@@ -133,7 +158,9 @@ def test_batch_env_steps_independent_envs_concurrently() -> None:
 
     batch = BatchEnv(lambda: ChunkEnv(AnswerSuite(), backend="docker"), 3)
     try:
-        resets = batch.reset_all([{"task_id": "six-by-seven"}, {"task_id": "two-cubed"}, {"task_id": "two-cubed"}])
+        resets = batch.reset_all(
+            [{"task_id": "six-by-seven"}, {"task_id": "two-cubed"}, {"task_id": "two-cubed"}]
+        )
         assert len({info["sandbox_id"] for _, info in resets}) == 3
         out = batch.step_all([bash("echo 42 > answer.txt"), bash("echo 8 > answer.txt"), None])
         assert out[2] is None and all(o is not None and o[4]["exit_code"] == 0 for o in out[:2])

@@ -37,15 +37,22 @@ TB_TASK, HARBOR_TASK = "sales-csv-consolidate", "crack-leaked-hashes"
 def _docker_missing() -> str | None:
     if shutil.which("docker") is None:
         return "docker CLI not installed"
-    probe = subprocess.run(["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True,
-                           text=True, timeout=60)
-    return None if probe.returncode == 0 else f"{DEFAULT_IMAGE} missing or engine down (run `ale images build`)"
+    probe = subprocess.run(
+        ["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, text=True, timeout=60
+    )
+    return (
+        None
+        if probe.returncode == 0
+        else f"{DEFAULT_IMAGE} missing or engine down (run `ale images build`)"
+    )
 
 
 def _needs_swe_mini() -> None:
     if not SWE_MINI_JSONL.is_file():
-        pytest.skip(f"swe-mini data not generated yet ({SWE_MINI_JSONL} missing; "
-                    "see envs/suites/swe_mini/build)")
+        pytest.skip(
+            f"swe-mini data not generated yet ({SWE_MINI_JSONL} missing; "
+            "see envs/suites/swe_mini/build)"
+        )
 
 
 def _swebench_kwargs() -> dict[str, Any]:
@@ -53,8 +60,13 @@ def _swebench_kwargs() -> dict[str, Any]:
     from envs.suites.swebench import SWEBenchSuite
 
     specs = SWE_MINI_DATA / "specs.json"
-    return {"suite": SWEBenchSuite(SWE_MINI_JSONL, repos_dir=SWE_MINI_DATA / "repos",
-                                   specs=specs if specs.is_file() else None)}
+    return {
+        "suite": SWEBenchSuite(
+            SWE_MINI_JSONL,
+            repos_dir=SWE_MINI_DATA / "repos",
+            specs=specs if specs.is_file() else None,
+        )
+    }
 
 
 def _swe_mini_kwargs() -> dict[str, Any]:
@@ -75,11 +87,18 @@ SANDBOXED = {i for i, (entry, _, _) in ENV_IDS.items() if entry == "envs.core.en
 
 
 def test_every_registered_id_has_check_kwargs() -> None:
-    assert set(ENV_IDS) <= set(ENV_KWARGS), f"add kwargs for {sorted(set(ENV_IDS) - set(ENV_KWARGS))}"
+    assert set(ENV_IDS) <= set(ENV_KWARGS), (
+        f"add kwargs for {sorted(set(ENV_IDS) - set(ENV_KWARGS))}"
+    )
 
 
-@pytest.mark.parametrize("env_id", [pytest.param(i, marks=[pytest.mark.docker] if i in SANDBOXED else [])
-                                    for i in sorted(ENV_IDS)])
+@pytest.mark.parametrize(
+    "env_id",
+    [
+        pytest.param(i, marks=[pytest.mark.docker] if i in SANDBOXED else [])
+        for i in sorted(ENV_IDS)
+    ],
+)
 def test_check_env_passes_on_registered_id(env_id: str) -> None:
     if env_id in SANDBOXED and (reason := _docker_missing()):
         pytest.skip(reason)
@@ -112,7 +131,9 @@ def tb_env() -> Iterator[ChunkEnv]:
     reason = _docker_missing()
     if reason:
         pytest.skip(reason)
-    env = gymnasium.make("ale/TBMini-v0", backend="docker", task_ids=[TB_TASK], max_turns=40).unwrapped
+    env = gymnasium.make(
+        "ale/TBMini-v0", backend="docker", task_ids=[TB_TASK], max_turns=40
+    ).unwrapped
     assert isinstance(env, ChunkEnv)
     env.reset(options={"task_id": TB_TASK})
     yield env
@@ -127,19 +148,36 @@ def _still_usable(env: ChunkEnv) -> None:
 ADVERSARIAL = [
     ("garbage", "asdf ;; <<< }{ \x00\x1b[31m no tool call here", "exactly ONE call", True),
     ("one-megabyte-garbage", "x" * 1_000_000, "exactly ONE call", True),
-    ("unknown-tool", "<function=rm_rf_slash>\n<parameter=path>/</parameter>\n</function>", "unknown tool", True),
-    ("edit-outside-workspace", edit(command="create", path="/etc/passwd", file_text="pwned"),
-     "outside the workspace", False),
-    ("edit-escape-by-dotdot", edit(command="create", path="/app/../etc/shadow", file_text="pwned"),
-     "outside the workspace", False),
+    (
+        "unknown-tool",
+        "<function=rm_rf_slash>\n<parameter=path>/</parameter>\n</function>",
+        "unknown tool",
+        True,
+    ),
+    (
+        "edit-outside-workspace",
+        edit(command="create", path="/etc/passwd", file_text="pwned"),
+        "outside the workspace",
+        False,
+    ),
+    (
+        "edit-escape-by-dotdot",
+        edit(command="create", path="/app/../etc/shadow", file_text="pwned"),
+        "outside the workspace",
+        False,
+    ),
 ]
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize(("action", "expected", "format_error"), [c[1:] for c in ADVERSARIAL],
-                         ids=[c[0] for c in ADVERSARIAL])
-def test_adversarial_action_gets_clear_observation(tb_env: ChunkEnv, action: str, expected: str,
-                                                   format_error: bool) -> None:
+@pytest.mark.parametrize(
+    ("action", "expected", "format_error"),
+    [c[1:] for c in ADVERSARIAL],
+    ids=[c[0] for c in ADVERSARIAL],
+)
+def test_adversarial_action_gets_clear_observation(
+    tb_env: ChunkEnv, action: str, expected: str, format_error: bool
+) -> None:
     obs, reward, term, trunc, info = tb_env.step(action)
     assert expected in obs, obs[:500]
     assert reward == 0.0 and not term and not trunc and not info["infra_error"]

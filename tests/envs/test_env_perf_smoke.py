@@ -26,7 +26,10 @@ def test_builtin_grading_task_grades_for_real() -> None:
         task.prepare(sb)
         good = task.grade(sb)
         assert good.reward == 1.0 and len(good.tests) == 23
-        sb.write("/app/calc.py", b"def mean(xs):\n    return 0\n\n\ndef clamp(x, lo, hi):\n    return x\n")
+        sb.write(
+            "/app/calc.py",
+            b"def mean(xs):\n    return 0\n\n\ndef clamp(x, lo, hi):\n    return x\n",
+        )
         bad = task.grade(sb)
         assert bad.reward == 0.0 and "FAILED" in bad.tests.values()
         case = builtin_case()
@@ -40,7 +43,11 @@ def test_env_benchmark_prints_ratio_table(capsys: pytest.CaptureFixture[str]) ->
     result = main(["--steps", "3", "--grades", "1", "--grading-task", "builtin"])
     out = capsys.readouterr().out
     assert "grading tasks: builtin pytest task" in out
-    for metric in ("step `true` p50 (ms)", "step 8 KiB cat p50 (ms)", "grade p50 (ms) builtin-pytest"):
+    for metric in (
+        "step `true` p50 (ms)",
+        "step 8 KiB cat p50 (ms)",
+        "grade p50 (ms) builtin-pytest",
+    ):
         assert metric in out
     rows = {r["metric"]: r for r in result["rows"]}
     assert len(rows) == 5

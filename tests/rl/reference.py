@@ -10,8 +10,9 @@ import torch
 from rl.algos import ChunkBatch, LossConfig
 
 
-def ref_discounted_returns(rewards: list[float], traj: list[int], pos: list[int],
-                           gamma: float) -> list[float]:
+def ref_discounted_returns(
+    rewards: list[float], traj: list[int], pos: list[int], gamma: float
+) -> list[float]:
     """G_k = r_k + gamma * G_{k+1}, walking each trajectory backwards."""
     out = [0.0] * len(rewards)
     for n in set(traj):
@@ -30,8 +31,9 @@ def _tokens(b: ChunkBatch) -> dict[int, list[tuple[float, float, float]]]:
         for t in range(cols):
             c = int(b.chunk_id[i, t])
             if c >= 0:
-                toks[c].append((float(b.logp[i, t]), float(b.logp_old[i, t]),
-                                float(b.logp_rollout[i, t])))
+                toks[c].append(
+                    (float(b.logp[i, t]), float(b.logp_old[i, t]), float(b.logp_rollout[i, t]))
+                )
     return toks
 
 
@@ -127,7 +129,14 @@ def random_batch(seed: int, with_expert: bool = True) -> ChunkBatch:
     logp_old = logp + torch.randn(shape, generator=gen, dtype=torch.float64) * 0.3
     logp_rollout = logp_old + torch.randn(shape, generator=gen, dtype=torch.float64) * 0.6
     return ChunkBatch(
-        logp.requires_grad_(True), logp_old, logp_rollout, chunk_id,
-        torch.tensor(chunk_traj), torch.tensor(chunk_pos), torch.tensor(chunk_expert),
-        torch.tensor(reward, dtype=torch.float64), torch.tensor(length), torch.tensor(group),
+        logp.requires_grad_(True),
+        logp_old,
+        logp_rollout,
+        chunk_id,
+        torch.tensor(chunk_traj),
+        torch.tensor(chunk_pos),
+        torch.tensor(chunk_expert),
+        torch.tensor(reward, dtype=torch.float64),
+        torch.tensor(length),
+        torch.tensor(group),
     )

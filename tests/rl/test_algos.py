@@ -21,35 +21,58 @@ from tests.rl.reference import random_batch, ref_discounted_returns, ref_loss
 NO_BASELINE: dict[str, Any] = {"group_baseline": False}
 
 
-def one_row(logp: list[float], chunk_id: list[int], reward: list[float], length: list[int],
-            chunk_traj: list[int], chunk_pos: list[int], expert: list[bool] | None = None,
-            logp_old: list[float] | None = None, logp_rollout: list[float] | None = None,
-            group: list[int] | None = None) -> ChunkBatch:
+def one_row(
+    logp: list[float],
+    chunk_id: list[int],
+    reward: list[float],
+    length: list[int],
+    chunk_traj: list[int],
+    chunk_pos: list[int],
+    expert: list[bool] | None = None,
+    logp_old: list[float] | None = None,
+    logp_rollout: list[float] | None = None,
+    group: list[int] | None = None,
+) -> ChunkBatch:
     """A batch of one row, written out by hand."""
     lp = torch.tensor([logp], dtype=torch.float64, requires_grad=True)
     old = torch.tensor([logp_old if logp_old is not None else logp], dtype=torch.float64)
     mu = torch.tensor([logp_rollout], dtype=torch.float64) if logp_rollout is not None else old
     c = len(chunk_traj)
     return ChunkBatch(
-        lp, old, mu, torch.tensor([chunk_id]), torch.tensor(chunk_traj), torch.tensor(chunk_pos),
+        lp,
+        old,
+        mu,
+        torch.tensor([chunk_id]),
+        torch.tensor(chunk_traj),
+        torch.tensor(chunk_pos),
         torch.tensor(expert if expert is not None else [False] * c),
-        torch.tensor(reward, dtype=torch.float64), torch.tensor(length),
+        torch.tensor(reward, dtype=torch.float64),
+        torch.tensor(length),
         torch.tensor(group if group is not None else [-1] * len(reward)),
     )
 
 
 def test_terminal_returns_by_hand() -> None:
     # R = 1, K = 3, gamma = 0.5 -> G = gamma^(K-1-k) R = [0.25, 0.5, 1]
-    g = terminal_chunk_returns(torch.tensor([1.0]), torch.tensor([3]), torch.tensor([0, 0, 0]),
-                               torch.tensor([0, 1, 2]), 0.5)
+    g = terminal_chunk_returns(
+        torch.tensor([1.0]),
+        torch.tensor([3]),
+        torch.tensor([0, 0, 0]),
+        torch.tensor([0, 1, 2]),
+        0.5,
+    )
     assert g.tolist() == [0.25, 0.5, 1.0]
 
 
 def test_general_returns_by_hand() -> None:
     # r = [1, 0, 2] in one trajectory, gamma 0.5: G_2 = 2, G_1 = 0 + 1 = 1, G_0 = 1 + 0.5 = 1.5;
     # a second trajectory (one chunk, r = 3) is independent of the first.
-    g = discounted_returns(torch.tensor([1.0, 0.0, 2.0, 3.0]), torch.tensor([0, 0, 0, 1]),
-                           torch.tensor([0, 1, 2, 0]), 0.5)
+    g = discounted_returns(
+        torch.tensor([1.0, 0.0, 2.0, 3.0]),
+        torch.tensor([0, 0, 0, 1]),
+        torch.tensor([0, 1, 2, 0]),
+        0.5,
+    )
     assert g.tolist() == [1.5, 1.0, 2.0, 3.0]
 
 
@@ -101,12 +124,15 @@ def test_positive_term_by_hand() -> None:
     assert float(out.loss.detach()) == pytest.approx(2.5 / 3)
 
 
-@pytest.mark.parametrize(("logp", "old", "expected"), [
-    # rho = exp(0.5) > 1 -> clipped to 1: L = -(1 * G * mean logp) = -(-1 * -1) = -1
-    ([-1.0, -1.0], [-1.5, -1.5], -1.0),
-    # rho = exp(-1) < 1 -> kept: L = -(e^-1 * -1 * -2) = -2 e^-1
-    ([-2.0, -2.0], [-1.0, -1.0], -2 * math.exp(-1.0)),
-])
+@pytest.mark.parametrize(
+    ("logp", "old", "expected"),
+    [
+        # rho = exp(0.5) > 1 -> clipped to 1: L = -(1 * G * mean logp) = -(-1 * -1) = -1
+        ([-1.0, -1.0], [-1.5, -1.5], -1.0),
+        # rho = exp(-1) < 1 -> kept: L = -(e^-1 * -1 * -2) = -2 e^-1
+        ([-2.0, -2.0], [-1.0, -1.0], -2 * math.exp(-1.0)),
+    ],
+)
 def test_negative_term_by_hand(logp: list[float], old: list[float], expected: float) -> None:
     b = one_row([0.0, *logp], [-1, 0, 0], [0.0], [1], [0], [0], logp_old=[0.0, *old])
     out = compute_loss("ipa", b, LossConfig(failure_reward=-1.0, **NO_BASELINE))
@@ -135,8 +161,15 @@ def test_group_baseline_and_grpo_by_hand() -> None:
     mean, std = group_stats(reward, group)
     assert mean.tolist() == pytest.approx([0.25] * 4 + [0.0])
     assert std.tolist() == pytest.approx([math.sqrt(0.25 * 0.75)] * 4 + [1.0])
-    b = one_row([0.0] * 6, [-1, 0, 1, 2, 3, 4], reward.tolist(), [1] * 5, [0, 1, 2, 3, 4],
-                [0] * 5, group=group.tolist())
+    b = one_row(
+        [0.0] * 6,
+        [-1, 0, 1, 2, 3, 4],
+        reward.tolist(),
+        [1] * 5,
+        [0, 1, 2, 3, 4],
+        [0] * 5,
+        group=group.tolist(),
+    )
     adv = grpo_advantages(b, LossConfig(adv_eps=0.0))
     s = math.sqrt(0.1875)
     assert adv.tolist() == pytest.approx([0.75 / s, -0.25 / s, -0.25 / s, -0.25 / s, 1.0])
@@ -145,16 +178,22 @@ def test_group_baseline_and_grpo_by_hand() -> None:
 def test_ppo_and_tis_by_hand() -> None:
     # token ratio exp(0.5) = 1.6487; A = +1 -> min(1.6487, 1.2) = 1.2; loss = -1.2
     b = one_row([0.0, -1.0], [-1, 0], [1.0], [1], [0], [0], logp_old=[0.0, -1.5])
-    assert float(compute_loss("ppo", b, LossConfig(**NO_BASELINE)).loss.detach()) == pytest.approx(-1.2)
+    assert float(compute_loss("ppo", b, LossConfig(**NO_BASELINE)).loss.detach()) == pytest.approx(
+        -1.2
+    )
     # A = -1 (failure reward): min(-1.6487, -1.2) = -1.6487
     b = one_row([0.0, -1.0], [-1, 0], [0.0], [1], [0], [0], logp_old=[0.0, -1.5])
     cfg = LossConfig(failure_reward=-1.0, **NO_BASELINE)
     assert float(compute_loss("ppo", b, cfg).loss.detach()) == pytest.approx(math.exp(0.5))
     # TIS: pi/mu = e > cap 2 -> weight 2; value 2 * 1 * -1 -> loss 2
     b = one_row([0.0, -1.0], [-1, 0], [1.0], [1], [0], [0], logp_rollout=[0.0, -2.0])
-    assert float(compute_loss("tis", b, LossConfig(**NO_BASELINE)).loss.detach()) == pytest.approx(2.0)
+    assert float(compute_loss("tis", b, LossConfig(**NO_BASELINE)).loss.detach()) == pytest.approx(
+        2.0
+    )
     # REINFORCE: -G log pi = 1
-    assert float(compute_loss("reinforce", b, LossConfig(**NO_BASELINE)).loss.detach()) == pytest.approx(1)
+    assert float(
+        compute_loss("reinforce", b, LossConfig(**NO_BASELINE)).loss.detach()
+    ) == pytest.approx(1)
 
 
 CONFIGS = [
@@ -167,11 +206,15 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize("name", LOSSES.names())
-@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.agg}-{c.failure_reward}-{c.group_baseline}")
+@pytest.mark.parametrize(
+    "cfg", CONFIGS, ids=lambda c: f"{c.agg}-{c.failure_reward}-{c.group_baseline}"
+)
 @pytest.mark.parametrize("seed", range(12))
 def test_vectorized_equals_reference_loop(name: str, cfg: LossConfig, seed: int) -> None:
     b = random_batch(seed, with_expert=seed % 3 != 0)
-    assert float(compute_loss(name, b, cfg).loss.detach()) == pytest.approx(ref_loss(name, b, cfg), abs=1e-10)
+    assert float(compute_loss(name, b, cfg).loss.detach()) == pytest.approx(
+        ref_loss(name, b, cfg), abs=1e-10
+    )
 
 
 def test_random_batches_exercise_every_branch() -> None:

@@ -22,8 +22,11 @@ def test_positive_chunk_gradient_is_return_times_grad_log_pi() -> None:
     """Through a real model: dL/dtheta == -G * d log pi(c) / dtheta (minimising L ascends)."""
     torch.manual_seed(0)
     model = TinyLM(12, dim=16, layers=1, heads=2, max_len=32)
-    traj = Trajectory([1, 5, 6], [Chunk([7, 8, 2], [-2.0, -2.0, -2.0], [4, 9]),
-                                  Chunk([10, 2], [-2.0, -2.0])], reward=1.0)
+    traj = Trajectory(
+        [1, 5, 6],
+        [Chunk([7, 8, 2], [-2.0, -2.0, -2.0], [4, 9]), Chunk([10, 2], [-2.0, -2.0])],
+        reward=1.0,
+    )
     batch = pack([traj])
     logp = token_logprobs(model, batch)
     cb = batch.chunk_batch(logp, logp.detach())
@@ -62,16 +65,18 @@ def test_negative_chunk_ratio_above_one_is_clipped_and_carries_no_ratio_gradient
 
 def test_negative_chunk_ratio_below_one_keeps_ratio_as_constant_weight() -> None:
     b = one_row([0.0, -2.0, -2.0], [-1, 0, 0], [0.0], [1], [0], [0], logp_old=[0.0, -1.0, -1.0])
-    got = grad_of(compute_loss("ipa", b, LossConfig(failure_reward=-1.0, group_baseline=False)
-                               ).loss, b.logp)
+    got = grad_of(
+        compute_loss("ipa", b, LossConfig(failure_reward=-1.0, group_baseline=False)).loss, b.logp
+    )
     w = math.exp(-1.0) / 2  # -(rho * G) / n with rho = e^-1, G = -1, n = 2
     assert got[0].tolist() == pytest.approx([0.0, w, w])
 
 
 def test_masked_chunk_has_no_gradient() -> None:
     # exp(mean(old - mu)) = exp(1) > H = 2: the chunk is masked out
-    b = one_row([0.0, -1.0], [-1, 0], [1.0], [1], [0], [0], logp_old=[0.0, -1.0],
-                logp_rollout=[0.0, -2.0])
+    b = one_row(
+        [0.0, -1.0], [-1, 0], [1.0], [1], [0], [0], logp_old=[0.0, -1.0], logp_rollout=[0.0, -2.0]
+    )
     loss = compute_loss("ipa", b, LossConfig(mismatch_cap=2.0, group_baseline=False)).loss
     assert torch.count_nonzero(grad_of(loss, b.logp)) == 0
 

@@ -26,14 +26,21 @@ def random_trajs(seed: int) -> list[Trajectory]:
             mu = [-rng.random() * 3 for _ in action]
             obs = [4] + [rng.randrange(6, VOCAB) for _ in range(rng.randint(0, 3))] + [5]
             chunks.append(Chunk(action, mu, obs, expert=k < n_expert))
-        trajs.append(Trajectory([1] + [rng.randrange(6, VOCAB) for _ in range(rng.randint(0, 4))],
-                                chunks, reward=float(rng.random() < 0.5), group=n % 2,
-                                expert_len=n_expert + 2))
+        trajs.append(
+            Trajectory(
+                [1] + [rng.randrange(6, VOCAB) for _ in range(rng.randint(0, 4))],
+                chunks,
+                reward=float(rng.random() < 0.5),
+                group=n % 2,
+                expert_len=n_expert + 2,
+            )
+        )
     return trajs
 
 
-def loss_and_grads(model: TinyLM, old: TinyLM, batch: PackedBatch, name: str, cfg: LossConfig
-                   ) -> tuple[float, list[torch.Tensor]]:
+def loss_and_grads(
+    model: TinyLM, old: TinyLM, batch: PackedBatch, name: str, cfg: LossConfig
+) -> tuple[float, list[torch.Tensor]]:
     model.zero_grad()
     with torch.no_grad():
         logp_old = token_logprobs(old, batch)
@@ -66,8 +73,12 @@ def test_packed_equals_per_chunk(name: str, agg: str, seed: int) -> None:
 
 
 def test_packed_layout_marks_only_policy_tokens() -> None:
-    traj = Trajectory([1, 9], [Chunk([7, 2], [-1.0, -2.0], [4, 8, 5], expert=True),
-                               Chunk([6, 2], [-0.5, -0.1], [4, 5])], reward=1.0, expert_len=3)
+    traj = Trajectory(
+        [1, 9],
+        [Chunk([7, 2], [-1.0, -2.0], [4, 8, 5], expert=True), Chunk([6, 2], [-0.5, -0.1], [4, 5])],
+        reward=1.0,
+        expert_len=3,
+    )
     b = pack([traj, traj])
     assert b.input_ids[0].tolist() == [1, 9, 7, 2, 4, 8, 5, 6, 2, 4, 5]
     assert b.chunk_id[0].tolist() == [-1, -1, 0, 0, -1, -1, -1, 1, 1, -1, -1]

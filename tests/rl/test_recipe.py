@@ -20,8 +20,14 @@ from rl.recipes.toy_lm import TinyLM, WordTokenizer, num_parameters
 from rl.recipes.toy_rollout import run_episodes, sample_actions
 from rl.resampling import ExpertTrajectory, start_at
 
-TINY = {"iters": 2, "starts": 4, "group_size": 2, "eval_episodes": 8, "eval_every": 1,
-        "quiet": True}
+TINY = {
+    "iters": 2,
+    "starts": 4,
+    "group_size": 2,
+    "eval_episodes": 8,
+    "eval_every": 1,
+    "quiet": True,
+}
 
 
 def test_sampler_logprobs_match_the_trainer_and_prefix_is_expert() -> None:
@@ -35,7 +41,7 @@ def test_sampler_logprobs_match_the_trainer_and_prefix_is_expert() -> None:
     episodes = run_episodes(model, envs, starts, tok, torch.Generator().manual_seed(0))
     for e, s in zip(episodes, starts, strict=True):
         assert [c.expert for c in e.trajectory.chunks[: s.anchor - 1]] == [True] * (s.anchor - 1)
-        assert not any(c.expert for c in e.trajectory.chunks[s.anchor - 1:])
+        assert not any(c.expert for c in e.trajectory.chunks[s.anchor - 1 :])
         assert all(len(c.action_ids) <= 4 for c in e.trajectory.chunks)
     batch = pack([e.trajectory for e in episodes])
     with torch.no_grad():
@@ -79,8 +85,10 @@ def test_smoke_every_loss_trains(loss: str) -> None:
     result = train(args)
     assert result.model is not None
     assert all(math.isfinite(row["loss"]) for row in result.history[1:])
-    changed = [not torch.equal(a, b) for a, b in zip(before.parameters(),
-                                                      result.model.parameters(), strict=True)]
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(before.parameters(), result.model.parameters(), strict=True)
+    ]
     if loss == "grpo" and all(row["train_success"] == 0 for row in result.history[1:]):
         # all-failing groups: group-normalized advantages are 0, so GRPO must not move
         assert not any(changed) and all(row["loss"] == 0 for row in result.history[1:])
@@ -96,8 +104,12 @@ def test_recipe_filters_infra_errors() -> None:
 
 
 def test_compare_table_and_bench_smoke(capsys: pytest.CaptureFixture[str]) -> None:
-    assert compare_toy.main(["--seeds", "1", "--iters", "1", "--eval-every", "1",
-                             "--variants", "ipa,reinforce"]) == 0
+    assert (
+        compare_toy.main(
+            ["--seeds", "1", "--iters", "1", "--eval-every", "1", "--variants", "ipa,reinforce"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| ipa |" in out and "| reinforce |" in out
     assert bench_packing.main(["--ks", "2", "--repeats", "1", "--trajectories", "2"]) == 0
@@ -126,7 +138,7 @@ def test_kv_cache_decode_equals_full_forward() -> None:
         logits, cache = model.prefill(ids[:, :7], att[:, :7])
         torch.testing.assert_close(logits, full[:, :7], atol=1e-5, rtol=0)
         for t in range(7, 10):
-            logits, cache = model.decode(ids[:, t:t + 1], cache)
+            logits, cache = model.decode(ids[:, t : t + 1], cache)
             torch.testing.assert_close(logits[:, 0], full[:, t], atol=1e-5, rtol=0)
     assert cache.next_pos.tolist() == [6, 8, 10]
 
@@ -135,8 +147,10 @@ def test_uncached_sampler_records_the_same_distribution() -> None:
     torch.manual_seed(1)
     tok = WordTokenizer(VOCAB)
     model = TinyLM(len(tok)).eval()
-    contexts = [[tok.bos, *tok.encode("task : fix the failing test in repo beta"), tok.act],
-                [tok.bos, tok.act]]
+    contexts = [
+        [tok.bos, *tok.encode("task : fix the failing test in repo beta"), tok.act],
+        [tok.bos, tok.act],
+    ]
 
     def plain(ids: torch.Tensor, att: torch.Tensor) -> torch.Tensor:  # no prefill/decode
         return model(ids, att)

@@ -110,7 +110,7 @@ def test_filtering_drops_and_resamples_infra_failures_of_the_toy_env() -> None:
         for s in batch:
             reset_at(env, s)
             infos, reward = [], 0.0
-            for action in EXPERT.actions[s.anchor - 1:]:
+            for action in EXPERT.actions[s.anchor - 1 :]:
                 _, r, term, trunc, info = env.step(action)
                 infos.append(info)
                 reward += float(r)
@@ -154,8 +154,9 @@ def test_prefix_cache_falls_back_to_replay_without_snapshots() -> None:
             self.env = ToyShellEnv()
             self.resets = 0
 
-        def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-                  ) -> tuple[Any, dict[str, Any]]:
+        def reset(
+            self, *, seed: int | None = None, options: dict[str, Any] | None = None
+        ) -> tuple[Any, dict[str, Any]]:
             self.resets += 1
             return self.env.reset(seed=seed, options=options)
 

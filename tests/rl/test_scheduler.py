@@ -15,8 +15,12 @@ from rl.train_loop import train
 def tiny(tmp_path: Path, **sections: dict[str, Any]) -> TrainConfig:
     """A seconds-long toy run: 2 workers x 4 envs, 4 starts x 2 episodes, 1-layer TinyLM."""
     base: dict[str, dict[str, Any]] = {
-        "run": {"out_dir": str(tmp_path / "run"), "steps": 3, "checkpoint_every": 2,
-                "progress": False},
+        "run": {
+            "out_dir": str(tmp_path / "run"),
+            "steps": 3,
+            "checkpoint_every": 2,
+            "progress": False,
+        },
         "model": {"dim": 32, "layers": 1, "heads": 2},
         "scheduler": {"workers": 2, "envs_per_worker": 4},
         "rollout": {"starts": 4, "group_size": 2},
@@ -59,9 +63,12 @@ def _assert_staleness(run: Path, max_staleness: int) -> tuple[int, int]:
 def test_disaggregated_enforces_max_staleness_from_the_records(tmp_path: Path) -> None:
     # the producer runs ahead (queue of 4 batches, slow 3-epoch trainer), so stale samples
     # exist and must be dropped
-    cfg = tiny(tmp_path, run={"steps": 5}, scheduler={"mode": "disaggregated",
-                                                    "max_staleness": 1, "queue_size": 4},
-               trainer={"update_epochs": 3})
+    cfg = tiny(
+        tmp_path,
+        run={"steps": 5},
+        scheduler={"mode": "disaggregated", "max_staleness": 1, "queue_size": 4},
+        trainer={"update_epochs": 3},
+    )
     summary = train(cfg)
     max_lag, dropped = _assert_staleness(summary.run_dir, 1)
     assert summary.dropped == dropped
@@ -69,15 +76,19 @@ def test_disaggregated_enforces_max_staleness_from_the_records(tmp_path: Path) -
 
 
 def test_disaggregated_staleness_zero_trains_only_current_samples(tmp_path: Path) -> None:
-    cfg = tiny(tmp_path, run={"steps": 3}, scheduler={"mode": "disaggregated",
-                                                    "max_staleness": 0, "queue_size": 2})
+    cfg = tiny(
+        tmp_path,
+        run={"steps": 3},
+        scheduler={"mode": "disaggregated", "max_staleness": 0, "queue_size": 2},
+    )
     summary = train(cfg)
     _assert_staleness(summary.run_dir, 0)
     assert summary.dropped > 0
 
 
-def test_partial_shrinks_rollout_workers_during_train(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_partial_shrinks_rollout_workers_during_train(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from rl.workers import WorkerGroup
 
     seen: list[int] = []
@@ -88,8 +99,10 @@ def test_partial_shrinks_rollout_workers_during_train(tmp_path: Path,
         original(self, n)
 
     monkeypatch.setattr(WorkerGroup, "set_active", record)
-    cfg = tiny(tmp_path, scheduler={"mode": "partial", "partial_workers": 1, "max_staleness": 1,
-                                    "queue_size": 1})
+    cfg = tiny(
+        tmp_path,
+        scheduler={"mode": "partial", "partial_workers": 1, "max_staleness": 1, "queue_size": 1},
+    )
     summary = train(cfg)
     assert seen == [1, 2] * 3  # shrink at TRAIN, expand after SYNC, every step
     _assert_staleness(summary.run_dir, 1)

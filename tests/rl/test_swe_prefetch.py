@@ -29,8 +29,9 @@ class FakeGroup:
 
     def __init__(self, workers: int, epw: int) -> None:
         self.epw = epw
-        self.workers = [type("W", (), {"envs": [FakeEnv() for _ in range(epw)]})()
-                        for _ in range(workers)]
+        self.workers = [
+            type("W", (), {"envs": [FakeEnv() for _ in range(epw)]})() for _ in range(workers)
+        ]
 
     def slots(self) -> int:
         return len(self.workers) * self.epw
@@ -40,9 +41,14 @@ class FakeGroup:
 
 
 def make_task(mode: str, steps: int = 3, starts: int = 4) -> SweTask:
-    cfg = parse_config({"run": {"steps": steps}, "task": {"kind": "swe", "task_ids": TASKS},
-                        "scheduler": {"mode": mode, "workers": 2, "envs_per_worker": 2},
-                        "rollout": {"starts": starts, "group_size": 1}})
+    cfg = parse_config(
+        {
+            "run": {"steps": steps},
+            "task": {"kind": "swe", "task_ids": TASKS},
+            "scheduler": {"mode": mode, "workers": 2, "envs_per_worker": 2},
+            "rollout": {"starts": starts, "group_size": 1},
+        }
+    )
     task = SweTask.__new__(SweTask)
     task.cfg, task.task_ids, task._prefetched = cfg, list(TASKS), {}
     return task

@@ -20,10 +20,27 @@ def test_ale_train_cli_smoke_and_strict_config(tmp_path: Path) -> None:
     res = runner.invoke(app, ["train", str(bad)])
     assert res.exit_code == 2 and "unknown key 'trainer.learning_rate'" in res.output
     out = tmp_path / "run"
-    args = ["train", str(REPO / "rl/configs/toy_ipa.yaml"), "--out-dir", str(out),
-            "--no-progress", "--set", "run.steps=2", "--set", "rollout.starts=2",
-            "--set", "rollout.group_size=2", "--set", "eval.episodes=4", "--set", "eval.every=1",
-            "--set", "scheduler.envs_per_worker=2", "--set", "model.layers=1"]
+    args = [
+        "train",
+        str(REPO / "rl/configs/toy_ipa.yaml"),
+        "--out-dir",
+        str(out),
+        "--no-progress",
+        "--set",
+        "run.steps=2",
+        "--set",
+        "rollout.starts=2",
+        "--set",
+        "rollout.group_size=2",
+        "--set",
+        "eval.episodes=4",
+        "--set",
+        "eval.every=1",
+        "--set",
+        "scheduler.envs_per_worker=2",
+        "--set",
+        "model.layers=1",
+    ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "steps 0->2" in res.output
@@ -40,8 +57,10 @@ def test_ale_train_toy_ipa_learns(tmp_path: Path) -> None:
     """The shipped config: 120 steps x 64 episodes (about 2-3 min on an idle 2-core machine).
     Same threshold as the IPA issue: success from scratch <= 20% before, >= 80% after."""
     out = tmp_path / "run"
-    res = CliRunner().invoke(app, ["train", str(REPO / "rl/configs/toy_ipa.yaml"), "--out-dir",
-                                   str(out), "--no-progress"])
+    res = CliRunner().invoke(
+        app,
+        ["train", str(REPO / "rl/configs/toy_ipa.yaml"), "--out-dir", str(out), "--no-progress"],
+    )
     assert res.exit_code == 0, res.output
     rows = read_jsonl(out / "metrics.jsonl")
     evals = [r["eval_success"] for r in rows if "eval_success" in r]
@@ -70,8 +89,16 @@ def test_ale_train_swe_mini_tiny_runs_two_cycles_in_docker(tmp_path: Path) -> No
     if reason:
         pytest.skip(reason)
     out = tmp_path / "run"
-    res = CliRunner().invoke(app, ["train", str(REPO / "rl/configs/swe_mini_tiny.yaml"),
-                                   "--out-dir", str(out), "--no-progress"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(REPO / "rl/configs/swe_mini_tiny.yaml"),
+            "--out-dir",
+            str(out),
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     phases = [p["phase"] for p in read_jsonl(out / "phases.jsonl")]
     assert phases == ["ROLLOUT", "TRAIN", "SYNC"] * 2
@@ -83,5 +110,7 @@ def test_ale_train_swe_mini_tiny_runs_two_cycles_in_docker(tmp_path: Path) -> No
     # every episode ran in its own docker sandbox (container ids, not the toy's "toy")
     sandboxes = [s for r in rollouts for s in r["sandboxes"]]
     assert len(set(sandboxes)) >= 4 and "toy" not in sandboxes
-    assert sorted(p.name for p in (out / "checkpoints").glob("step_*")) == ["step_000001",
-                                                                          "step_000002"]
+    assert sorted(p.name for p in (out / "checkpoints").glob("step_*")) == [
+        "step_000001",
+        "step_000002",
+    ]

@@ -30,8 +30,9 @@ def _setup(engine_kind: str, kind: str) -> tuple[ToyTask, Trainer, Any]:
     cfg = parse_config({"rollout": {"starts": 4, "group_size": 2}})
     task = ToyTask(cfg)
     model = build_model(kind, task.vocab_size, dim=32, layers=2, heads=2)
-    trainer = Trainer(model, TrainerSettings(lr=1e-2, micro_batch=3), "ipa", LossConfig(),
-                      task.pad_id)
+    trainer = Trainer(
+        model, TrainerSettings(lr=1e-2, micro_batch=3), "ipa", LossConfig(), task.pad_id
+    )
     engine = make_engine(engine_kind, trainer.unwrapped, pad_id=task.pad_id)
     return task, trainer, engine
 
@@ -116,14 +117,22 @@ def test_trainer_offload_keeps_model_and_optimizer() -> None:
     trajs = _fixed_batch(task, engine)
     trainer.train_step(trajs)
     ref = {k: v.clone() for k, v in trainer.weights().items()}
-    moments = [v.clone() for st in trainer.optimizer.state.values() for v in st.values()
-               if isinstance(v, torch.Tensor) and v.dim() > 0]
+    moments = [
+        v.clone()
+        for st in trainer.optimizer.state.values()
+        for v in st.values()
+        if isinstance(v, torch.Tensor) and v.dim() > 0
+    ]
     trainer.offload()
     assert sum(p.numel() for p in trainer.model.parameters()) == 0
     trainer.onload()
     assert all(torch.equal(ref[k], v) for k, v in trainer.weights().items())
-    again = [v for st in trainer.optimizer.state.values() for v in st.values()
-             if isinstance(v, torch.Tensor) and v.dim() > 0]
+    again = [
+        v
+        for st in trainer.optimizer.state.values()
+        for v in st.values()
+        if isinstance(v, torch.Tensor) and v.dim() > 0
+    ]
     assert all(torch.equal(a, b) for a, b in zip(moments, again, strict=True))
 
 

@@ -51,16 +51,27 @@ def test_ray_workers_spread_over_two_nodes_and_prefetch(cluster: Any) -> None:
 
 @pytest.mark.ray
 def test_train_with_ray_env_workers_prefetches_during_train(cluster: Any, tmp_path: Path) -> None:
-    cfg = parse_config({
-        "run": {"out_dir": str(tmp_path / "run"), "steps": 3, "checkpoint_every": 0,
-                "progress": False},
-        "model": {"dim": 32, "layers": 1, "heads": 2},
-        "scheduler": {"mode": "colocated", "workers": 2, "envs_per_worker": 4, "ray": True,
-                      "ray_address": cluster.address},
-        "rollout": {"starts": 4, "group_size": 2},
-        "trainer": {"micro_batch": 8, "update_epochs": 1},
-        "eval": {"every": 0},
-    })
+    cfg = parse_config(
+        {
+            "run": {
+                "out_dir": str(tmp_path / "run"),
+                "steps": 3,
+                "checkpoint_every": 0,
+                "progress": False,
+            },
+            "model": {"dim": 32, "layers": 1, "heads": 2},
+            "scheduler": {
+                "mode": "colocated",
+                "workers": 2,
+                "envs_per_worker": 4,
+                "ray": True,
+                "ray_address": cluster.address,
+            },
+            "rollout": {"starts": 4, "group_size": 2},
+            "trainer": {"micro_batch": 8, "update_epochs": 1},
+            "eval": {"every": 0},
+        }
+    )
     summary = train(cfg)
     [workers] = read_jsonl(summary.run_dir / "workers.jsonl")
     assert len(set(workers["nodes"])) == 2

@@ -19,8 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _config(tmp_path: Path, mode: str) -> Path:
     cfg = {
-        "run": {"out_dir": str(tmp_path / "run"), "steps": 6, "checkpoint_every": 2,
-                "progress": False},
+        "run": {
+            "out_dir": str(tmp_path / "run"),
+            "steps": 6,
+            "checkpoint_every": 2,
+            "progress": False,
+        },
         "model": {"dim": 32, "layers": 1, "heads": 2},
         "scheduler": {"mode": mode, "workers": 2, "envs_per_worker": 4, "max_staleness": 1},
         "rollout": {"starts": 4, "group_size": 2},
@@ -42,8 +46,14 @@ def test_kill_dash_nine_then_resume(tmp_path: Path, mode: str) -> None:
     cfg = _config(tmp_path, mode)
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(_ale(str(cfg)), cwd=REPO, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _ale(str(cfg)),
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 300
     # wait until a checkpoint exists and at least one more step was trained after it
     while time.time() < deadline:
@@ -59,16 +69,20 @@ def test_kill_dash_nine_then_resume(tmp_path: Path, mode: str) -> None:
     killed_at = max(t["step"] for t in read_jsonl(run / "trained.jsonl"))
     assert killed_at < 6, "the run finished before the kill"
 
-    done = subprocess.run(_ale(str(cfg), "--resume"), cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        _ale(str(cfg), "--resume"), cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     events = read_jsonl(run / "events.jsonl")
     assert [e["event"] for e in events] == ["start", "resume"]
     resumed_from = events[1]["from_step"]
     assert resumed_from in (2, 4) and resumed_from < killed_at + 1
     # work of the killed process after its last checkpoint was voided, then redone
-    voided = [t for t in read_jsonl(run / "trained.jsonl")
-              if t["attempt"] == 0 and t["step"] > resumed_from]
+    voided = [
+        t
+        for t in read_jsonl(run / "trained.jsonl")
+        if t["attempt"] == 0 and t["step"] > resumed_from
+    ]
     assert voided, "nothing was trained after the checkpoint before the kill"
 
     trained = effective(run, "trained")

@@ -32,9 +32,13 @@ def _trajs(n: int, seed: int = 0) -> list[Trajectory]:
 def _grads(micro: int) -> list[torch.Tensor]:
     torch.manual_seed(0)
     model = TinyLM(32, dim=16, layers=1, heads=2)
-    trainer = Trainer(model, TrainerSettings(lr=0.0, update_epochs=1, micro_batch=micro,
-                                             max_grad_norm=1e9), "ipa",
-                      LossConfig(failure_reward=-0.5), pad_id=0)
+    trainer = Trainer(
+        model,
+        TrainerSettings(lr=0.0, update_epochs=1, micro_batch=micro, max_grad_norm=1e9),
+        "ipa",
+        LossConfig(failure_reward=-0.5),
+        pad_id=0,
+    )
     trainer.train_step(_trajs(6))
     return [p.grad.clone() for p in trainer.model.parameters() if p.grad is not None]
 
@@ -49,8 +53,12 @@ def test_gradient_accumulation_over_packed_micro_batches_equals_full_batch() -> 
 
 def test_train_step_bumps_version_and_changes_weights() -> None:
     torch.manual_seed(0)
-    trainer = Trainer(TinyLM(32, dim=16, layers=1, heads=2), TrainerSettings(micro_batch=2),
-                      "ipa", LossConfig(failure_reward=-0.5))
+    trainer = Trainer(
+        TinyLM(32, dim=16, layers=1, heads=2),
+        TrainerSettings(micro_batch=2),
+        "ipa",
+        LossConfig(failure_reward=-0.5),
+    )
     before = {k: v.clone() for k, v in trainer.weights().items()}
     metrics = trainer.train_step(_trajs(4))
     assert trainer.version == 1 and metrics["micro_batches"] == 2.0
@@ -80,7 +88,9 @@ def test_rollout_record_round_trip() -> None:
 
 
 def test_config_unknown_key_names_the_nearest(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"unknown key 'scheduler.max_stalenes'.*'scheduler.max_staleness'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'scheduler.max_stalenes'.*'scheduler.max_staleness'"
+    ):
         parse_config({"scheduler": {"max_stalenes": 1}})
     with pytest.raises(ConfigError, match=r"scheduler.mode"):
         parse_config({"scheduler": {"mode": "colocate"}})

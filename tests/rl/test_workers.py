@@ -63,9 +63,13 @@ class RecordingGroup(WorkerGroup):
 
 @pytest.mark.parametrize("when", ["episode_start", "episode_end"])
 def test_toy_prefetch_from(when: str, tmp_path: Path) -> None:
-    cfg = parse_config({"run": {"out_dir": str(tmp_path), "steps": 3},
-                        "scheduler": {"mode": "colocated", "prefetch_from": when},
-                        "rollout": {"starts": 2, "group_size": 2}})
+    cfg = parse_config(
+        {
+            "run": {"out_dir": str(tmp_path), "steps": 3},
+            "scheduler": {"mode": "colocated", "prefetch_from": when},
+            "rollout": {"starts": 2, "group_size": 2},
+        }
+    )
     task = ToyTask(cfg)
     group = RecordingGroup(task.spec, workers=2, envs_per_worker=2)
     model = build_model("tiny_lm", task.vocab_size, 32, 1, 2, 160, None)

@@ -37,9 +37,13 @@ def test_fork_bomb_hits_pids_limit(make_sandbox: object) -> None:
     count = sb.run("n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n", timeout=30)
     assert 0 < int(count.output.split()[-1]) <= limit
     host_is_fine()
-    stop = sb.run("for i in 1 2 3 4 5 6 7 8; do kill -9 -1 2>/dev/null; done; echo stopped", timeout=30)
+    stop = sb.run(
+        "for i in 1 2 3 4 5 6 7 8; do kill -9 -1 2>/dev/null; done; echo stopped", timeout=30
+    )
     assert stop.output.endswith("stopped\n")
-    assert sb.run("ls / >/dev/null && echo forks-again", timeout=30).output.endswith("forks-again\n")
+    assert sb.run("ls / >/dev/null && echo forks-again", timeout=30).output.endswith(
+        "forks-again\n"
+    )
 
 
 def test_memory_bomb_is_oom_killed_with_clear_error(make_sandbox: object) -> None:

@@ -48,8 +48,10 @@ def test_host_and_engine_paths_give_the_same_files(make: object, tmp_path: Path)
         assert sb.read("/tmp/new/s.txt") == b"from-shell\n"
         sb.download("/opt/tree", tmp_path / f"back-{sb.files_via}")
         assert (tmp_path / f"back-{sb.files_via}" / "sub" / "x.bin").read_bytes() == payload
-    assert host.run("sha256sum < /opt/tree/sub/x.bin").output == \
-        engine.run("sha256sum < /opt/tree/sub/x.bin").output
+    assert (
+        host.run("sha256sum < /opt/tree/sub/x.bin").output
+        == engine.run("sha256sum < /opt/tree/sub/x.bin").output
+    )
 
 
 def test_container_killed_behind_our_back_is_sandbox_dead(make: object) -> None:

@@ -40,17 +40,32 @@ def tiny_rootfs(root: Path) -> None:
 
 def start_dockerd(base: Path, sock: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        ["dockerd", "--host", f"unix://{sock}", "--data-root", str(base / "data"),
-         "--exec-root", str(base / "exec"), "--pidfile", str(base / "dockerd.pid"),
-         "--bridge", "none", "--iptables=false", "--ip-masq=false"],
-        stdout=(base / "dockerd.log").open("ab"), stderr=subprocess.STDOUT,
+        [
+            "dockerd",
+            "--host",
+            f"unix://{sock}",
+            "--data-root",
+            str(base / "data"),
+            "--exec-root",
+            str(base / "exec"),
+            "--pidfile",
+            str(base / "dockerd.pid"),
+            "--bridge",
+            "none",
+            "--iptables=false",
+            "--ip-masq=false",
+        ],
+        stdout=(base / "dockerd.log").open("ab"),
+        stderr=subprocess.STDOUT,
     )
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
     deadline = time.monotonic() + 60
     while subprocess.run(["docker", "info"], env=env, capture_output=True).returncode != 0:
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
-            pytest.fail(f"private dockerd did not start: {(base / 'dockerd.log').read_text()[-2000:]}")
+            pytest.fail(
+                f"private dockerd did not start: {(base / 'dockerd.log').read_text()[-2000:]}"
+            )
         time.sleep(0.5)
     return proc
 
@@ -66,8 +81,13 @@ def private_engine() -> Iterator[tuple[Path, Path]]:
     tiny_rootfs(rootfs)
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-    subprocess.run(["docker", "import", "-", "ale-tiny:test"], stdin=tar.stdout, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "import", "-", "ale-tiny:test"],
+        stdin=tar.stdout,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     tar.wait()
     ENGINES[base] = proc
     yield base, sock
@@ -106,8 +126,14 @@ except SandboxDead as exc:
 def test_engine_restart_mid_command_is_a_clear_error(private_engine: tuple[Path, Path]) -> None:
     base, sock = private_engine
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "PYTHONPATH": str(REPO)}
-    driver = subprocess.Popen([sys.executable, "-c", SCENARIO], cwd=REPO, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", SCENARIO],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert driver.stdout is not None
     first = driver.stdout.readline()
     assert first.startswith("RUNNING"), first + driver.stdout.read()

@@ -24,14 +24,20 @@ from tests.conftest import REPO
 
 
 def test_rewrite_from_maps_images_and_keeps_stages() -> None:
-    text = ("FROM --platform=linux/amd64 python:3.13-slim AS build\nRUN make\n"
-            "FROM build\nFROM scratch\nfrom ghcr.io/laude-institute/t-bench/python-3-13:20250620\n")
-    new, changed = rewrite_from(text, {"python:3.13-slim": "ale-base:bookworm", "*": "ale-base:bookworm"})
+    text = (
+        "FROM --platform=linux/amd64 python:3.13-slim AS build\nRUN make\n"
+        "FROM build\nFROM scratch\nfrom ghcr.io/laude-institute/t-bench/python-3-13:20250620\n"
+    )
+    new, changed = rewrite_from(
+        text, {"python:3.13-slim": "ale-base:bookworm", "*": "ale-base:bookworm"}
+    )
     assert "FROM --platform=linux/amd64 ale-base:bookworm AS build" in new
     assert "FROM build\n" in new and "FROM scratch\n" in new
     assert "from ale-base:bookworm\n" in new
-    assert changed == {"python:3.13-slim": "ale-base:bookworm",
-                       "ghcr.io/laude-institute/t-bench/python-3-13:20250620": "ale-base:bookworm"}
+    assert changed == {
+        "python:3.13-slim": "ale-base:bookworm",
+        "ghcr.io/laude-institute/t-bench/python-3-13:20250620": "ale-base:bookworm",
+    }
 
 
 def test_recipe_digest_depends_on_ca_bundle(tmp_path: Path) -> None:
@@ -44,8 +50,14 @@ def test_recipe_digest_depends_on_ca_bundle(tmp_path: Path) -> None:
 
 @pytest.mark.docker
 def test_base_image_is_cached_and_trusts_the_host_ca_bundle() -> None:
-    out = subprocess.run([sys.executable, "-m", "bench.cli.main", "images", "build"], cwd=REPO,
-                         capture_output=True, text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.cli.main", "images", "build"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     assert "up to date" in out.stderr + out.stdout  # .ci/setup-machine.sh built it already
     bundle = default_ca_bundle()
     sb = create_sandbox(SandboxSpec(), "docker")
@@ -55,7 +67,9 @@ def test_base_image_is_cached_and_trusts_the_host_ca_bundle() -> None:
             host = set(_PEM.findall(bundle.read_text(errors="replace")))
             assert host <= set(_PEM.findall(inside))
             assert "cert = /etc/ssl/certs/ca-certificates.crt" in sb.run("cat /etc/pip.conf").output
-        tools = sb.run("python3 -m pytest --version && git --version && patch --version | head -1 && pip --version")
+        tools = sb.run(
+            "python3 -m pytest --version && git --version && patch --version | head -1 && pip --version"
+        )
         assert tools.ok, tools.output
     finally:
         sb.close()
@@ -65,7 +79,8 @@ def test_base_image_is_cached_and_trusts_the_host_ca_bundle() -> None:
 def test_task_image_builds_offline_and_is_cached(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(
         "FROM python:3.13-slim-bookworm\nWORKDIR /app\nCOPY data.txt /app/data.txt\n"
-        "RUN python3 -c \"open('/app/built.txt','w').write('ok')\"\n")
+        "RUN python3 -c \"open('/app/built.txt','w').write('ok')\"\n"
+    )
     (tmp_path / "data.txt").write_text("payload\n")
     tag = f"ale-test/task-{os.getpid()}"
     try:
@@ -92,9 +107,13 @@ def test_missing_image_names_the_fix() -> None:
 
 
 def test_missing_engine_names_the_fix() -> None:
-    code = ("from envs.rock import SandboxSpec\nfrom envs.rock.factory import create_sandbox\n"
-            "create_sandbox(SandboxSpec(), 'docker')")
+    code = (
+        "from envs.rock import SandboxSpec\nfrom envs.rock.factory import create_sandbox\n"
+        "create_sandbox(SandboxSpec(), 'docker')"
+    )
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
+    )
     assert out.returncode != 0 and BackendUnavailable.__name__ in out.stderr
     assert re.search(r"dockerd|setup-machine\.sh", out.stderr) and "backend='local'" in out.stderr

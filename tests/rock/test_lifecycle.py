@@ -30,8 +30,14 @@ boxes[1].run("sleep 600", timeout=900)  # mid-command when killed
 
 def ale(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the `ale` CLI as a user would (module form: works before `pip install`)."""
-    return subprocess.run([sys.executable, "-m", "bench.cli.main", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "bench.cli.main", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=check,
+    )
 
 
 def ids_alive(ids: list[str]) -> list[str]:
@@ -40,8 +46,9 @@ def ids_alive(ids: list[str]) -> list[str]:
 
 
 def test_driver_sigkill_then_gc_leaves_nothing(backend: str) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", DRIVER, backend], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, backend], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     ids = proc.stdout.readline().split()
     assert len(ids) == 2, "driver did not start its sandboxes"
@@ -72,7 +79,9 @@ def test_ttl_ends_sandbox_without_any_driver(backend: str) -> None:
 def test_cli_create_exec_ls_rm(backend: str) -> None:
     sid = ale("sandbox", "create", "--backend", backend, "--ttl", "300").stdout.strip()
     try:
-        run = ale("sandbox", "exec", sid, "echo hello from $(hostname | cut -c1-4); exit 7", check=False)
+        run = ale(
+            "sandbox", "exec", sid, "echo hello from $(hostname | cut -c1-4); exit 7", check=False
+        )
         assert run.returncode == 7 and run.stdout.startswith("hello from")
         listing = ale("sandbox", "ls").stdout
         assert sid[:12] in listing and backend in listing

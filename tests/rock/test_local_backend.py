@@ -36,8 +36,10 @@ pytestmark = pytest.mark.local
 if os.geteuid() != 0 or not shutil.which("bwrap"):
     pytest.skip("the local backend needs root and bubblewrap", allow_module_level=True)
 if not (rootfs_path(DEFAULT_IMAGE) / "bin").exists():
-    pytest.skip(f"no root filesystem at {rootfs_path(DEFAULT_IMAGE)}: run `ale images build --local`",
-                allow_module_level=True)
+    pytest.skip(
+        f"no root filesystem at {rootfs_path(DEFAULT_IMAGE)}: run `ale images build --local`",
+        allow_module_level=True,
+    )
 
 from envs.rock.bwrap import SHELL_CAPS  # noqa: E402  (after the skips: needs a Linux host)
 from envs.rock.local_backend import (  # noqa: E402
@@ -98,9 +100,11 @@ def test_writes_stay_in_the_overlay(make: Make) -> None:
 def test_two_sandboxes_are_isolated(make: Make) -> None:
     a, b = make(), make()
     a.run("echo a > /tmp/mine; (python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &)")
-    probe = ("python3 -c \"import socket,time\nfor _ in range(50):\n s=socket.socket()\n"
-             " if s.connect_ex(('127.0.0.1', 8765)) == 0: print('up'); break\n time.sleep(0.1)\n"
-             "else: print('down')\"")
+    probe = (
+        'python3 -c "import socket,time\nfor _ in range(50):\n s=socket.socket()\n'
+        " if s.connect_ex(('127.0.0.1', 8765)) == 0: print('up'); break\n time.sleep(0.1)\n"
+        "else: print('down')\""
+    )
     assert a.run(probe, session="other", timeout=30).output == "up\n"
     assert b.run(probe.replace("range(50)", "range(3)"), timeout=30).output == "down\n"
     assert b.run("cat /tmp/mine 2>&1; pgrep -f http.server || echo none").output.endswith("none\n")
@@ -181,8 +185,13 @@ time.sleep(600)
 
 
 def test_gc_removes_sandbox_of_a_killed_driver() -> None:
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER], cwd=REPO, stdout=subprocess.PIPE,
-                              text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert driver.stdout is not None
     sid = driver.stdout.readline().strip()
     assert sid, "the driver did not start its sandbox"

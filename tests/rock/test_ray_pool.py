@@ -34,13 +34,17 @@ from envs.rock.ray_pool import (
 pytestmark = [pytest.mark.ray, pytest.mark.docker, pytest.mark.slow]
 
 RESOURCE = "ale_sandbox"
-_NODE = dict(num_cpus=1, object_store_memory=80 * 1024**2, resources={RESOURCE: 8}, include_log_monitor=False)
+_NODE = dict(
+    num_cpus=1, object_store_memory=80 * 1024**2, resources={RESOURCE: 8}, include_log_monitor=False
+)
 
 
 def _containers(pool_id: str) -> list[Any]:
     from envs.rock.docker_backend import client
 
-    return list(client().containers.list(all=True, filters={"label": f"{LABEL_RAY_POOL}={pool_id}"}))
+    return list(
+        client().containers.list(all=True, filters={"label": f"{LABEL_RAY_POOL}={pool_id}"})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +66,9 @@ def cluster() -> Iterator[Any]:
 
 @pytest.fixture()
 def pool(cluster: Any) -> Iterator[RaySandboxPool]:
-    p = RaySandboxPool(SandboxSpec(memory_mb=256, ttl_s=600), backend="docker", node_resource=RESOURCE)
+    p = RaySandboxPool(
+        SandboxSpec(memory_mb=256, ttl_s=600), backend="docker", node_resource=RESOURCE
+    )
     yield p
     p.close()
 
@@ -112,7 +118,11 @@ def test_spread_over_both_nodes_commands_and_files(pool: RaySandboxPool, tmp_pat
     snap = boxes[2].snapshot()  # committed by the actor on its node's engine
     boxes[2].write("/tmp/later.txt", b"later")
     boxes[2].restore(snap)
-    assert boxes[2].run("cat /tmp/later.txt 2>&1; pwd").output.endswith("No such file or directory\n/tmp\n")
+    assert (
+        boxes[2]
+        .run("cat /tmp/later.txt 2>&1; pwd")
+        .output.endswith("No such file or directory\n/tmp\n")
+    )
     assert boxes[2].alive()
     assert boxes[2].id in {c.id[:12] for c in _containers(pool.pool_id)}
 
@@ -173,8 +183,13 @@ def test_sigkilled_driver_leaves_nothing_after_gc(cluster: Any, tmp_path: Path) 
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     err = tmp_path / "driver.err"
     with err.open("w") as err_file:
-        proc = subprocess.Popen([sys.executable, "-c", _DRIVER, cluster.address], stdout=subprocess.PIPE,
-                                stderr=err_file, text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _DRIVER, cluster.address],
+            stdout=subprocess.PIPE,
+            stderr=err_file,
+            text=True,
+            env=env,
+        )
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 180)

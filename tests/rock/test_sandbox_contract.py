@@ -44,8 +44,14 @@ def test_stdin_is_not_the_control_stream(shared_sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["sleep 30", "while :; do :; done", "sleep 30 & wait", "python3 -c 'import time; time.sleep(30)'",
-     "for i in 1 2 3 4 5 6; do sleep 30; done", "trap '' INT; sleep 30"],
+    [
+        "sleep 30",
+        "while :; do :; done",
+        "sleep 30 & wait",
+        "python3 -c 'import time; time.sleep(30)'",
+        "for i in 1 2 3 4 5 6; do sleep 30; done",
+        "trap '' INT; sleep 30",
+    ],
 )
 def test_timeout_kills_and_session_survives(shared_sandbox: Sandbox, command: str) -> None:
     sb = shared_sandbox
@@ -86,7 +92,7 @@ def test_non_utf8_output_does_not_crash(shared_sandbox: Sandbox) -> None:
 
 def test_command_with_quotes_and_unicode(shared_sandbox: Sandbox) -> None:
     r = shared_sandbox.run("""echo "it's \\"quoted\\"" 'naïve ✓' $'tab\\there'""")
-    assert r.output == "it's \"quoted\" naïve ✓ tab\there\n"
+    assert r.output == 'it\'s "quoted" naïve ✓ tab\there\n'
 
 
 def test_binary_file_round_trip_50mb(shared_sandbox: Sandbox) -> None:

@@ -20,15 +20,23 @@ TOP_DIRS = "$(ls -d /* | grep -vxE '/(proc|sys|dev)')"  # grep -r over /, minus 
 
 
 def git_out(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@x", "PATH": "/usr/bin:/bin", "HOME": str(repo.parent)}
-    out = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env)
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(repo.parent),
+    }
+    out = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    )
     return out.stdout
 
 
-
-
-def started(task: SWEBenchTask, made: list[Sandbox], prepare: bool = True, backend: str = "docker") -> Sandbox:
+def started(
+    task: SWEBenchTask, made: list[Sandbox], prepare: bool = True, backend: str = "docker"
+) -> Sandbox:
     from envs.rock.factory import create_sandbox
 
     task.ensure_image(backend)
@@ -51,15 +59,27 @@ def host_history(source: Path, base: str, root: Path) -> tuple[set[str], set[str
     clone = root / "clone"
     subprocess.run(["git", "clone", "-q", "--no-checkout", str(source), str(clone)], check=True)
     commits = set(git_out(clone, "rev-list", base).split())
-    objects = {line.split()[0] for line in git_out(clone, "rev-list", "--objects", base).splitlines()}
-    batch = subprocess.run(["git", "-C", str(clone), "cat-file", "--batch"], input="\n".join(sorted(objects)) + "\n",
-                           capture_output=True, text=True, errors="replace", check=True).stdout
+    objects = {
+        line.split()[0] for line in git_out(clone, "rev-list", "--objects", base).splitlines()
+    }
+    batch = subprocess.run(
+        ["git", "-C", str(clone), "cat-file", "--batch"],
+        input="\n".join(sorted(objects)) + "\n",
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=True,
+    ).stdout
     return commits, objects, batch
 
 
 def novel_lines(patch: str, known: str) -> list[str]:
     """Added lines of `patch` (10+ characters) that no object reachable from base holds."""
-    added = {ln[1:].strip() for ln in patch.splitlines() if ln.startswith("+") and not ln.startswith("+++")}
+    added = {
+        ln[1:].strip()
+        for ln in patch.splitlines()
+        if ln.startswith("+") and not ln.startswith("+++")
+    }
     return sorted(s for s in added if len(s) >= 10 and s not in known)
 
 
@@ -69,13 +89,17 @@ def found_in_sandbox(sb: Sandbox, lines: list[str]) -> set[str]:
         return set()
     name = f"ale-pats-{time.monotonic_ns()}"
     sb.write(f"/root/{name}", ("\n".join(lines) + "\n").encode())
-    out = sb.run(f"grep -rIFoh -D skip --exclude={name} -f /root/{name} {TOP_DIRS} | sort -u; rm -f /root/{name}",
-                 timeout=300, session="test").output
+    out = sb.run(
+        f"grep -rIFoh -D skip --exclude={name} -f /root/{name} {TOP_DIRS} | sort -u; rm -f /root/{name}",
+        timeout=300,
+        session="test",
+    ).output
     return {ln for ln in out.splitlines() if ln in lines}
 
 
-def assert_no_future(task: SWEBenchTask, sb: Sandbox, root: Path, baseline: set[str],
-                     source: Path | None = None) -> None:
+def assert_no_future(
+    task: SWEBenchTask, sb: Sandbox, root: Path, baseline: set[str], source: Path | None = None
+) -> None:
     """After prepare: history, refs, reflog and objects hold nothing after base_commit, and no
     line the fix or its tests add is anywhere in the sandbox (beyond what the image had).
     `source`: the repo the sandbox's came from (default: the task's bundle)."""
@@ -85,18 +109,29 @@ def assert_no_future(task: SWEBenchTask, sb: Sandbox, root: Path, baseline: set[
     commits, objects, known = host_history(source, base, root)
     logged = set(sh(sb, "cd /testbed && git log --all --format=%H").split())
     assert logged == commits
-    assert sh(sb, "cd /testbed && git for-each-ref --format='%(objectname) %(refname)'").split() == [base, "refs/heads/main"]
+    assert sh(
+        sb, "cd /testbed && git for-each-ref --format='%(objectname) %(refname)'"
+    ).split() == [base, "refs/heads/main"]
     assert set(sh(sb, "cd /testbed && git reflog --format=%H").split()) <= commits
     assert set(sh(sb, "cd /testbed && git log --reflog --format=%H").split()) <= commits
     assert sh(sb, "cd /testbed && git stash list; git notes list; git tag; git remote") == ""
-    stored = set(sh(sb, "cd /testbed && git cat-file --batch-all-objects --batch-check='%(objectname)'").split())
+    stored = set(
+        sh(
+            sb, "cd /testbed && git cat-file --batch-all-objects --batch-check='%(objectname)'"
+        ).split()
+    )
     assert stored == objects
     assert "bundle" not in sh(sb, "ls -a /tmp /root /testbed")
-    secret = novel_lines(str(task.instance["test_patch"]), known) + novel_lines(str(task.instance["patch"]), known)
+    secret = novel_lines(str(task.instance["test_patch"]), known) + novel_lines(
+        str(task.instance["patch"]), known
+    )
     name = f"ale-objs-{time.monotonic_ns()}"
     sb.write(f"/root/{name}", ("\n".join(secret) + "\n").encode())
-    hits = sb.run(f"cd /testbed && git cat-file --batch-all-objects --batch | grep -cFf /root/{name}; rm /root/{name}",
-                  timeout=120, session="test").output.strip()
+    hits = sb.run(
+        f"cd /testbed && git cat-file --batch-all-objects --batch | grep -cFf /root/{name}; rm /root/{name}",
+        timeout=120,
+        session="test",
+    ).output.strip()
     assert hits == "0", f"objects in /testbed hold lines of the fix: {secret}"
     assert found_in_sandbox(sb, secret) <= baseline
 
@@ -108,18 +143,29 @@ def official_verdict(task: SWEBenchTask, log: str, tmp: Path) -> tuple[bool, dic
     inst = task.instance
     path = tmp / f"{task.id}.log"
     path.write_text(log)
-    spec = TestSpec(instance_id=task.id, image="-", eval_script_list=[], repo=inst["repo"],
-                    version=inst["version"], FAIL_TO_PASS=list(inst["FAIL_TO_PASS"]),
-                    PASS_TO_PASS=list(inst["PASS_TO_PASS"]),
-                    log_parser=MAP_REPO_TO_PARSER_PY[inst["repo"]].__name__, eval_type="pass_and_fail")
+    spec = TestSpec(
+        instance_id=task.id,
+        image="-",
+        eval_script_list=[],
+        repo=inst["repo"],
+        version=inst["version"],
+        FAIL_TO_PASS=list(inst["FAIL_TO_PASS"]),
+        PASS_TO_PASS=list(inst["PASS_TO_PASS"]),
+        log_parser=MAP_REPO_TO_PARSER_PY[inst["repo"]].__name__,
+        eval_type="pass_and_fail",
+    )
     status_map, found = get_logs_eval(spec, str(path))
     if not found:
         return False, {}
-    report = get_eval_tests_report(status_map, {"FAIL_TO_PASS": spec.FAIL_TO_PASS, "PASS_TO_PASS": spec.PASS_TO_PASS})
+    report = get_eval_tests_report(
+        status_map, {"FAIL_TO_PASS": spec.FAIL_TO_PASS, "PASS_TO_PASS": spec.PASS_TO_PASS}
+    )
     return get_resolution_status(report) == "RESOLVED_FULL", report
 
 
-def check_oracle(task: SWEBenchTask, made: list[Sandbox], tmp: Path, backend: str = "docker") -> tuple[Grade, Grade]:
+def check_oracle(
+    task: SWEBenchTask, made: list[Sandbox], tmp: Path, backend: str = "docker"
+) -> tuple[Grade, Grade]:
     """One sandbox: the empty patch gives 0, then the gold patch gives 1; both match swebench."""
     sb = started(task, made, backend=backend)
     empty = task.grade(sb)

@@ -39,7 +39,9 @@ from tests.suites.swebench_checks import (
 )
 
 JSONL = SWE_MINI_DATA / "swe-mini.jsonl"
-ROWS: list[dict[str, Any]] = [json.loads(line) for line in JSONL.read_text(encoding="utf-8").splitlines()]
+ROWS: list[dict[str, Any]] = [
+    json.loads(line) for line in JSONL.read_text(encoding="utf-8").splitlines()
+]
 IDS = [row["instance_id"] for row in ROWS]
 BY_ID = {row["instance_id"]: row for row in ROWS}
 
@@ -71,7 +73,10 @@ def test_suite_size_and_schema() -> None:
         iid = row["instance_id"]
         assert tuple(row) == KEYS, iid
         assert all(isinstance(row[k], str) for k in KEYS), iid
-        assert re.fullmatch(r"[0-9a-f]{40}", row["base_commit"]) and row["environment_setup_commit"] == row["base_commit"]
+        assert (
+            re.fullmatch(r"[0-9a-f]{40}", row["base_commit"])
+            and row["environment_setup_commit"] == row["base_commit"]
+        )
         f2p, p2p = json.loads(row["FAIL_TO_PASS"]), json.loads(row["PASS_TO_PASS"])
         assert f2p and p2p and not set(f2p) & set(p2p), iid
         assert all(re.fullmatch(r"tests/\S+\.py::\S+", t) for t in f2p + p2p), iid
@@ -101,8 +106,9 @@ def test_bundles_are_what_the_generator_makes(repo: RepoDef, tmp_path: Path) -> 
     git(root, "bundle", "create", "-q", str(again), "--all")
     shipped = SWE_MINI_DATA / "repos" / f"{repo.name}.bundle"
     heads = git(root, "bundle", "list-heads", str(again))
-    assert git(root, "bundle", "list-heads", str(shipped)) == heads, \
+    assert git(root, "bundle", "list-heads", str(shipped)) == heads, (
         f"{shipped} is stale: run python -m envs.suites.swe_mini.build"
+    )
     assert shas[repo.commits[-1].key] in heads.split()
     git(root, "bundle", "verify", "-q", str(shipped))
     for inst in repo.instances:
@@ -118,8 +124,13 @@ def test_bundle_has_history_and_no_fix(repo: RepoDef, tmp_path: Path) -> None:
     """Each base has earlier commits; the patches apply at base; no object of the bundle (any
     commit, tag or blob, before or after base) holds a line that a fix or its tests add."""
     checkout = clone(SWE_MINI_DATA / "repos" / f"{repo.name}.bundle", tmp_path / "clone")
-    everything = subprocess.run(["git", "-C", str(checkout), "cat-file", "--batch-all-objects", "--batch"],
-                                capture_output=True, text=True, errors="replace", check=True).stdout
+    everything = subprocess.run(
+        ["git", "-C", str(checkout), "cat-file", "--batch-all-objects", "--batch"],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=True,
+    ).stdout
     for inst in repo.instances:
         row = BY_ID[repo.instance_id(inst)]
         base = row["base_commit"]
@@ -136,15 +147,21 @@ def test_bundle_has_history_and_no_fix(repo: RepoDef, tmp_path: Path) -> None:
 
 def test_problem_statements_do_not_quote_the_fix() -> None:
     for row in ROWS:
-        added = [ln[1:].strip() for ln in row["patch"].splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+        added = [
+            ln[1:].strip()
+            for ln in row["patch"].splitlines()
+            if ln.startswith("+") and not ln.startswith("+++")
+        ]
         quoted = [ln for ln in added if len(ln) >= 20 and ln in row["problem_statement"]]
         assert quoted == [], row["instance_id"]
 
 
 def _log(lines: list[str], exit_code: int) -> str:
     body = "\n".join(lines)
-    return (f">>>>> Applied Patch\n+ : '{START_TEST_OUTPUT}'\n{body}\n+ : '{END_TEST_OUTPUT}'\n"
-            f"{TEST_EXIT_CODE}: {exit_code}\n")
+    return (
+        f">>>>> Applied Patch\n+ : '{START_TEST_OUTPUT}'\n{body}\n+ : '{END_TEST_OUTPUT}'\n"
+        f"{TEST_EXIT_CODE}: {exit_code}\n"
+    )
 
 
 def scenarios(f2p: list[str], p2p: list[str]) -> Iterator[tuple[str, list[str], bool]]:
@@ -184,12 +201,20 @@ def test_no_future_in_testbed(iid: str, sandboxes: list[Sandbox], tmp_path: Path
     bundle = task.image_choice().bundle
     assert bundle is not None
     with_future = clone(bundle, tmp_path / "full")
-    later = set(git(with_future, "rev-list", "--all").split()) - set(git(with_future, "rev-list", task.base_commit).split())
+    later = set(git(with_future, "rev-list", "--all").split()) - set(
+        git(with_future, "rev-list", task.base_commit).split()
+    )
     assert later, f"{iid}: pick an instance with commits after its base"
     sb = started(task, sandboxes)
-    assert_no_future(task, sb, tmp_path / "check", baseline=set())  # the base image has none of the lines
-    seen = sb.run("cd /testbed && git log --all --reflog --format=%H; git cat-file --batch-all-objects "
-                  "--batch-check='%(objectname)'", timeout=120, session="t").output
+    assert_no_future(
+        task, sb, tmp_path / "check", baseline=set()
+    )  # the base image has none of the lines
+    seen = sb.run(
+        "cd /testbed && git log --all --reflog --format=%H; git cat-file --batch-all-objects "
+        "--batch-check='%(objectname)'",
+        timeout=120,
+        session="t",
+    ).output
     assert not later & set(seen.split())
 
 
@@ -213,10 +238,18 @@ def test_gymnasium_episode_on_swe_mini() -> None:
     env = gymnasium.make("ale/SWEMini-v0", task_ids=[iid], backend="docker", action_format="json")
     try:
         obs, info = env.reset(seed=0, options={"task_id": iid})
-        assert obs == row["problem_statement"] and info["task_id"] == iid and info["workdir"] == "/testbed"
+        assert (
+            obs == row["problem_statement"]
+            and info["task_id"] == iid
+            and info["workdir"] == "/testbed"
+        )
 
         def bash(command: str) -> tuple[str, float, bool, dict[str, Any]]:
-            action = "```json\n" + json.dumps({"name": "bash", "arguments": {"command": command}}) + "\n```"
+            action = (
+                "```json\n"
+                + json.dumps({"name": "bash", "arguments": {"command": command}})
+                + "\n```"
+            )
             obs, reward, terminated, truncated, info = env.step(action)
             assert not truncated and not info["infra_error"] and info["tool"] == "bash", obs
             return obs, float(reward), terminated, info
@@ -224,11 +257,17 @@ def test_gymnasium_episode_on_swe_mini() -> None:
         obs, reward, terminated, _ = bash("git log --all --format=%H")
         assert row["base_commit"] in obs and reward == 0.0 and not terminated
         names = sorted({t.split("::")[1].split("[")[0] for t in json.loads(row["FAIL_TO_PASS"])})
-        obs, *_ = bash(f"grep -rlF -e {' -e '.join(names)} / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; echo END")
+        obs, *_ = bash(
+            f"grep -rlF -e {' -e '.join(names)} / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; echo END"
+        )
         assert obs.split() == ["END"], f"the new tests {names} are readable in the sandbox: {obs}"
-        obs, _, _, info = bash(f"git apply - <<'ALE_PATCH'\n{row['patch']}ALE_PATCH\ngit diff --stat")
+        obs, _, _, info = bash(
+            f"git apply - <<'ALE_PATCH'\n{row['patch']}ALE_PATCH\ngit diff --stat"
+        )
         assert info["exit_code"] == 0 and "changed" in obs
-        obs, reward, terminated, _, info = env.step('```json\n{"name": "submit", "arguments": {}}\n```')
+        obs, reward, terminated, _, info = env.step(
+            '```json\n{"name": "submit", "arguments": {}}\n```'
+        )
         assert terminated and reward == 1.0 and info["grade"]["resolved"], info["grade"]
     finally:
         env.close()
@@ -247,4 +286,6 @@ def test_oracle_stable_three_of_three(iid: str, sandboxes: list[Sandbox]) -> Non
         grades.append(task.grade(sb))
         sandboxes.remove(sb)
         sb.close()
-    assert [(g.reward, g.error) for g in grades] == [(1.0, None)] * 3, [g.log[-2000:] for g in grades]
+    assert [(g.reward, g.error) for g in grades] == [(1.0, None)] * 3, [
+        g.log[-2000:] for g in grades
+    ]

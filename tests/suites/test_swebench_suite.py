@@ -61,18 +61,28 @@ def make_tiny(root: Path) -> tuple[dict[str, Any], Path]:
     repo = root / "src"
     (repo / "tests").mkdir(parents=True)
     _git(repo, "init", "-q", "-b", "main")
-    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a + b\n")
-    (repo / "tests/test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n")
-    (repo / "tests/conftest.py").write_text("import sys, os\nsys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))\n")
+    (repo / "calc.py").write_text(
+        "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a + b\n"
+    )
+    (repo / "tests/test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+    )
+    (repo / "tests/conftest.py").write_text(
+        "import sys, os\nsys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))\n"
+    )
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "base")
     base = _git(repo, "rev-parse", "HEAD").strip()
-    (repo / "calc.py").write_text(f"def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    {FIX_LINE}\n")
+    (repo / "calc.py").write_text(
+        f"def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    {FIX_LINE}\n"
+    )
     (repo / "tests/test_calc.py").write_text(
         "from calc import add, sub\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
-        f"def test_sub():\n    assert sub(5, 3) == 2, '{SECRET}'\n")
+        f"def test_sub():\n    assert sub(5, 3) == 2, '{SECRET}'\n"
+    )
     (repo / "tests/test_new.py").write_text(
-        f"from calc import sub\n\n\ndef test_new():\n    assert sub(1, 1) == 0, '{SECRET}'\n")
+        f"from calc import sub\n\n\ndef test_new():\n    assert sub(1, 1) == 0, '{SECRET}'\n"
+    )
     _git(repo, "add", "-A")
     patch = _git(repo, "diff", "--cached", "--", "calc.py")
     test_patch = _git(repo, "diff", "--cached", "--", "tests")
@@ -89,9 +99,15 @@ def make_tiny(root: Path) -> tuple[dict[str, Any], Path]:
     repos.mkdir()
     _git(repo, "bundle", "create", "-q", str(repos / "tinycalc.bundle"), "--all")
     instance = {
-        "instance_id": "ale-test__tinycalc-1", "repo": REPO, "base_commit": base,
-        "patch": patch, "test_patch": test_patch, "problem_statement": "sub(5, 3) returns 8.",
-        "hints_text": "look at calc.py", "created_at": "2024-01-01T00:00:00Z", "version": "1.0",
+        "instance_id": "ale-test__tinycalc-1",
+        "repo": REPO,
+        "base_commit": base,
+        "patch": patch,
+        "test_patch": test_patch,
+        "problem_statement": "sub(5, 3) returns 8.",
+        "hints_text": "look at calc.py",
+        "created_at": "2024-01-01T00:00:00Z",
+        "version": "1.0",
         "FAIL_TO_PASS": json.dumps(["tests/test_calc.py::test_sub", "tests/test_new.py::test_new"]),
         "PASS_TO_PASS": json.dumps(["tests/test_calc.py::test_add"]),
         "environment_setup_commit": base,
@@ -122,7 +138,10 @@ def test_load_jsonl(tiny: tuple[dict[str, Any], Path], tiny_jsonl: Path) -> None
     assert suite.name == "tiny" and suite.task_ids() == ["ale-test__tinycalc-1"]
     task = suite.load("ale-test__tinycalc-1")
     assert isinstance(task, Task) and task is suite.load("ale-test__tinycalc-1")
-    assert task.metadata["FAIL_TO_PASS"] == ["tests/test_calc.py::test_sub", "tests/test_new.py::test_new"]
+    assert task.metadata["FAIL_TO_PASS"] == [
+        "tests/test_calc.py::test_sub",
+        "tests/test_new.py::test_new",
+    ]
     assert task.metadata["PASS_TO_PASS"] == ["tests/test_calc.py::test_add"]
     assert task.metadata["repo"] == REPO and task.metadata["version"] == "1.0"
     assert task.metadata["base_commit"] == tiny[0]["base_commit"]
@@ -161,7 +180,9 @@ def test_load_datasets_json(tiny_jsonl: Path) -> None:
     ds = datasets.load_dataset("json", data_files=str(tiny_jsonl), split="train")
     suite = SWEBenchSuite(ds, specs=SPECS)
     assert suite.task_ids() == ["ale-test__tinycalc-1"]
-    assert suite.instances["ale-test__tinycalc-1"]["FAIL_TO_PASS"][0] == "tests/test_calc.py::test_sub"
+    assert (
+        suite.instances["ale-test__tinycalc-1"]["FAIL_TO_PASS"][0] == "tests/test_calc.py::test_sub"
+    )
     splits = datasets.load_dataset("json", data_files={"test": str(tiny_jsonl)})  # a DatasetDict
     assert SWEBenchSuite(splits, specs=SPECS).task_ids() == ["ale-test__tinycalc-1"]
 
@@ -185,9 +206,13 @@ def _broken(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_malformed_files_name_file_line_and_key(tiny: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
+def test_malformed_files_name_file_line_and_key(
+    tiny: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
     good = json.dumps(tiny[0])
-    no_patch = json.dumps({k: v for k, v in tiny[0].items() if k != "test_patch"} | {"instance_id": "x__y-2"})
+    no_patch = json.dumps(
+        {k: v for k, v in tiny[0].items() if k != "test_patch"} | {"instance_id": "x__y-2"}
+    )
     path = _broken(tmp_path, "a.jsonl", f"{good}\n{no_patch}\n")
     with pytest.raises(TaskError, match=r"a\.jsonl line 2: instance 'x__y-2' has no 'test_patch'"):
         SWEBenchSuite(path)
@@ -195,7 +220,9 @@ def test_malformed_files_name_file_line_and_key(tiny: tuple[dict[str, Any], Path
     with pytest.raises(TaskError, match=r"b\.jsonl line 3: invalid JSON"):
         SWEBenchSuite(path)
     path = _broken(tmp_path, "c.json", json.dumps([tiny[0], json.loads(no_patch)], indent=2))
-    with pytest.raises(TaskError, match=r"c\.json line \d+ \(entry 1\): instance 'x__y-2' has no 'test_patch'"):
+    with pytest.raises(
+        TaskError, match=r"c\.json line \d+ \(entry 1\): instance 'x__y-2' has no 'test_patch'"
+    ):
         SWEBenchSuite(path)
     path = _broken(tmp_path, "d.jsonl", json.dumps(tiny[0] | {"FAIL_TO_PASS": "[oops"}) + "\n")
     with pytest.raises(TaskError, match=r"d\.jsonl line 1: FAIL_TO_PASS is not a JSON list"):
@@ -206,14 +233,19 @@ def test_malformed_files_name_file_line_and_key(tiny: tuple[dict[str, Any], Path
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.Table.from_pylist([{k: v for k, v in tiny[0].items() if k != "patch"}]), tmp_path / "f.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([{k: v for k, v in tiny[0].items() if k != "patch"}]),
+        tmp_path / "f.parquet",
+    )
     with pytest.raises(TaskError, match=r"f\.parquet row 0: .* has no 'patch'"):
         SWEBenchSuite(tmp_path / "f.parquet")
     with pytest.raises(TaskError, match="no such SWE-bench file"):
         SWEBenchSuite(tmp_path / "missing.jsonl")
 
 
-def test_unknown_ids_and_missing_specs(tiny: tuple[dict[str, Any], Path], tiny_jsonl: Path, tmp_path: Path) -> None:
+def test_unknown_ids_and_missing_specs(
+    tiny: tuple[dict[str, Any], Path], tiny_jsonl: Path, tmp_path: Path
+) -> None:
     with pytest.raises(TaskError, match="Did you mean 'ale-test__tinycalc-1'"):
         SWEBenchSuite(tiny_jsonl, task_ids=["ale-test__tinycalc-2"])
     suite = SWEBenchSuite(tiny_jsonl)
@@ -232,22 +264,34 @@ def test_unknown_ids_and_missing_specs(tiny: tuple[dict[str, Any], Path], tiny_j
 def test_official_image_names_are_swebench_names() -> None:
     iid = "Django__django-11099"
     names = official_image_names({"instance_id": iid})
-    assert names[0] == expected_image(iid) == "swebench/sweb.eval.x86_64.django_1776_django-11099:latest"
+    assert (
+        names[0]
+        == expected_image(iid)
+        == "swebench/sweb.eval.x86_64.django_1776_django-11099:latest"
+    )
     assert names[1] == "sweb.eval.x86_64.django_1776_django-11099:latest"
     assert names[2] == ImageSpec(instance_id=iid, dockerfile="-", namespace=None).name
     assert official_image_names({"instance_id": iid, "image": "my/img:1"})[0] == "my/img:1"
 
 
-def test_image_resolution(tiny: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_image_resolution(
+    tiny: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     inst, repos = tiny
     present: set[str] = set()
     monkeypatch.setattr(images, "docker_has_image", lambda name: name in present)
     choice = resolve_image(inst, repos, "docker")
-    assert (choice.image, choice.official, choice.bundle) == (DEFAULT_IMAGE, False, repos / "tinycalc.bundle")
+    assert (choice.image, choice.official, choice.bundle) == (
+        DEFAULT_IMAGE,
+        False,
+        repos / "tinycalc.bundle",
+    )
     present.add("sweb.eval.x86_64.ale-test_1776_tinycalc-1:latest")
     choice = resolve_image(inst, repos, "docker")
     assert choice.official and choice.image == "sweb.eval.x86_64.ale-test_1776_tinycalc-1:latest"
-    assert not resolve_image(inst, repos, "local").official  # the local backend has no official images
+    assert not resolve_image(
+        inst, repos, "local"
+    ).official  # the local backend has no official images
     with pytest.raises(TaskError, match=r"no image for x__y-1.*docker pull swebench/sweb\.eval"):
         resolve_image(inst | {"instance_id": "x__y-1", "repo": "x/y"}, repos, "local")
     task = SWEBenchTask(inst, SPECS[REPO]["1.0"], repos)
@@ -260,8 +304,10 @@ def test_image_resolution(tiny: tuple[dict[str, Any], Path], monkeypatch: pytest
 # -- grading without a sandbox ------------------------------------------------------------------
 def _log(lines: list[str], exit_code: int = 0) -> str:
     body = "\n".join(lines)
-    return (f">>>>> Applied Patch\n+ : '{START_TEST_OUTPUT}'\n{body}\n+ : '{END_TEST_OUTPUT}'\n"
-            f"{TEST_EXIT_CODE}: {exit_code}\n")
+    return (
+        f">>>>> Applied Patch\n+ : '{START_TEST_OUTPUT}'\n{body}\n+ : '{END_TEST_OUTPUT}'\n"
+        f"{TEST_EXIT_CODE}: {exit_code}\n"
+    )
 
 
 def test_eval_script_and_test_spec(tiny: tuple[dict[str, Any], Path]) -> None:
@@ -271,13 +317,24 @@ def test_eval_script_and_test_spec(tiny: tuple[dict[str, Any], Path]) -> None:
     assert script.startswith("#!/bin/bash\nset -uxo pipefail\n")
     assert f"git checkout {inst['base_commit']} tests/test_calc.py" in script
     assert "rm -f tests/test_new.py" in script and "git apply -v /tmp/t.patch" in script
-    assert "python3 -m pytest -rA -p no:cacheprovider tests/test_calc.py tests/test_new.py" in script
-    assert script.index(START_TEST_OUTPUT) < script.index("SWEBENCH_TEST_EXIT_CODE=$?") < script.index(END_TEST_OUTPUT)
+    assert (
+        "python3 -m pytest -rA -p no:cacheprovider tests/test_calc.py tests/test_new.py" in script
+    )
+    assert (
+        script.index(START_TEST_OUTPUT)
+        < script.index("SWEBENCH_TEST_EXIT_CODE=$?")
+        < script.index(END_TEST_OUTPUT)
+    )
     assert (spec.log_parser, spec.eval_type) == ("parse_log_pytest", "pass_and_fail")
-    listed = grading.make_eval_script(inst, {"test_cmd": ["export X=1", "pytest -rA"]}, "/tmp/t.patch")
+    listed = grading.make_eval_script(
+        inst, {"test_cmd": ["export X=1", "pytest -rA"]}, "/tmp/t.patch"
+    )
     assert "export X=1\npytest -rA tests/test_calc.py tests/test_new.py\n" in listed
-    django = {"repo": "django/django", "test_patch": "diff --git a/tests/auth/test_x.py b/tests/auth/test_x.py\n"
-              "diff --git a/docs/a.txt b/docs/a.txt\n"}
+    django = {
+        "repo": "django/django",
+        "test_patch": "diff --git a/tests/auth/test_x.py b/tests/auth/test_x.py\n"
+        "diff --git a/docs/a.txt b/docs/a.txt\n",
+    }
     assert grading.test_directives(django) == ["auth.test_x"]
     assert grading.parser_name({"repo": "sympy/sympy"}, None) == "parse_log_sympy"
 
@@ -287,7 +344,9 @@ def test_register_local_repos() -> None:
     assert MAP_REPO_TO_PARSER_PY["ale-test/registered"].__name__ == "parse_log_pytest"
     assert MAP_REPO_TO_PARSER_PY["django/django"].__name__ == "parse_log_django"  # untouched
     with pytest.raises(TaskError, match="log parser 'parse_log_nope'"):
-        register_local_repos({"ale-test/other": {"0.1": {"test_cmd": "x", "log_parser": "parse_log_nope"}}})
+        register_local_repos(
+            {"ale-test/other": {"0.1": {"test_cmd": "x", "log_parser": "parse_log_nope"}}}
+        )
 
 
 def test_official_verdicts_on_synthetic_logs(tiny: tuple[dict[str, Any], Path]) -> None:
@@ -297,9 +356,15 @@ def test_official_verdicts_on_synthetic_logs(tiny: tuple[dict[str, Any], Path]) 
     entry, status = grading.evaluate_log(spec, _log(passed), "diff")
     assert entry["resolved"] and entry["patch_successfully_applied"]
     assert status["tests/test_calc.py::test_sub"] == "PASSED"
-    entry, _ = grading.evaluate_log(spec, _log([*passed[1:], "FAILED tests/test_calc.py::test_sub - x"], 1), "d")
-    assert not entry["resolved"] and entry["tests_status"]["FAIL_TO_PASS"]["failure"] == ["tests/test_calc.py::test_sub"]
-    entry, _ = grading.evaluate_log(spec, _log(passed, exit_code=2), "d")  # PASSED lines, failing run
+    entry, _ = grading.evaluate_log(
+        spec, _log([*passed[1:], "FAILED tests/test_calc.py::test_sub - x"], 1), "d"
+    )
+    assert not entry["resolved"] and entry["tests_status"]["FAIL_TO_PASS"]["failure"] == [
+        "tests/test_calc.py::test_sub"
+    ]
+    entry, _ = grading.evaluate_log(
+        spec, _log(passed, exit_code=2), "d"
+    )  # PASSED lines, failing run
     assert not entry["resolved"] and not entry["patch_successfully_applied"]
     entry, _ = grading.evaluate_log(spec, "no markers at all", None)
     assert entry["patch_is_None"] and not entry["resolved"]
@@ -307,17 +372,33 @@ def test_official_verdicts_on_synthetic_logs(tiny: tuple[dict[str, Any], Path]) 
 
 def test_run_report_uses_official_fields(tmp_path: Path) -> None:
     def g(resolved: bool, patch: str | None, error: str | None = None) -> Grade:
-        report = {"model_patch": patch, "patch_is_None": patch is None, "patch_exists": patch is not None,
-                  "patch_successfully_applied": True, "resolved": resolved, "tests_status": {}}
-        return Grade(reward=float(resolved), resolved=resolved, error=error, report=report, log="log")
+        report = {
+            "model_patch": patch,
+            "patch_is_None": patch is None,
+            "patch_exists": patch is not None,
+            "patch_successfully_applied": True,
+            "resolved": resolved,
+            "tests_status": {},
+        }
+        return Grade(
+            reward=float(resolved), resolved=resolved, error=error, report=report, log="log"
+        )
 
-    grades = {"a__a-1": g(True, "diff a"), "b__b-1": g(False, "diff b"), "c__c-1": g(False, ""),
-              "d__d-1": g(False, "diff d", error="the tests timed out")}
+    grades = {
+        "a__a-1": g(True, "diff a"),
+        "b__b-1": g(False, "diff b"),
+        "c__c-1": g(False, ""),
+        "d__d-1": g(False, "diff d", error="the tests timed out"),
+    }
     dataset = [{"instance_id": i} for i in [*grades, "e__e-1"]]
     path = write_run_report(grades, dataset, "run1", tmp_path, model_name="org/model")
     assert path == tmp_path.resolve() / "org__model.run1.json"
     rep = load_run_report(path)
-    assert (rep["total_instances"], rep["submitted_instances"], rep["completed_instances"]) == (5, 4, 2)
+    assert (rep["total_instances"], rep["submitted_instances"], rep["completed_instances"]) == (
+        5,
+        4,
+        2,
+    )
     assert (rep["resolved_instances"], rep["unresolved_instances"]) == (1, 1)
     assert (rep["empty_patch_instances"], rep["error_instances"]) == (1, 1)
     assert rep["resolved_ids"] == ["a__a-1"] and rep["unresolved_ids"] == ["b__b-1"]
@@ -334,37 +415,55 @@ needs_swe_mini = pytest.mark.skipif(not SWE_MINI_IDS, reason=f"no swe-mini data 
 
 
 @pytest.mark.docker
-def test_no_reward_hacking_tiny(tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox], tmp_path: Path) -> None:
+def test_no_reward_hacking_tiny(
+    tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox], tmp_path: Path
+) -> None:
     task = tiny_suite(tiny).load("ale-test__tinycalc-1")
     sb = started(task, sandboxes, prepare=False)
     baseline = found_in_sandbox(sb, [SECRET, FIX_LINE])
     src = tiny[1].parent / "src"  # the bundle does hold the future: the fix, a tag, a stash, ...
-    assert len(_git(src, "rev-list", "--all").split()) > len(_git(src, "rev-list", task.base_commit).split())
+    assert len(_git(src, "rev-list", "--all").split()) > len(
+        _git(src, "rev-list", task.base_commit).split()
+    )
     task.prepare(sb)
     assert sh(sb, "pwd; git status --short; git log --oneline | wc -l").split() == ["/testbed", "1"]
     assert_no_future(task, sb, tmp_path, baseline)
     assert found_in_sandbox(sb, [SECRET, FIX_LINE]) == set()
-    hits = sh(sb, "cd /testbed && git cat-file --batch-all-objects --batch | grep -c ALE_ || true").strip()
+    hits = sh(
+        sb, "cd /testbed && git cat-file --batch-all-objects --batch | grep -c ALE_ || true"
+    ).strip()
     assert hits == "0"
 
 
 @pytest.mark.parametrize("backend", backend_params())
-def test_oracle_and_parity_tiny(backend: str, tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox],
-                                tmp_path: Path) -> None:
+def test_oracle_and_parity_tiny(
+    backend: str, tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox], tmp_path: Path
+) -> None:
     task = tiny_suite(tiny).load("ale-test__tinycalc-1")
     empty, gold = check_oracle(task, sandboxes, tmp_path, backend)
     assert START_TEST_OUTPUT in gold.log and ">>>>> Applied Patch" in gold.log
-    assert gold.tests == {"tests/test_calc.py::test_add": "PASSED", "tests/test_calc.py::test_sub": "PASSED",
-                          "tests/test_new.py::test_new": "PASSED"}
+    assert gold.tests == {
+        "tests/test_calc.py::test_add": "PASSED",
+        "tests/test_calc.py::test_sub": "PASSED",
+        "tests/test_new.py::test_new": "PASSED",
+    }
     assert empty.tests["tests/test_calc.py::test_sub"] == "FAILED"
     assert gold.report["model_patch"] == task.instance["patch"]
-    assert {"patch_is_None", "patch_exists", "patch_successfully_applied", "resolved", "tests_status"} <= set(gold.report)
+    assert {
+        "patch_is_None",
+        "patch_exists",
+        "patch_successfully_applied",
+        "resolved",
+        "tests_status",
+    } <= set(gold.report)
     path = write_run_report({task.id: gold}, [task.instance], "tiny", tmp_path)
     assert load_run_report(path)["resolved_ids"] == [task.id]
 
 
 @pytest.mark.docker
-def test_grading_sees_the_tree_not_the_agent_shell(tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox]) -> None:
+def test_grading_sees_the_tree_not_the_agent_shell(
+    tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox]
+) -> None:
     task = tiny_suite(tiny).load("ale-test__tinycalc-1")
     sb = started(task, sandboxes)
     # an agent that fakes pytest on its PYTHONPATH: the grader's fresh shell does not inherit it
@@ -374,23 +473,36 @@ def test_grading_sees_the_tree_not_the_agent_shell(tiny: tuple[dict[str, Any], P
     assert "PASSED tests/test_calc.py::test_sub" in sb.run("python3 -m pytest", timeout=30).output
     assert task.grade(sb).reward == 0.0
     # a fix the agent committed is still its patch
-    sb.run("cd /testbed && sed -i 's/return a + b$/return a - b/' calc.py && sed -i '1,2s/return a - b/return a + b/' calc.py"
-           " && git -c user.name=a -c user.email=a@b commit -qam fix", timeout=30)
+    sb.run(
+        "cd /testbed && sed -i 's/return a + b$/return a - b/' calc.py && sed -i '1,2s/return a - b/return a + b/' calc.py"
+        " && git -c user.name=a -c user.email=a@b commit -qam fix",
+        timeout=30,
+    )
     grade = task.grade(sb)
     assert grade.reward == 1.0, grade.log[-2000:]
     assert "-    return a + b\n+    return a - b" in grade.report["model_patch"]
 
 
 @pytest.mark.docker
-def test_infrastructure_failures_are_grades_with_error(tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox]) -> None:
+def test_infrastructure_failures_are_grades_with_error(
+    tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox]
+) -> None:
     inst = tiny[0]
-    broken = inst | {"test_patch": inst["test_patch"].replace(" def test_add():", " def test_zzz():")}
+    broken = inst | {
+        "test_patch": inst["test_patch"].replace(" def test_add():", " def test_zzz():")
+    }
     task = SWEBenchSuite([broken], repos_dir=tiny[1], specs=SPECS).load(inst["instance_id"])
     grade = task.grade(started(task, sandboxes))
     assert grade.error and "test patch does not apply" in grade.error and grade.reward == 0.0
-    task = SWEBenchSuite([inst], repos_dir=tiny[1], specs=TIMEOUT_SPECS, test_timeout_s=2).load(inst["instance_id"])
+    task = SWEBenchSuite([inst], repos_dir=tiny[1], specs=TIMEOUT_SPECS, test_timeout_s=2).load(
+        inst["instance_id"]
+    )
     grade = task.grade(started(task, sandboxes))
-    assert grade.error and "timed out" in grade.error and "Timeout error: 2 seconds exceeded" in grade.log
+    assert (
+        grade.error
+        and "timed out" in grade.error
+        and "Timeout error: 2 seconds exceeded" in grade.log
+    )
     task = tiny_suite(tiny).load(inst["instance_id"])
     sb = started(task, sandboxes)
     sb.close()
@@ -411,7 +523,9 @@ WORKDIR /testbed
 
 
 @pytest.fixture()
-def official_tiny(tiny: tuple[dict[str, Any], Path], tmp_path: Path) -> Iterator[tuple[SWEBenchTask, Path]]:
+def official_tiny(
+    tiny: tuple[dict[str, Any], Path], tmp_path: Path
+) -> Iterator[tuple[SWEBenchTask, Path]]:
     """The tiny repo in a local image under an official SWE-bench name: /testbed at base with
     the whole future in its .git (origin, tags, stash, notes), like the published images."""
     from envs.rock.docker_backend import client
@@ -422,7 +536,9 @@ def official_tiny(tiny: tuple[dict[str, Any], Path], tmp_path: Path) -> Iterator
     context = tmp_path / "ctx"
     shutil.copytree(src, context / "src", symlinks=True)
     later = _git(src, "rev-parse", "main").strip()
-    (context / "Dockerfile").write_text(OFFICIAL_DOCKERFILE.format(base=inst["base_commit"], later=later))
+    (context / "Dockerfile").write_text(
+        OFFICIAL_DOCKERFILE.format(base=inst["base_commit"], later=later)
+    )
     tag = official_image_names(inst)[-1]  # the name swebench gives a locally built image
     build_task_image(context, tag)
     specs = {REPO: {"1.0": SPECS[REPO]["1.0"] | {"install": "touch /tmp/ale-installed"}}}
@@ -434,12 +550,15 @@ def official_tiny(tiny: tuple[dict[str, Any], Path], tmp_path: Path) -> Iterator
 
 
 @pytest.mark.docker
-def test_official_image_is_sanitized_and_graded(official_tiny: tuple[SWEBenchTask, Path], sandboxes: list[Sandbox],
-                                                tmp_path: Path) -> None:
+def test_official_image_is_sanitized_and_graded(
+    official_tiny: tuple[SWEBenchTask, Path], sandboxes: list[Sandbox], tmp_path: Path
+) -> None:
     task, src = official_tiny
     sb = started(task, sandboxes, prepare=False)
     assert task.image_choice().official and sb.spec.image == task.metadata["image"]
-    assert _git(src, "rev-parse", "v1.0-fixed").strip() in sh(sb, "cd /testbed && git log --all --format=%H")
+    assert _git(src, "rev-parse", "v1.0-fixed").strip() in sh(
+        sb, "cd /testbed && git log --all --format=%H"
+    )
     baseline = found_in_sandbox(sb, [SECRET, FIX_LINE])
     task.prepare(sb)
     assert_no_future(task, sb, tmp_path, baseline, source=src)
@@ -461,7 +580,10 @@ def test_swe_mini_layout(tiny: tuple[dict[str, Any], Path], tmp_path: Path) -> N
     suite = swe_mini(data_dir=tmp_path)
     assert suite.name == "swe-mini" and suite.task_ids() == ["ale-test__tinycalc-1"]
     task = suite.load("ale-test__tinycalc-1")
-    assert task.spec == SPECS[REPO]["1.0"] and task.image_choice("local").bundle == tmp_path / "repos/tinycalc.bundle"
+    assert (
+        task.spec == SPECS[REPO]["1.0"]
+        and task.image_choice("local").bundle == tmp_path / "repos/tinycalc.bundle"
+    )
     with pytest.raises(TaskError, match="swe-mini data is missing"):
         swe_mini(data_dir=tmp_path / "nowhere")
 
@@ -477,16 +599,14 @@ def test_swe_mini_loads() -> None:
         assert task.metadata["FAIL_TO_PASS"], tid
 
 
-
-
-
-
-
-
 @pytest.mark.slow
 @pytest.mark.docker
-def test_oracle_stable_three_runs(tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox], tmp_path: Path) -> None:
-    tasks = [tiny_suite(tiny).load("ale-test__tinycalc-1")]  # swe-mini: tests/suites/test_swe_mini_data.py
+def test_oracle_stable_three_runs(
+    tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox], tmp_path: Path
+) -> None:
+    tasks = [
+        tiny_suite(tiny).load("ale-test__tinycalc-1")
+    ]  # swe-mini: tests/suites/test_swe_mini_data.py
     for task in tasks:
         rewards = []
         for _ in range(3):

@@ -18,8 +18,12 @@ def block(path: str, body: str, size: int | None = None, nonce: str = NONCE) -> 
 
 
 def test_files_come_back_exactly_and_absent_files_are_none() -> None:
-    out = ("noise" + block("/logs/verifier/reward.txt", "1\n") + block("/logs/a.txt", "")
-           + f"\n{NONCE} rc 0\n")
+    out = (
+        "noise"
+        + block("/logs/verifier/reward.txt", "1\n")
+        + block("/logs/a.txt", "")
+        + f"\n{NONCE} rc 0\n"
+    )
     texts = _parse_fold(out, NONCE)
     assert texts == {"/logs/verifier/reward.txt": "1\n", "/logs/a.txt": ""}
     assert texts.get("/logs/verifier/reward.json") is None  # not printed: the file was absent
@@ -36,8 +40,9 @@ def test_cut_or_oversized_files_are_missing_and_no_rc_line_is_none() -> None:
     cut = f"\n{NONCE} size 999 /big.txt\nonly part of it" + f"\n{NONCE} end\n" + f"\n{NONCE} rc 0\n"
     assert _parse_fold(cut, NONCE) == {"/big.txt": _MISSING}
     big = "x" * 10
-    assert _parse_fold(block("/huge", big, size=FOLD_FILE_BYTES + 1) + f"\n{NONCE} rc 0\n",
-                       NONCE) == {"/huge": _MISSING}
+    assert _parse_fold(
+        block("/huge", big, size=FOLD_FILE_BYTES + 1) + f"\n{NONCE} rc 0\n", NONCE
+    ) == {"/huge": _MISSING}
     assert _parse_fold(block("/logs/verifier/reward.txt", "1"), NONCE) is None  # timed out / died
 
 

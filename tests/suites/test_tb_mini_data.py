@@ -81,8 +81,10 @@ def test_task_is_offline(task_id: str) -> None:
 
 
 def test_substitute_from_keeps_stages() -> None:
-    text = ("FROM python:3.13-slim-bookworm AS build\nRUN true\nFROM build\nFROM scratch\n"
-            "from ghcr.io/laude-institute/t-bench/python-3-13:20250620\n")
+    text = (
+        "FROM python:3.13-slim-bookworm AS build\nRUN true\nFROM build\nFROM scratch\n"
+        "from ghcr.io/laude-institute/t-bench/python-3-13:20250620\n"
+    )
     new = devcheck.substitute_from(text, "ale-base:bookworm")
     assert new.splitlines()[0] == "FROM ale-base:bookworm AS build"
     assert "FROM build\n" in new and "FROM scratch\n" in new
@@ -96,8 +98,12 @@ def _docker_ready() -> str | None:
     """None when Docker and the base image are usable, else why not."""
     if shutil.which("docker") is None:
         return "docker CLI not installed"
-    probe = subprocess.run(["docker", "image", "inspect", devcheck.DEFAULT_BASE],
-                           capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        ["docker", "image", "inspect", devcheck.DEFAULT_BASE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if probe.returncode != 0:
         return f"{devcheck.DEFAULT_BASE} missing or engine down: {probe.stderr.strip()[:200]}"
     return None

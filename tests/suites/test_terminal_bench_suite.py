@@ -63,7 +63,7 @@ expert_time_estimate_min: 1
 junior_time_estimate_min: 2
 """
 TB_DOCKERFILE = f"FROM {TB_BASE}\nWORKDIR /work\n"
-RUN_TESTS = ('#!/bin/bash\npython3 -m pytest -p no:cacheprovider "$TEST_DIR/test_outputs.py" -rA\n')
+RUN_TESTS = '#!/bin/bash\npython3 -m pytest -p no:cacheprovider "$TEST_DIR/test_outputs.py" -rA\n'
 TEST_OUTPUTS = """\
 import os
 from pathlib import Path
@@ -124,8 +124,9 @@ def write_harbor_task(root: Path, name: str = "hello-harbor") -> Path:
         (path / sub).mkdir(parents=True)
     (path / "task.toml").write_text(TASK_TOML)
     (path / "instruction.md").write_text("Write hello into /srv/out.txt.\n")
-    (path / "environment" / "Dockerfile").write_text("FROM python:3.13-slim-bookworm AS base\n"
-                                                     "FROM base\nWORKDIR /srv\n")
+    (path / "environment" / "Dockerfile").write_text(
+        "FROM python:3.13-slim-bookworm AS base\nFROM base\nWORKDIR /srv\n"
+    )
     (path / "tests" / "test.sh").write_text(HARBOR_TEST)
     (path / "solution" / "solve.sh").write_text('bash "$(dirname "$0")/helper.sh"\n')
     (path / "solution" / "helper.sh").write_text("echo hello > /srv/out.txt\n")
@@ -169,7 +170,10 @@ def test_oracle_actions_carry_the_shipped_solution(task_id: str) -> None:
 
 def test_good_terminal_bench_folder_parses(tmp_path: Path) -> None:
     config = load_task_config(write_tb_task(tmp_path, same_shell=True))
-    assert config.format == "terminal-bench" and config.instruction == "Write hello into /work/out.txt."
+    assert (
+        config.format == "terminal-bench"
+        and config.instruction == "Write hello into /work/out.txt."
+    )
     assert (config.agent_timeout_s, config.test_timeout_s) == (120.0, 30.0)
     assert config.parser_name == "pytest" and config.run_tests_in_same_shell
     assert config.workdir == "/work" and config.context == tmp_path / "hello-tb"
@@ -179,18 +183,27 @@ def test_good_terminal_bench_folder_parses(tmp_path: Path) -> None:
 
 def test_terminal_bench_defaults_and_old_descriptions(tmp_path: Path) -> None:
     path = write_tb_task(tmp_path)
-    (path / "task.yaml").write_text("descriptions:\n  - key: base\n    description: Do the thing.\n")
+    (path / "task.yaml").write_text(
+        "descriptions:\n  - key: base\n    description: Do the thing.\n"
+    )
     (path / "Dockerfile").write_text(f"FROM {TB_BASE}\nWORKDIR /opt\nWORKDIR proj\n")
     config = load_task_config(path)
     assert config.instruction == "Do the thing." and config.workdir == "/opt/proj"
-    assert (config.agent_timeout_s, config.test_timeout_s, config.parser_name) == (360.0, 60.0, "pytest")
+    assert (config.agent_timeout_s, config.test_timeout_s, config.parser_name) == (
+        360.0,
+        60.0,
+        "pytest",
+    )
 
 
 def test_good_harbor_folder_parses(tmp_path: Path) -> None:
     config = load_task_config(write_harbor_task(tmp_path))
     assert config.format == "harbor" and config.instruction == "Write hello into /srv/out.txt."
     assert (config.cpus, config.memory_mb, config.workdir) == (2.0, 4096, "/srv")
-    assert config.verifier_env == {"WANT": "half"} and config.context == tmp_path / "hello-harbor/environment"
+    assert (
+        config.verifier_env == {"WANT": "half"}
+        and config.context == tmp_path / "hello-harbor/environment"
+    )
     assert (config.agent_timeout_s, config.test_timeout_s) == (120.0, 30.0)
     assert config.metadata["category"] == "debugging" and config.metadata["harbor_version"] == "1.0"
 
@@ -202,6 +215,7 @@ def _edit(rel: str, text: str | None) -> Callable[[Path], None]:
             shutil.rmtree(target) if target.is_dir() else target.unlink()
         else:
             target.write_text(text)
+
     return apply
 
 
@@ -210,45 +224,83 @@ def _replace(rel: str, old: str, new: str) -> Callable[[Path], None]:
         target = path / rel
         assert old in target.read_text()
         target.write_text(target.read_text().replace(old, new))
+
     return apply
 
 
 TB_BROKEN = [
-    ("yaml-syntax", _edit("task.yaml", "instruction: [unclosed\nparser_name: pytest\n"), ["invalid YAML", "line"]),
+    (
+        "yaml-syntax",
+        _edit("task.yaml", "instruction: [unclosed\nparser_name: pytest\n"),
+        ["invalid YAML", "line"],
+    ),
     ("not-a-mapping", _edit("task.yaml", "- a\n- b\n"), ["expected a mapping"]),
-    ("no-instruction", _replace("task.yaml", "instruction: |-\n  Write hello into /work/out.txt.\n", ""),
-     ["`instruction` is missing"]),
-    ("typo-key", _replace("task.yaml", "max_agent_timeout_sec", "max_agent_timout_sec"),
-     ["unknown key 'max_agent_timout_sec'", "Did you mean 'max_agent_timeout_sec'"]),
-    ("bad-parser", _replace("task.yaml", "parser_name: pytest", "parser_name: junit"),
-     ["parser_name 'junit' is not supported", "pytest"]),
-    ("bad-timeout", _replace("task.yaml", "max_test_timeout_sec: 30.0", "max_test_timeout_sec: soon"),
-     ["max_test_timeout_sec must be a positive number"]),
-    ("bad-flag", _replace("task.yaml", "run_tests_in_same_shell: false", "run_tests_in_same_shell: maybe"),
-     ["run_tests_in_same_shell must be true or false"]),
+    (
+        "no-instruction",
+        _replace("task.yaml", "instruction: |-\n  Write hello into /work/out.txt.\n", ""),
+        ["`instruction` is missing"],
+    ),
+    (
+        "typo-key",
+        _replace("task.yaml", "max_agent_timeout_sec", "max_agent_timout_sec"),
+        ["unknown key 'max_agent_timout_sec'", "Did you mean 'max_agent_timeout_sec'"],
+    ),
+    (
+        "bad-parser",
+        _replace("task.yaml", "parser_name: pytest", "parser_name: junit"),
+        ["parser_name 'junit' is not supported", "pytest"],
+    ),
+    (
+        "bad-timeout",
+        _replace("task.yaml", "max_test_timeout_sec: 30.0", "max_test_timeout_sec: soon"),
+        ["max_test_timeout_sec must be a positive number"],
+    ),
+    (
+        "bad-flag",
+        _replace("task.yaml", "run_tests_in_same_shell: false", "run_tests_in_same_shell: maybe"),
+        ["run_tests_in_same_shell must be true or false"],
+    ),
     ("no-run-tests", _edit("run-tests.sh", None), ["needs the file run-tests.sh"]),
     ("no-tests", _edit("tests", None), ["needs the folder tests"]),
     ("no-from", _edit("Dockerfile", "WORKDIR /work\n"), ["no FROM line"]),
 ]
 HARBOR_BROKEN = [
     ("toml-syntax", _edit("task.toml", "[verifier\ntimeout_sec = 3\n"), ["invalid TOML"]),
-    ("typo-key", _replace("task.toml", "[agent]\ntimeout_sec", "[agent]\ntimeout_secs"),
-     ["[agent]: unknown key 'timeout_secs'", "Did you mean 'timeout_sec'"]),
-    ("typo-table", _replace("task.toml", "[environment]", "[enviroment]"), ["unknown key 'enviroment'"]),
-    ("not-a-table", _edit("task.toml", 'verifier = 3\n'), ["`verifier` must be a table"]),
+    (
+        "typo-key",
+        _replace("task.toml", "[agent]\ntimeout_sec", "[agent]\ntimeout_secs"),
+        ["[agent]: unknown key 'timeout_secs'", "Did you mean 'timeout_sec'"],
+    ),
+    (
+        "typo-table",
+        _replace("task.toml", "[environment]", "[enviroment]"),
+        ["unknown key 'enviroment'"],
+    ),
+    ("not-a-table", _edit("task.toml", "verifier = 3\n"), ["`verifier` must be a table"]),
     ("no-instruction", _edit("instruction.md", None), ["needs the file instruction.md"]),
     ("empty-instruction", _edit("instruction.md", "  \n"), ["instruction.md: empty"]),
     ("no-test-sh", _edit("tests/test.sh", None), ["needs the file tests/test.sh"]),
-    ("bad-memory", _replace("task.toml", 'memory = "4G"', 'memory = "lots"'), ["'lots' is not a size"]),
-    ("bad-cpus", _replace("task.toml", "cpus = 2", "cpus = -1"), ["environment.cpus must be a positive number"]),
+    (
+        "bad-memory",
+        _replace("task.toml", 'memory = "4G"', 'memory = "lots"'),
+        ["'lots' is not a size"],
+    ),
+    (
+        "bad-cpus",
+        _replace("task.toml", "cpus = 2", "cpus = -1"),
+        ["environment.cpus must be a positive number"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("fmt", "case", "breaker", "messages"),
-                         [("tb", *c) for c in TB_BROKEN] + [("harbor", *c) for c in HARBOR_BROKEN],
-                         ids=[f"tb-{c[0]}" for c in TB_BROKEN] + [f"harbor-{c[0]}" for c in HARBOR_BROKEN])
-def test_broken_task_files_raise_clear_task_errors(tmp_path: Path, fmt: str, case: str,
-                                                   breaker: Callable[[Path], None], messages: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "case", "breaker", "messages"),
+    [("tb", *c) for c in TB_BROKEN] + [("harbor", *c) for c in HARBOR_BROKEN],
+    ids=[f"tb-{c[0]}" for c in TB_BROKEN] + [f"harbor-{c[0]}" for c in HARBOR_BROKEN],
+)
+def test_broken_task_files_raise_clear_task_errors(
+    tmp_path: Path, fmt: str, case: str, breaker: Callable[[Path], None], messages: list[str]
+) -> None:
     path = write_tb_task(tmp_path) if fmt == "tb" else write_harbor_task(tmp_path)
     breaker(path)
     suite = TaskFolderSuite(tmp_path)
@@ -305,13 +357,19 @@ def test_registered_suite_names_resolve(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_from_map_defaults_merges_and_reports(tmp_path: Path) -> None:
     assert base_map(None) == {"*": DEFAULT_IMAGE}
-    assert base_map({"python:3.13-slim-bookworm": "py:local"}) == {"*": DEFAULT_IMAGE,
-                                                                   "python:3.13-slim-bookworm": "py:local"}
+    assert base_map({"python:3.13-slim-bookworm": "py:local"}) == {
+        "*": DEFAULT_IMAGE,
+        "python:3.13-slim-bookworm": "py:local",
+    }
     assert base_map({"*": ""}) == {}
     path = write_harbor_task(tmp_path)
     default = HarborSuite(path).load("hello-harbor")
-    assert default.substitutions == {"python:3.13-slim-bookworm": DEFAULT_IMAGE}  # stage `base` kept
-    mapped = HarborSuite(path, base_image_map={"python:3.13-slim-bookworm": "py:local"}).load("hello-harbor")
+    assert default.substitutions == {
+        "python:3.13-slim-bookworm": DEFAULT_IMAGE
+    }  # stage `base` kept
+    mapped = HarborSuite(path, base_image_map={"python:3.13-slim-bookworm": "py:local"}).load(
+        "hello-harbor"
+    )
     assert mapped.metadata["from_substitutions"] == {"python:3.13-slim-bookworm": "py:local"}
     assert mapped.metadata["base_images"] == ["python:3.13-slim-bookworm"]
     assert mapped.image != default.image  # one image per FROM map
@@ -340,26 +398,36 @@ def test_pytest_parser_reads_the_short_summary() -> None:
     from envs.suites.terminal_bench.parsers import resolved
 
     tests = parse_pytest(PYTEST_LOG)
-    assert tests == {"test_a": "PASSED", "test_p[x-1]": "PASSED", "TestK::test_b": "FAILED",
-                     "test_c": "ERROR", "test_d": "XFAIL"}
+    assert tests == {
+        "test_a": "PASSED",
+        "test_p[x-1]": "PASSED",
+        "TestK::test_b": "FAILED",
+        "test_c": "ERROR",
+        "test_d": "XFAIL",
+    }
     assert not resolved(tests)
     assert resolved({"test_a": "PASSED", "test_d": "XFAIL", "x": "SKIPPED"})
     assert not resolved({}) and not resolved({"x": "SKIPPED"})
     assert parse_pytest("collected 0 items\nImportError\n") == {}
 
 
-@pytest.mark.parametrize(("json_text", "txt", "reward", "problem"), [
-    (None, "1\n", 1.0, None),
-    (None, "0.25", 0.25, None),
-    ('{"reward": 0.5, "acc": 0.9, "note": "x"}', None, 0.5, None),
-    ('{"acc": 0.75}', None, 0.75, None),
-    ('{"acc": 0.75, "f1": 0.5}', "1", 1.0, None),
-    ('{"acc": 0.75, "f1": 0.5}', None, 0.0, "no `reward` key"),
-    ("[1]", None, 0.0, "not a JSON object"),
-    (None, "passed", 0.0, "not a number"),
-    (None, None, 0.0, "wrote no /logs/verifier/reward.txt"),
-])
-def test_harbor_reward_files(json_text: str | None, txt: str | None, reward: float, problem: str | None) -> None:
+@pytest.mark.parametrize(
+    ("json_text", "txt", "reward", "problem"),
+    [
+        (None, "1\n", 1.0, None),
+        (None, "0.25", 0.25, None),
+        ('{"reward": 0.5, "acc": 0.9, "note": "x"}', None, 0.5, None),
+        ('{"acc": 0.75}', None, 0.75, None),
+        ('{"acc": 0.75, "f1": 0.5}', "1", 1.0, None),
+        ('{"acc": 0.75, "f1": 0.5}', None, 0.0, "no `reward` key"),
+        ("[1]", None, 0.0, "not a JSON object"),
+        (None, "passed", 0.0, "not a number"),
+        (None, None, 0.0, "wrote no /logs/verifier/reward.txt"),
+    ],
+)
+def test_harbor_reward_files(
+    json_text: str | None, txt: str | None, reward: float, problem: str | None
+) -> None:
     got, rewards, why = read_reward(json_text, txt)
     assert got == reward
     assert (why is None) if problem is None else (problem in (why or ""))
@@ -373,8 +441,9 @@ def test_harbor_reward_files(json_text: str | None, txt: str | None, reward: flo
 def _docker_ready() -> str | None:
     if shutil.which("docker") is None:
         return "docker CLI not installed"
-    probe = subprocess.run(["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, text=True,
-                           timeout=60)
+    probe = subprocess.run(
+        ["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, text=True, timeout=60
+    )
     if probe.returncode != 0:
         return f"{DEFAULT_IMAGE} missing or engine down (run `ale images build`): {probe.stderr.strip()[:200]}"
     return None
@@ -395,12 +464,14 @@ def bash(command: str) -> str:
 
 SUBMIT = render_call("submit", {}, "xml")
 #: Everything hidden material could leave behind, searched for during the episode.
-LEAK_PROBE = ("ls -d /tests /oracle /solution /logs/verifier 2>/dev/null; "
-              "find / -xdev \\( -name test_outputs.py -o -name run-tests.sh -o -name solution.sh "
-              "-o -name solve.sh -o -name expected_\\* \\) -not -path '/proc/*' 2>/dev/null; "
-              "grep -rlF -e {needle} $(ls -d /* | grep -vx -e /proc -e /sys -e /dev -e /usr) /usr/local "
-              "2>/dev/null; "
-              "echo probe-done")
+LEAK_PROBE = (
+    "ls -d /tests /oracle /solution /logs/verifier 2>/dev/null; "
+    "find / -xdev \\( -name test_outputs.py -o -name run-tests.sh -o -name solution.sh "
+    "-o -name solve.sh -o -name expected_\\* \\) -not -path '/proc/*' 2>/dev/null; "
+    "grep -rlF -e {needle} $(ls -d /* | grep -vx -e /proc -e /sys -e /dev -e /usr) /usr/local "
+    "2>/dev/null; "
+    "echo probe-done"
+)
 
 
 def _needle(task_id: str) -> str:
@@ -435,7 +506,9 @@ def run_task(task_id: str) -> dict[str, Any]:
         out["oracle_grade"] = info["grade"]
         assert env.sandbox is not None
         # graded in this container: now the same probe finds the tests (so it can find leaks)
-        out["probe_after"] = env.sandbox.run(LEAK_PROBE.format(needle=_needle(task_id)), timeout=120).output
+        out["probe_after"] = env.sandbox.run(
+            LEAK_PROBE.format(needle=_needle(task_id)), timeout=120
+        ).output
         env.reset(options={"task_id": task_id})
         _, out["empty_reward"], term, _, info = env.step(SUBMIT)
         out["empty_grade"] = info["grade"]
@@ -457,7 +530,9 @@ def tb_mini_runs(docker: None) -> Iterator[dict[str, dict[str, Any] | BaseExcept
 
 
 @pytest.mark.docker
-def test_every_tb_mini_oracle_gives_1_and_doing_nothing_gives_0(tb_mini_runs: dict[str, Any]) -> None:
+def test_every_tb_mini_oracle_gives_1_and_doing_nothing_gives_0(
+    tb_mini_runs: dict[str, Any],
+) -> None:
     bad = []
     for task_id, run in tb_mini_runs.items():
         if isinstance(run, BaseException):
@@ -465,10 +540,18 @@ def test_every_tb_mini_oracle_gives_1_and_doing_nothing_gives_0(tb_mini_runs: di
             continue
         grade = run["oracle_grade"]
         if run["oracle_reward"] != 1.0 or not grade["resolved"] or grade["error"]:
-            bad.append(f"{task_id}: oracle reward {run['oracle_reward']} exit {run['oracle_exit']} "
-                       f"{grade['report']} {grade['tests']}")
-        if run["empty_reward"] != 0.0 or run["empty_grade"]["resolved"] or run["empty_grade"]["error"]:
-            bad.append(f"{task_id}: empty reward {run['empty_reward']} {run['empty_grade']['report']}")
+            bad.append(
+                f"{task_id}: oracle reward {run['oracle_reward']} exit {run['oracle_exit']} "
+                f"{grade['report']} {grade['tests']}"
+            )
+        if (
+            run["empty_reward"] != 0.0
+            or run["empty_grade"]["resolved"]
+            or run["empty_grade"]["error"]
+        ):
+            bad.append(
+                f"{task_id}: empty reward {run['empty_reward']} {run['empty_grade']['report']}"
+            )
         if grade["tests"] and not all(s == "PASSED" for s in grade["tests"].values()):
             bad.append(f"{task_id}: per-test breakdown {grade['tests']}")
     assert not bad, "\n".join(bad)
@@ -485,7 +568,9 @@ def test_tests_are_not_readable_during_the_episode(tb_mini_runs: dict[str, Any])
             pytest.fail(f"{task_id}: {run}")
         assert run["probe"] == "probe-done", f"{task_id} leaks: {run['probe']}"
         assert "/tests/test_outputs.py\n" in run["probe_after"], f"{task_id}: {run['probe_after']}"
-        assert run["probe_after"].count("/tests/test_outputs.py") >= 2, task_id  # by name and by content
+        assert run["probe_after"].count("/tests/test_outputs.py") >= 2, (
+            task_id
+        )  # by name and by content
 
 
 @pytest.mark.docker
@@ -494,12 +579,20 @@ def test_planted_results_do_not_fool_the_graders(docker: None) -> None:
     env = make_env()
     try:
         env.reset(options={"task_id": "crack-leaked-hashes"})
-        env.step(bash("mkdir -p /logs/verifier /tests && echo 1 > /logs/verifier/reward.txt && "
-                      "printf '#!/bin/bash\\necho 1 > /logs/verifier/reward.txt\\n' > /tests/test.sh"))
+        env.step(
+            bash(
+                "mkdir -p /logs/verifier /tests && echo 1 > /logs/verifier/reward.txt && "
+                "printf '#!/bin/bash\\necho 1 > /logs/verifier/reward.txt\\n' > /tests/test.sh"
+            )
+        )
         _, reward, _, _, info = env.step(SUBMIT)
         assert reward == 0.0 and info["grade"]["report"]["rewards"] == {"reward": 0.0}
         env.reset(options={"task_id": "seir-rk4-simulator"})
-        env.step(bash("mkdir -p /tests && printf 'def test_ok():\\n    pass\\n' > /tests/test_outputs.py"))
+        env.step(
+            bash(
+                "mkdir -p /tests && printf 'def test_ok():\\n    pass\\n' > /tests/test_outputs.py"
+            )
+        )
         _, reward, _, _, info = env.step(SUBMIT)
         assert reward == 0.0 and "test_ok" not in info["grade"]["tests"]
     finally:
@@ -542,12 +635,18 @@ def test_synthetic_tasks_same_shell_and_fractional_reward(docker: None, tmp_path
         env.reset(options={"task_id": "same-shell"})
         env.step(bash("echo hello > /work/out.txt && export AGENT_MARK=1"))
         _, reward, _, _, info = env.step(SUBMIT)
-        assert reward == 0.0 and info["grade"]["tests"] == {"test_file": "PASSED", "test_marker": "FAILED"}
+        assert reward == 0.0 and info["grade"]["tests"] == {
+            "test_file": "PASSED",
+            "test_marker": "FAILED",
+        }
         env.reset(options={"task_id": "hello-harbor"})
         env.step(bash("echo almost > /srv/out.txt"))
         _, reward, _, _, info = env.step(SUBMIT)
         assert reward == 0.5 and not info["grade"]["resolved"]
-        assert info["grade"]["report"]["rewards"] == {"reward": 0.5, "want_half": 1.0}  # verifier env
+        assert info["grade"]["report"]["rewards"] == {
+            "reward": 0.5,
+            "want_half": 1.0,
+        }  # verifier env
         task = env.suite.load("hello-harbor")
         assert isinstance(task, FolderTask)
         env.reset(options={"task_id": "hello-harbor"})
@@ -557,8 +656,11 @@ def test_synthetic_tasks_same_shell_and_fractional_reward(docker: None, tmp_path
     finally:
         env.close()
         for task_id in ("same-shell", "own-shell", "hello-harbor"):
-            subprocess.run(["docker", "rmi", "-f", env.suite.load(task_id).image],  # type: ignore[attr-defined]
-                           capture_output=True, timeout=120)
+            subprocess.run(
+                ["docker", "rmi", "-f", env.suite.load(task_id).image],  # type: ignore[attr-defined]
+                capture_output=True,
+                timeout=120,
+            )
 
 
 @pytest.mark.docker
@@ -569,7 +671,9 @@ def test_image_build_failures_say_what_to_fix(docker: None, tmp_path: Path) -> N
         TerminalBenchSuite(path, image_prefix="ale-tb-test").load("hello-tb").ensure_image("docker")
     assert "broken-step" in str(err.value)
     (path / "Dockerfile").write_text(TB_DOCKERFILE)
-    task = TerminalBenchSuite(path, base_image_map={"*": ""}, image_prefix="ale-tb-test").load("hello-tb")
+    task = TerminalBenchSuite(path, base_image_map={"*": ""}, image_prefix="ale-tb-test").load(
+        "hello-tb"
+    )
     with pytest.raises(TaskError, match="map it to a local image"):
         task.ensure_image("docker")
 
@@ -596,7 +700,9 @@ def test_every_tb_mini_oracle_is_stable_3_of_3(tb_mini_runs: dict[str, Any]) -> 
         rewards = list(pool.map(oracle_reward, jobs))
     first = {t: r["oracle_reward"] if isinstance(r, dict) else 0.0 for t, r in tb_mini_runs.items()}
     flaky = {t: [first[t], *(r for j, r in zip(jobs, rewards, strict=True) if j == t)] for t in IDS}
-    assert all(rs == [1.0, 1.0, 1.0] for rs in flaky.values()), {t: rs for t, rs in flaky.items() if rs != [1.0] * 3}
+    assert all(rs == [1.0, 1.0, 1.0] for rs in flaky.values()), {
+        t: rs for t, rs in flaky.items() if rs != [1.0] * 3
+    }
 
 
 @pytest.mark.local

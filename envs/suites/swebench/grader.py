@@ -44,9 +44,13 @@ def _read_text(sandbox: Sandbox, path: str) -> str:
 def agent_patch(task: SWEBenchTask, sandbox: Sandbox, where: str) -> tuple[str | None, str]:
     """(the agent's diff against base_commit, or None if /testbed's git is unusable; output)."""
     out = f"{where}/model.patch"
-    result = bash(sandbox, f"rm -rf {where}\nmkdir -m 700 {where}\ncd {WORKDIR}\ngit add -A && "
-                  f"git diff --cached --binary --no-color {task.base_commit} > {out}\n",
-                  timeout=600, session=GRADE_SESSION)
+    result = bash(
+        sandbox,
+        f"rm -rf {where}\nmkdir -m 700 {where}\ncd {WORKDIR}\ngit add -A && "
+        f"git diff --cached --binary --no-color {task.base_commit} > {out}\n",
+        timeout=600,
+        session=GRADE_SESSION,
+    )
     if not result.ok:
         return None, result.output
     return _read_text(sandbox, out), result.output
@@ -59,7 +63,9 @@ def stage_test_patch(task: SWEBenchTask, sandbox: Sandbox, where: str) -> tuple[
     existing, added = grading.patch_files(str(task.instance["test_patch"]))
     lines = [f"cd {WORKDIR}"]
     if existing:
-        lines.append(f"git checkout {task.base_commit} -- {' '.join(map(shlex.quote, existing))} || exit 4")
+        lines.append(
+            f"git checkout {task.base_commit} -- {' '.join(map(shlex.quote, existing))} || exit 4"
+        )
     if added:
         lines.append(f"rm -rf -- {' '.join(map(shlex.quote, added))}")
     lines.append(f"git apply --check -v {path}")
@@ -73,18 +79,28 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
     patch, output = agent_patch(task, sandbox, where)
     if patch is None:  # the agent broke /testbed/.git: a failed episode, not an infra failure
         log = f"cannot diff /testbed against {task.base_commit}:\n{output}"
-        report = {"instance_id": task.id, "model_patch": None, "patch_is_None": True,
-                  "patch_exists": False, "patch_successfully_applied": False, "resolved": False}
+        report = {
+            "instance_id": task.id,
+            "model_patch": None,
+            "patch_is_None": True,
+            "patch_exists": False,
+            "patch_successfully_applied": False,
+            "resolved": False,
+        }
         return Grade(reward=0.0, resolved=False, log=log, report=report)
     ok, output = stage_test_patch(task, sandbox, where)
     if not ok:
         return _failed(task, f"the test patch does not apply:\n{output[-2000:]}", output, patch)
     choice = task.image_choice()
-    test_spec = grading.build_test_spec(task.instance, choice.image, task.spec,
-                                        f"{where}/test.patch", conda=choice.official)
+    test_spec = grading.build_test_spec(
+        task.instance, choice.image, task.spec, f"{where}/test.patch", conda=choice.official
+    )
     sandbox.write(f"{where}/eval.sh", test_spec.eval_script.encode(), mode=0o755)
-    result = sandbox.run(f"bash {where}/eval.sh > {where}/test_output.txt 2>&1",
-                         timeout=task.test_timeout_s, session=GRADE_SESSION)
+    result = sandbox.run(
+        f"bash {where}/eval.sh > {where}/test_output.txt 2>&1",
+        timeout=task.test_timeout_s,
+        session=GRADE_SESSION,
+    )
     test_output = _read_text(sandbox, f"{where}/test_output.txt")
     if result.timed_out:  # as the official harness words it, after the partial output
         log = f"{test_output}\n\nTimeout error: {task.test_timeout_s:.0f} seconds exceeded."
@@ -96,7 +112,13 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
     expected = [*test_spec.FAIL_TO_PASS, *test_spec.PASS_TO_PASS]
     tests = {**status_map, **{t: MISSING for t in expected if t not in status_map}}
     resolved = bool(entry["resolved"])
-    report = {"instance_id": task.id, **entry, "model_patch": patch,
-              "log_parser": test_spec.log_parser, "eval_type": test_spec.eval_type}
-    return Grade(reward=1.0 if resolved else 0.0, resolved=resolved, tests=tests, log=log,
-                 report=report)
+    report = {
+        "instance_id": task.id,
+        **entry,
+        "model_patch": patch,
+        "log_parser": test_spec.log_parser,
+        "eval_type": test_spec.eval_type,
+    }
+    return Grade(
+        reward=1.0 if resolved else 0.0, resolved=resolved, tests=tests, log=log, report=report
+    )

@@ -38,8 +38,10 @@ RepoSpecs = Mapping[str, Mapping[str, Mapping[str, Any]]]
 DEFAULT_PARSER = "parse_log_pytest"
 WORKDIR = "/testbed"
 CONDA_ACTIVATE = ("source /opt/miniconda3/bin/activate", "conda activate testbed")
-_PARSER_MAPS = [f"swebench.harness.log_parsers.{lang}" for lang in
-                ("python", "javascript", "c", "go", "java", "php", "ruby", "rust")]
+_PARSER_MAPS = [
+    f"swebench.harness.log_parsers.{lang}"
+    for lang in ("python", "javascript", "c", "go", "java", "php", "ruby", "rust")
+]
 
 
 def _repo_parser_maps() -> list[dict[str, Any]]:
@@ -47,7 +49,11 @@ def _repo_parser_maps() -> list[dict[str, Any]]:
     maps = []
     for name in [*_PARSER_MAPS, "swebench.harness.log_parsers"]:
         module = importlib.import_module(name)
-        maps += [v for k, v in vars(module).items() if k.startswith("MAP_REPO_TO_PARSER") and isinstance(v, dict)]
+        maps += [
+            v
+            for k, v in vars(module).items()
+            if k.startswith("MAP_REPO_TO_PARSER") and isinstance(v, dict)
+        ]
     return maps
 
 
@@ -64,16 +70,21 @@ def register_local_repos(specs: RepoSpecs) -> None:
     py_parsers = importlib.import_module(_PARSER_MAPS[0]).MAP_REPO_TO_PARSER_PY
     known = {repo for m in _repo_parser_maps() for repo in m}
     for repo, versions in specs.items():
-        names = {str(s.get("log_parser", DEFAULT_PARSER)) for s in versions.values()} or {DEFAULT_PARSER}
+        names = {str(s.get("log_parser", DEFAULT_PARSER)) for s in versions.values()} or {
+            DEFAULT_PARSER
+        }
         for name in names:
             if name not in PARSER_REGISTRY:
-                raise TaskError(f"specs of {repo!r} name the log parser {name!r}, which swebench "
-                                f"lacks; pick one of swebench.harness.log_parsers.PARSER_REGISTRY")
+                raise TaskError(
+                    f"specs of {repo!r} name the log parser {name!r}, which swebench "
+                    f"lacks; pick one of swebench.harness.log_parsers.PARSER_REGISTRY"
+                )
         if repo not in known:
             py_parsers[repo] = PARSER_REGISTRY[sorted(names)[0]]
         if isinstance(official_specs, dict):
             official_specs.setdefault(repo, {}).update(
-                {v: dict(s) for v, s in versions.items() if v not in official_specs.get(repo, {})})
+                {v: dict(s) for v, s in versions.items() if v not in official_specs.get(repo, {})}
+            )
 
 
 def parser_name(instance: Mapping[str, Any], spec: Mapping[str, Any] | None) -> str:
@@ -94,7 +105,9 @@ def parser_name(instance: Mapping[str, Any], spec: Mapping[str, Any] | None) -> 
 def eval_type(instance: Mapping[str, Any]) -> str:
     if instance.get("eval_type"):
         return str(instance["eval_type"])
-    return (EvalType.FAIL_ONLY if instance["repo"] in FAIL_ONLY_REPOS else EvalType.PASS_AND_FAIL).value
+    return (
+        EvalType.FAIL_ONLY if instance["repo"] in FAIL_ONLY_REPOS else EvalType.PASS_AND_FAIL
+    ).value
 
 
 def patch_files(patch: str) -> tuple[list[str], list[str]]:
@@ -114,13 +127,14 @@ def test_directives(instance: Mapping[str, Any]) -> list[str]:
     paths = [p for p in paths if not any(p.endswith(ext) for ext in NON_TEST_EXTS)]
     if instance["repo"] == "django/django":  # django's runner takes dotted module names
         paths = [p[: -len(".py")] if p.endswith(".py") else p for p in paths]
-        paths = [p[len("tests/"):] if p.startswith("tests/") else p for p in paths]
+        paths = [p[len("tests/") :] if p.startswith("tests/") else p for p in paths]
         paths = [p.replace("/", ".") for p in paths]
     return paths
 
 
-def make_eval_script(instance: Mapping[str, Any], spec: Mapping[str, Any], test_patch_path: str,
-                     conda: bool = False) -> str:
+def make_eval_script(
+    instance: Mapping[str, Any], spec: Mapping[str, Any], test_patch_path: str, conda: bool = False
+) -> str:
     """An eval.sh in the official shape; the test patch is read from `test_patch_path`.
 
     `test_cmd` is a command, or a list of commands whose last gets the test files appended."""
@@ -130,20 +144,45 @@ def make_eval_script(instance: Mapping[str, Any], spec: Mapping[str, Any], test_
     remove = [f"rm -f {' '.join(added)}"] if added else []
     activate = list(CONDA_ACTIVATE) if conda else []
     commands = spec["test_cmd"] if isinstance(spec["test_cmd"], list) else [spec["test_cmd"]]
-    test_cmds = [*map(str, commands[:-1]), " ".join([str(commands[-1]), *test_directives(instance)])]
-    lines = ["#!/bin/bash", "set -uxo pipefail", *activate, f"cd {WORKDIR}",
-             *[str(c) for c in spec.get("eval_commands", [])],
-             f"git config --global --add safe.directory {WORKDIR}", f"cd {WORKDIR}",
-             "git status", "git show", f"git -c core.fileMode=false diff {base}", *activate]
+    test_cmds = [
+        *map(str, commands[:-1]),
+        " ".join([str(commands[-1]), *test_directives(instance)]),
+    ]
+    lines = [
+        "#!/bin/bash",
+        "set -uxo pipefail",
+        *activate,
+        f"cd {WORKDIR}",
+        *[str(c) for c in spec.get("eval_commands", [])],
+        f"git config --global --add safe.directory {WORKDIR}",
+        f"cd {WORKDIR}",
+        "git status",
+        "git show",
+        f"git -c core.fileMode=false diff {base}",
+        *activate,
+    ]
     if spec.get("install"):
         lines.append(str(spec["install"]))
-    lines += [*reset, *remove, f"git apply -v {test_patch_path}", f": '{START_TEST_OUTPUT}'",
-              *test_cmds, f": '{END_TEST_OUTPUT}'", *reset, *remove]
+    lines += [
+        *reset,
+        *remove,
+        f"git apply -v {test_patch_path}",
+        f": '{START_TEST_OUTPUT}'",
+        *test_cmds,
+        f": '{END_TEST_OUTPUT}'",
+        *reset,
+        *remove,
+    ]
     return "\n".join(lines) + "\n"
 
 
-def build_test_spec(instance: Mapping[str, Any], image: str, spec: Mapping[str, Any] | None,
-                    test_patch_path: str, conda: bool = False) -> TestSpec:
+def build_test_spec(
+    instance: Mapping[str, Any],
+    image: str,
+    spec: Mapping[str, Any] | None,
+    test_patch_path: str,
+    conda: bool = False,
+) -> TestSpec:
     """The official `TestSpec` (via `make_test_spec`, so the exit-code marker is recorded)."""
     script = instance.get("eval_script")
     if not script:
@@ -152,26 +191,41 @@ def build_test_spec(instance: Mapping[str, Any], image: str, spec: Mapping[str, 
                 f"{instance['instance_id']}: no eval_script and no spec with test_cmd for "
                 f"{instance['repo']} {instance['version']}: pass specs={{repo: {{version: "
                 "{'test_cmd': ...}}}} (swebench 4's MAP_REPO_VERSION_TO_SPECS) or use a dataset "
-                "with eval_script/log_parser/eval_type columns (swebench 5)")
+                "with eval_script/log_parser/eval_type columns (swebench 5)"
+            )
         script = make_eval_script(instance, spec, test_patch_path, conda=conda)
-    return make_test_spec({**instance, "image": image, "eval_script": script,
-                           "log_parser": parser_name(instance, spec),
-                           "eval_type": eval_type(instance)})
+    return make_test_spec(
+        {
+            **instance,
+            "image": image,
+            "eval_script": script,
+            "log_parser": parser_name(instance, spec),
+            "eval_type": eval_type(instance),
+        }
+    )
 
 
 def has_markers(log: str) -> bool:
     return START_TEST_OUTPUT in log and END_TEST_OUTPUT in log
 
 
-def evaluate_log(test_spec: TestSpec, log: str, model_patch: str | None,
-                 model_name: str = "ale") -> tuple[dict[str, Any], dict[str, str]]:
+def evaluate_log(
+    test_spec: TestSpec, log: str, model_patch: str | None, model_name: str = "ale"
+) -> tuple[dict[str, Any], dict[str, str]]:
     """(the report.json entry, the parsed test status map), computed by swebench's own code."""
     with tempfile.TemporaryDirectory(prefix="ale-swe-grade-") as tmp:
         path = Path(tmp) / "test_output.txt"
         path.write_text(log, encoding="utf-8")
-        prediction = {"instance_id": test_spec.instance_id, "model_name_or_path": model_name,
-                      "model_patch": model_patch}
-        report = get_eval_report(test_spec, prediction, str(path),  # type: ignore[arg-type]
-                                 include_tests_status=True)
+        prediction = {
+            "instance_id": test_spec.instance_id,
+            "model_name_or_path": model_name,
+            "model_patch": model_patch,
+        }
+        report = get_eval_report(
+            test_spec,
+            prediction,
+            str(path),  # type: ignore[arg-type]
+            include_tests_status=True,
+        )
         status_map, _ = get_logs_eval(test_spec, str(path))
     return report[test_spec.instance_id], status_map

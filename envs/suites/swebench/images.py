@@ -20,11 +20,15 @@ from envs.rock import DEFAULT_IMAGE
 
 OFFICIAL_NAMESPACE = "swebench"
 #: PATH inside official images, whose Python lives in the `testbed` conda env.
-CONDA_PATH = ("/opt/miniconda3/envs/testbed/bin:/opt/miniconda3/bin:"
-              "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+CONDA_PATH = (
+    "/opt/miniconda3/envs/testbed/bin:/opt/miniconda3/bin:"
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+)
 
 
-def official_image_names(instance: Mapping[str, Any], namespace: str = OFFICIAL_NAMESPACE) -> list[str]:
+def official_image_names(
+    instance: Mapping[str, Any], namespace: str = OFFICIAL_NAMESPACE
+) -> list[str]:
     """Candidate official image names, most specific first (the dataset's own `image` column,
     the published name, the published name without namespace, the locally built name)."""
     iid = instance["instance_id"]
@@ -80,8 +84,12 @@ class ImageChoice:
     bundle: Path | None = None
 
 
-def resolve_image(instance: Mapping[str, Any], repos_dir: Path | None, backend: str,
-                  namespace: str = OFFICIAL_NAMESPACE) -> ImageChoice:
+def resolve_image(
+    instance: Mapping[str, Any],
+    repos_dir: Path | None,
+    backend: str,
+    namespace: str = OFFICIAL_NAMESPACE,
+) -> ImageChoice:
     """The official image if the docker engine has one, else the base image and the bundle."""
     if backend != "local":
         for name in official_image_names(instance, namespace):
@@ -95,4 +103,5 @@ def resolve_image(instance: Mapping[str, Any], repos_dir: Path | None, backend: 
         f"no image for {instance['instance_id']}: the {backend} backend has none of "
         f"{', '.join(names)} and no git bundle of {instance['repo']} is in {repos_dir}. "
         f"Pull or build the official image (`docker pull {names[0]}` where there is network, "
-        "or swebench's image builder), or pass repos_dir=<folder with <repo>.bundle>.")
+        "or swebench's image builder), or pass repos_dir=<folder with <repo>.bundle>."
+    )

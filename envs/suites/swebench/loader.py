@@ -17,8 +17,15 @@ from envs.core.errors import TaskError
 
 #: Keys an instance must have to be run and graded.
 REQUIRED_KEYS: tuple[str, ...] = (
-    "instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement",
-    "version", "FAIL_TO_PASS", "PASS_TO_PASS",
+    "instance_id",
+    "repo",
+    "base_commit",
+    "patch",
+    "test_patch",
+    "problem_statement",
+    "version",
+    "FAIL_TO_PASS",
+    "PASS_TO_PASS",
 )
 #: Keys of the official schema that may be absent (filled with "").
 OPTIONAL_KEYS: tuple[str, ...] = ("hints_text", "created_at", "environment_setup_commit")
@@ -41,12 +48,16 @@ def _test_list(value: Any, where: str, key: str) -> list[str]:
 def normalize(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     """One instance in canonical form; `where` ("file.jsonl line 3") names it in errors."""
     if not isinstance(row, Mapping):
-        raise TaskError(f"{where}: expected an object (one SWE-bench instance), got {type(row).__name__}")
+        raise TaskError(
+            f"{where}: expected an object (one SWE-bench instance), got {type(row).__name__}"
+        )
     missing = [k for k in REQUIRED_KEYS if k not in row or row[k] is None]
     if missing:
         iid = row.get("instance_id", "?")
-        raise TaskError(f"{where}: instance {iid!r} has no {', '.join(repr(k) for k in missing)} "
-                        f"(the SWE-bench schema needs {', '.join(REQUIRED_KEYS)})")
+        raise TaskError(
+            f"{where}: instance {iid!r} has no {', '.join(repr(k) for k in missing)} "
+            f"(the SWE-bench schema needs {', '.join(REQUIRED_KEYS)})"
+        )
     out = dict(row)
     for key in OPTIONAL_KEYS:
         out[key] = "" if out.get(key) is None else str(out[key])
@@ -74,7 +85,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise TaskError(f"{path} line {n}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+            raise TaskError(
+                f"{path} line {n}: invalid JSON ({exc.msg} at column {exc.colno})"
+            ) from exc
         rows.append(normalize(row, f"{path} line {n}"))
     return rows
 
@@ -93,7 +106,9 @@ def read_json(path: Path) -> list[dict[str, Any]]:
     rows = []
     for i, row in enumerate(data):
         line = _line_of(text, row.get("instance_id")) if isinstance(row, dict) else 0
-        rows.append(normalize(row, f"{path} line {line} (entry {i})" if line else f"{path} entry {i}"))
+        rows.append(
+            normalize(row, f"{path} line {line} (entry {i})" if line else f"{path} entry {i}")
+        )
     return rows
 
 
@@ -124,8 +139,10 @@ def read_rows(rows: Iterable[Mapping[str, Any]], name: str = "rows") -> list[dic
 
 
 def _offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
-               for v in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+        for v in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+    )
 
 
 def read_hf(name: str, split: str) -> list[dict[str, Any]]:
@@ -133,8 +150,10 @@ def read_hf(name: str, split: str) -> list[dict[str, Any]]:
     try:
         import datasets
     except ImportError as exc:
-        raise TaskError(f"dataset {name!r} needs the `datasets` package; or pass a file "
-                        "(.jsonl, .json, .parquet) in the SWE-bench schema") from exc
+        raise TaskError(
+            f"dataset {name!r} needs the `datasets` package; or pass a file "
+            "(.jsonl, .json, .parquet) in the SWE-bench schema"
+        ) from exc
     try:
         ds = datasets.load_dataset(name, split=split)
     except Exception as exc:  # missing, offline, no such split: all get the same advice
@@ -149,15 +168,18 @@ def read_hf(name: str, split: str) -> list[dict[str, Any]]:
     return read_rows(ds, f"{name}[{split}]")
 
 
-def load_instances(source: str | Path | Iterable[Mapping[str, Any]] | Mapping[str, Any],
-                   split: str = "test") -> list[dict[str, Any]]:
+def load_instances(
+    source: str | Path | Iterable[Mapping[str, Any]] | Mapping[str, Any], split: str = "test"
+) -> list[dict[str, Any]]:
     """Instances from a file, a folder holding `<split>.{jsonl,json,parquet}`, a dataset name,
     rows already in memory (a list, a `datasets.Dataset`), or a `DatasetDict` (its `split`, or
     its only split). Duplicate instance ids are an error."""
     if isinstance(source, str | Path):
         path = Path(source)
         if path.is_dir():
-            found = [path / f"{split}{s}" for s in FILE_SUFFIXES if (path / f"{split}{s}").is_file()]
+            found = [
+                path / f"{split}{s}" for s in FILE_SUFFIXES if (path / f"{split}{s}").is_file()
+            ]
             if not found:
                 raise TaskError(f"{path} holds no {split}.jsonl, {split}.json or {split}.parquet")
             rows = read_file(found[0])
@@ -168,7 +190,9 @@ def load_instances(source: str | Path | Iterable[Mapping[str, Any]] | Mapping[st
     elif isinstance(source, Mapping):  # a DatasetDict: pick the split
         splits = list(source)
         if split not in source and len(splits) != 1:
-            raise TaskError(f"no split {split!r} in the given datasets (splits: {', '.join(map(str, splits))})")
+            raise TaskError(
+                f"no split {split!r} in the given datasets (splits: {', '.join(map(str, splits))})"
+            )
         chosen = split if split in source else splits[0]
         rows = read_rows(source[chosen], f"dataset[{chosen}]")
     else:

@@ -25,16 +25,26 @@ from swebench.harness.constants import LOG_INSTANCE, LOG_REPORT, LOG_TEST_OUTPUT
 from envs.core.task import Grade
 
 #: Fields of one instance's report.json entry (`swebench.harness.grading.get_eval_report`).
-REPORT_KEYS = ("patch_is_None", "patch_exists", "patch_successfully_applied", "resolved",
-               "infra_failure", "infra_failure_reason", "tests_status")
+REPORT_KEYS = (
+    "patch_is_None",
+    "patch_exists",
+    "patch_successfully_applied",
+    "resolved",
+    "infra_failure",
+    "infra_failure_reason",
+    "tests_status",
+)
 _LOCK = threading.Lock()  # make_run_report reads a module-level log directory
 
 
 def prediction(instance_id: str, grade: Grade, model_name: str = "ale") -> dict[str, Any]:
     """The SWE-bench prediction for a graded episode (`instance_id`, `model_name_or_path`,
     `model_patch`: the agent's diff that `grade` saved, None if there was none)."""
-    return {"instance_id": instance_id, "model_name_or_path": model_name,
-            "model_patch": grade.report.get("model_patch")}
+    return {
+        "instance_id": instance_id,
+        "model_name_or_path": model_name,
+        "model_patch": grade.report.get("model_patch"),
+    }
 
 
 def report_entry(grade: Grade) -> dict[str, Any] | None:
@@ -52,15 +62,22 @@ def write_instance_logs(instance_id: str, grade: Grade, log_dir: Path) -> None:
         (log_dir / LOG_TEST_OUTPUT).write_text(grade.log, encoding="utf-8")
     entry = report_entry(grade)
     if entry is not None:
-        (log_dir / LOG_REPORT).write_text(json.dumps({instance_id: entry}, indent=4), encoding="utf-8")
+        (log_dir / LOG_REPORT).write_text(
+            json.dumps({instance_id: entry}, indent=4), encoding="utf-8"
+        )
     else:
         (log_dir / LOG_REPORT).unlink(missing_ok=True)
     if grade.error:
         (log_dir / LOG_INSTANCE).write_text(grade.error, encoding="utf-8")
 
 
-def write_run_report(grades: Mapping[str, Grade], instances: Iterable[Mapping[str, Any]],
-                     run_id: str, out_dir: str | Path, model_name: str = "ale") -> Path:
+def write_run_report(
+    grades: Mapping[str, Grade],
+    instances: Iterable[Mapping[str, Any]],
+    run_id: str,
+    out_dir: str | Path,
+    model_name: str = "ale",
+) -> Path:
     """Write per-instance logs and the aggregate report; returns `<out_dir>/<model>.<run_id>.json`.
 
     `grades` maps instance id -> `Grade` for the instances that were run; `instances` is the
@@ -79,8 +96,9 @@ def write_run_report(grades: Mapping[str, Grade], instances: Iterable[Mapping[st
         saved = reporting.RUN_EVALUATION_LOG_DIR
         reporting.RUN_EVALUATION_LOG_DIR = log_root
         try:
-            path = reporting.make_run_report(predictions, dataset, run_id, client=None,
-                                             report_dir=str(out))
+            path = reporting.make_run_report(
+                predictions, dataset, run_id, client=None, report_dir=str(out)
+            )
         finally:
             reporting.RUN_EVALUATION_LOG_DIR = saved
     return Path(path)

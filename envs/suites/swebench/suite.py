@@ -33,11 +33,17 @@ def load_specs(specs: RepoSpecs | str | Path | None) -> dict[str, dict[str, dict
         raise TaskError(f"{where}: expected {{repo: {{version: spec}}}}")
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for repo, versions in specs.items():
-        if not isinstance(versions, Mapping) or not all(isinstance(s, Mapping) for s in versions.values()):
-            raise TaskError(f"{where}: {repo!r} must map version -> spec (MAP_REPO_VERSION_TO_SPECS shape)")
+        if not isinstance(versions, Mapping) or not all(
+            isinstance(s, Mapping) for s in versions.values()
+        ):
+            raise TaskError(
+                f"{where}: {repo!r} must map version -> spec (MAP_REPO_VERSION_TO_SPECS shape)"
+            )
         for version, spec in versions.items():
             if "test_cmd" not in spec:
-                raise TaskError(f"{where}: the spec of {repo!r} version {version!r} has no 'test_cmd'")
+                raise TaskError(
+                    f"{where}: the spec of {repo!r} version {version!r} has no 'test_cmd'"
+                )
         out[str(repo)] = {str(v): dict(s) for v, s in versions.items()}
     return out
 
@@ -52,12 +58,19 @@ class SWEBenchSuite:
     instances without an `eval_script` column, and is registered into swebench's maps.
     """
 
-    def __init__(self, path_or_dataset_name: str | Path | Iterable[Mapping[str, Any]] | Mapping[str, Any],
-                 split: str = "test", task_ids: list[str] | None = None,
-                 repos_dir: str | Path | None = None,
-                 specs: RepoSpecs | str | Path | None = None, *, name: str | None = None,
-                 include_hints: bool = False, test_timeout_s: float = 1800.0,
-                 memory_mb: int = 4096) -> None:
+    def __init__(
+        self,
+        path_or_dataset_name: str | Path | Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        split: str = "test",
+        task_ids: list[str] | None = None,
+        repos_dir: str | Path | None = None,
+        specs: RepoSpecs | str | Path | None = None,
+        *,
+        name: str | None = None,
+        include_hints: bool = False,
+        test_timeout_s: float = 1800.0,
+        memory_mb: int = 4096,
+    ) -> None:
         instances = load_instances(path_or_dataset_name, split)
         self.specs = load_specs(specs)
         register_local_repos(self.specs)
@@ -66,7 +79,9 @@ class SWEBenchSuite:
             if tid not in known:
                 raise TaskError(unknown_id_message("SWE-bench instance", tid, known))
         wanted = set(task_ids) if task_ids else None
-        self.instances = {r["instance_id"]: r for r in instances if wanted is None or r["instance_id"] in wanted}
+        self.instances = {
+            r["instance_id"]: r for r in instances if wanted is None or r["instance_id"] in wanted
+        }
         self.repos_dir = Path(repos_dir) if repos_dir is not None else None
         self.split = split
         self.include_hints = include_hints
@@ -97,10 +112,16 @@ class SWEBenchSuite:
                 raise TaskError(
                     f"{task_id}: no spec for {instance['repo']} version {instance['version']!r} "
                     "and no eval_script column: pass specs={repo: {version: {'test_cmd': ...}}} "
-                    "(or a specs.json), or use a swebench 5 dataset with eval_script")
+                    "(or a specs.json), or use a swebench 5 dataset with eval_script"
+                )
             self._tasks[task_id] = SWEBenchTask(
-                instance, spec, self.repos_dir, include_hints=self.include_hints,
-                test_timeout_s=self.test_timeout_s, memory_mb=self.memory_mb)
+                instance,
+                spec,
+                self.repos_dir,
+                include_hints=self.include_hints,
+                test_timeout_s=self.test_timeout_s,
+                memory_mb=self.memory_mb,
+            )
         return self._tasks[task_id]
 
     def __len__(self) -> int:
@@ -110,14 +131,20 @@ class SWEBenchSuite:
         return f"SWEBenchSuite({self._name!r}, {len(self)} instances)"
 
 
-def swe_mini(task_ids: list[str] | None = None, data_dir: str | Path | None = None,
-             **kwargs: Any) -> SWEBenchSuite:
+def swe_mini(
+    task_ids: list[str] | None = None, data_dir: str | Path | None = None, **kwargs: Any
+) -> SWEBenchSuite:
     """The shipped swe-mini suite: small repos from git bundles, graded like SWE-bench."""
     data = Path(data_dir) if data_dir is not None else SWE_MINI_DATA
     jsonl = data / "swe-mini.jsonl"
     if not jsonl.is_file():
         raise TaskError(f"the swe-mini data is missing: {jsonl} (reinstall ale-gym)")
     specs = data / "specs.json"
-    return SWEBenchSuite(jsonl, task_ids=task_ids, repos_dir=data / "repos",
-                         specs=specs if specs.is_file() else None, name="swe-mini",
-                         **{"memory_mb": 2048, **kwargs})
+    return SWEBenchSuite(
+        jsonl,
+        task_ids=task_ids,
+        repos_dir=data / "repos",
+        specs=specs if specs.is_file() else None,
+        name="swe-mini",
+        **{"memory_mb": 2048, **kwargs},
+    )

@@ -48,23 +48,37 @@ reachable=$(git rev-list --objects --all | cut -d' ' -f1 | sort -u | wc -l)
 """
 
 
-def bash(sandbox: Sandbox, script: str, timeout: float, session: str = SETUP_SESSION,
-         env: Mapping[str, str] | None = None) -> ExecResult:
+def bash(
+    sandbox: Sandbox,
+    script: str,
+    timeout: float,
+    session: str = SETUP_SESSION,
+    env: Mapping[str, str] | None = None,
+) -> ExecResult:
     """Run `script` with bash from a temporary file (so `set -e` cannot end the session)."""
     path = f"/tmp/.ale-{uuid.uuid4().hex[:12]}.sh"
     exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in (env or {}).items())
     sandbox.write(path, (exports + script).encode(), mode=0o700)
-    return sandbox.run(f"bash {path}; __rc=$?; rm -f {path}; (exit $__rc)", timeout=timeout, session=session)
+    return sandbox.run(
+        f"bash {path}; __rc=$?; rm -f {path}; (exit $__rc)", timeout=timeout, session=session
+    )
 
 
 class SWEBenchTask:
     """One SWE-bench instance. `spec` is its repo spec (`test_cmd`, `install`, ...); `repos_dir`
     holds `<repo>.bundle` files for instances without an official image."""
 
-    def __init__(self, instance: Mapping[str, Any], spec: Mapping[str, Any] | None = None,
-                 repos_dir: Path | None = None, include_hints: bool = False,
-                 test_timeout_s: float = 1800.0, setup_timeout_s: float = 900.0,
-                 memory_mb: int = 4096, cpus: float = 1.0) -> None:
+    def __init__(
+        self,
+        instance: Mapping[str, Any],
+        spec: Mapping[str, Any] | None = None,
+        repos_dir: Path | None = None,
+        include_hints: bool = False,
+        test_timeout_s: float = 1800.0,
+        setup_timeout_s: float = 900.0,
+        memory_mb: int = 4096,
+        cpus: float = 1.0,
+    ) -> None:
         self.instance = dict(instance)
         self.spec = dict(spec) if spec else None
         self.repos_dir = repos_dir
@@ -107,11 +121,16 @@ class SWEBenchTask:
             image: str | None = self.image_choice().image
         except TaskError:
             image = None
-        return {"instance_id": self.id, "repo": self.instance["repo"],
-                "version": self.instance["version"], "base_commit": self.base_commit,
-                "image": image, "created_at": self.instance.get("created_at", ""),
-                "FAIL_TO_PASS": list(self.instance["FAIL_TO_PASS"]),
-                "PASS_TO_PASS": list(self.instance["PASS_TO_PASS"])}
+        return {
+            "instance_id": self.id,
+            "repo": self.instance["repo"],
+            "version": self.instance["version"],
+            "base_commit": self.base_commit,
+            "image": image,
+            "created_at": self.instance.get("created_at", ""),
+            "FAIL_TO_PASS": list(self.instance["FAIL_TO_PASS"]),
+            "PASS_TO_PASS": list(self.instance["PASS_TO_PASS"]),
+        }
 
     # -- Task protocol: sandbox -----------------------------------------------------------
     def sandbox_spec(self) -> SandboxSpec:
@@ -119,17 +138,25 @@ class SWEBenchTask:
         env = {"PYTHONDONTWRITEBYTECODE": "1"}  # no __pycache__ in the agent's diff
         if choice.official:
             env["PATH"] = CONDA_PATH
-        return SandboxSpec(image=choice.image, workdir=WORKDIR, memory_mb=self.memory_mb,
-                           cpus=self.cpus, env=env, labels={"ale.task": self.id[:63]},
-                           ttl_s=max(3600.0, 2 * self.test_timeout_s))
+        return SandboxSpec(
+            image=choice.image,
+            workdir=WORKDIR,
+            memory_mb=self.memory_mb,
+            cpus=self.cpus,
+            env=env,
+            labels={"ale.task": self.id[:63]},
+            ttl_s=max(3600.0, 2 * self.test_timeout_s),
+        )
 
     def ensure_image(self, backend: str) -> None:
         """Finds the image; builds nothing (the base comes from `ale images build`)."""
         name = default_backend() if backend == "auto" else backend
         choice = self.image_choice(name)
         if not choice.official and not local_base_ready(name):
-            raise TaskError(f"{self.id} runs in the base image {choice.image!r}, which the {name} "
-                            "backend lacks: build it with `ale images build`")
+            raise TaskError(
+                f"{self.id} runs in the base image {choice.image!r}, which the {name} "
+                "backend lacks: build it with `ale images build`"
+            )
 
     def prepare(self, sandbox: Sandbox) -> None:
         """/testbed at base_commit, sanitized; then the spec's `install`, if any (offline)."""
@@ -139,14 +166,24 @@ class SWEBenchTask:
                 assert choice.bundle is not None
                 remote = f"/tmp/.ale-{uuid.uuid4().hex[:12]}.bundle"
                 sandbox.upload(choice.bundle, remote)
-                self._check(bash(sandbox, f"set -e\nmkdir -p {WORKDIR}\ngit clone -q --no-checkout "
-                                          f"{remote} {WORKDIR}\nrm -f {remote}\n", self.setup_timeout_s),
-                            "cloning the bundle")
-            self._check(bash(sandbox, SANITIZE, self.setup_timeout_s, env={"BASE": self.base_commit}),
-                        "sanitizing /testbed")
+                self._check(
+                    bash(
+                        sandbox,
+                        f"set -e\nmkdir -p {WORKDIR}\ngit clone -q --no-checkout "
+                        f"{remote} {WORKDIR}\nrm -f {remote}\n",
+                        self.setup_timeout_s,
+                    ),
+                    "cloning the bundle",
+                )
+            self._check(
+                bash(sandbox, SANITIZE, self.setup_timeout_s, env={"BASE": self.base_commit}),
+                "sanitizing /testbed",
+            )
             if self.spec and self.spec.get("install"):
-                self._check(bash(sandbox, f"cd {WORKDIR}\n{self.spec['install']}\n", self.setup_timeout_s),
-                            "running the spec's install")
+                self._check(
+                    bash(sandbox, f"cd {WORKDIR}\n{self.spec['install']}\n", self.setup_timeout_s),
+                    "running the spec's install",
+                )
         finally:
             if not choice.official:
                 sandbox.run("rm -f /tmp/.ale-*.bundle", timeout=60, session=SETUP_SESSION)
@@ -160,8 +197,11 @@ class SWEBenchTask:
         """Apply the gold patch with `git apply`."""
         path = f"/tmp/.ale-{uuid.uuid4().hex[:12]}.patch"
         sandbox.write(path, str(self.instance["patch"]).encode())
-        result = bash(sandbox, f"cd {WORKDIR}\ngit apply -v {path}; rc=$?\nrm -f {path}\nexit $rc\n",
-                      self.setup_timeout_s)
+        result = bash(
+            sandbox,
+            f"cd {WORKDIR}\ngit apply -v {path}; rc=$?\nrm -f {path}\nexit $rc\n",
+            self.setup_timeout_s,
+        )
         self._check(result, "applying the gold patch")
 
     def oracle_actions(self) -> list[str]:
@@ -170,8 +210,10 @@ class SWEBenchTask:
         while delim in patch:
             delim += "_"
         end = "" if patch.endswith("\n") else "\n"  # git apply needs the final newline anyway
-        return [f"cat > {path} <<'{delim}'\n{patch}{end}{delim}\n"
-                f"cd {WORKDIR} && git apply -v {path} && rm -f {path}"]
+        return [
+            f"cat > {path} <<'{delim}'\n{patch}{end}{delim}\n"
+            f"cd {WORKDIR} && git apply -v {path} && rm -f {path}"
+        ]
 
     def grade(self, sandbox: Sandbox) -> Grade:
         """The official verdict on the sandbox's /testbed; infrastructure failures give `error`."""
@@ -180,8 +222,12 @@ class SWEBenchTask:
         try:
             return grade_sandbox(self, sandbox)
         except (SandboxError, TaskError) as exc:
-            return Grade(reward=0.0, resolved=False, error=f"grading {self.id} failed: {exc}",
-                         report={"instance_id": self.id})
+            return Grade(
+                reward=0.0,
+                resolved=False,
+                error=f"grading {self.id} failed: {exc}",
+                report={"instance_id": self.id},
+            )
 
     def __repr__(self) -> str:
         return f"SWEBenchTask({self.id!r})"

@@ -41,18 +41,46 @@ DEFAULT_BASE = "ale-base:bookworm"
 TAG_PREFIX = "ale-tbmini-dev/"
 FORMATS = ("terminal-bench", "harbor")
 DOMAINS = (
-    "data-processing", "games", "debugging", "system-administration",
-    "scientific-computing", "software-engineering", "machine-learning", "security",
+    "data-processing",
+    "games",
+    "debugging",
+    "system-administration",
+    "scientific-computing",
+    "software-engineering",
+    "machine-learning",
+    "security",
 )
 DIFFICULTIES = ("easy", "medium", "hard")
 
-TB_FILES = ("task.yaml", "Dockerfile", "docker-compose.yaml", "run-tests.sh",
-            "tests/test_outputs.py", "solution.sh")
-TB_KEYS = ("instruction", "author_name", "author_email", "difficulty", "category", "tags",
-           "parser_name", "max_agent_timeout_sec", "max_test_timeout_sec",
-           "run_tests_in_same_shell", "expert_time_estimate_min", "junior_time_estimate_min")
-HARBOR_FILES = ("task.toml", "instruction.md", "environment/Dockerfile", "tests/test.sh",
-                "solution/solve.sh")
+TB_FILES = (
+    "task.yaml",
+    "Dockerfile",
+    "docker-compose.yaml",
+    "run-tests.sh",
+    "tests/test_outputs.py",
+    "solution.sh",
+)
+TB_KEYS = (
+    "instruction",
+    "author_name",
+    "author_email",
+    "difficulty",
+    "category",
+    "tags",
+    "parser_name",
+    "max_agent_timeout_sec",
+    "max_test_timeout_sec",
+    "run_tests_in_same_shell",
+    "expert_time_estimate_min",
+    "junior_time_estimate_min",
+)
+HARBOR_FILES = (
+    "task.toml",
+    "instruction.md",
+    "environment/Dockerfile",
+    "tests/test.sh",
+    "solution/solve.sh",
+)
 HARBOR_KEYS = {
     "": ("version", "metadata", "verifier", "agent", "environment"),
     "metadata": ("author_name", "author_email", "difficulty", "category", "tags"),
@@ -110,7 +138,9 @@ def validate(task_dir: Path) -> list[str]:
     else:
         for table, keys in HARBOR_KEYS.items():
             section = config.get(table, {}) if table else config
-            problems += [f"task.toml lacks {table or '<top>'}.{key}" for key in keys if key not in section]
+            problems += [
+                f"task.toml lacks {table or '<top>'}.{key}" for key in keys if key not in section
+            ]
         difficulty = config.get("metadata", {}).get("difficulty")
         if not (task_dir / "instruction.md").read_text().strip():
             problems.append("empty instruction.md")
@@ -151,13 +181,17 @@ def image_tag(task_dir: Path) -> str:
     return TAG_PREFIX + task_dir.name
 
 
-def _docker(*args: str, timeout: float = 300, check: bool = True,
-            input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          input=input_text)
+def _docker(
+    *args: str, timeout: float = 300, check: bool = True, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, input=input_text
+    )
     if check and proc.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args[:3])} failed ({proc.returncode}):\n"
-                           f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"docker {' '.join(args[:3])} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -203,8 +237,21 @@ def run_trial(task_dir: Path, tag: str | None = None, oracle: bool = True) -> Tr
         agent_timeout = float(config["agent"]["timeout_sec"])
         test_timeout = float(config["verifier"]["timeout_sec"])
     name = f"tbmini-{task_dir.name}-{uuid.uuid4().hex[:8]}"
-    _docker("run", "-d", "--rm", "--network", "none", "--name", name, "-e", "TEST_DIR=/tests",
-            tag, "sleep", "infinity", timeout=120)
+    _docker(
+        "run",
+        "-d",
+        "--rm",
+        "--network",
+        "none",
+        "--name",
+        name,
+        "-e",
+        "TEST_DIR=/tests",
+        tag,
+        "sleep",
+        "infinity",
+        timeout=120,
+    )
     try:
         oracle_out = ""
         if oracle:
@@ -221,13 +268,15 @@ def run_trial(task_dir: Path, tag: str | None = None, oracle: bool = True) -> Tr
         _docker("cp", str(task_dir / "tests") + "/.", f"{name}:/tests")
         if fmt == "terminal-bench":
             _docker("cp", str(task_dir / "run-tests.sh"), f"{name}:/tests/run-tests.sh")
-            proc = _docker("exec", name, "bash", "/tests/run-tests.sh", timeout=test_timeout,
-                           check=False)
+            proc = _docker(
+                "exec", name, "bash", "/tests/run-tests.sh", timeout=test_timeout, check=False
+            )
             out = proc.stdout + proc.stderr
             passed = proc.returncode == 0 and " passed" in out and "FAILED" not in out
         else:
-            proc = _docker("exec", name, "bash", "/tests/test.sh", timeout=test_timeout,
-                           check=False)
+            proc = _docker(
+                "exec", name, "bash", "/tests/test.sh", timeout=test_timeout, check=False
+            )
             out = proc.stdout + proc.stderr
             reward = _docker("exec", name, "cat", REWARD_PATH, check=False).stdout.strip()
             out += f"\n[reward={reward!r}]"
@@ -262,8 +311,10 @@ def main(argv: list[str] | None = None) -> int:
                 remove_image(tag)
         ok = all(r.passed for r in results) and not bare.passed
         failures += not ok
-        print(f"{task_dir.name}: oracle {sum(r.passed for r in results)}/{len(results)}, "
-              f"bare {'PASSED (bad)' if bare.passed else 'failed (good)'} -> {'OK' if ok else 'BAD'}")
+        print(
+            f"{task_dir.name}: oracle {sum(r.passed for r in results)}/{len(results)}, "
+            f"bare {'PASSED (bad)' if bare.passed else 'failed (good)'} -> {'OK' if ok else 'BAD'}"
+        )
         if args.verbose or not ok:
             for r in results:
                 if not r.passed or args.verbose:

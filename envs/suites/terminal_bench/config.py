@@ -38,19 +38,49 @@ FORMAT_FILES: dict[str, str] = {"terminal-bench": "task.yaml", "harbor": "task.t
 DEFAULT_WORKDIR = "/app"
 
 #: task.yaml keys across Terminal-Bench versions (instruction, or the older `descriptions`).
-TB_KEYS = frozenset({
-    "instruction", "descriptions", "author_name", "author_email", "difficulty", "category",
-    "tags", "parser_name", "max_agent_timeout_sec", "max_test_timeout_sec",
-    "run_tests_in_same_shell", "disable_asciinema", "estimated_duration_sec",
-    "expert_time_estimate_min", "junior_time_estimate_min", "test_scripts", "env_name",
-})
+TB_KEYS = frozenset(
+    {
+        "instruction",
+        "descriptions",
+        "author_name",
+        "author_email",
+        "difficulty",
+        "category",
+        "tags",
+        "parser_name",
+        "max_agent_timeout_sec",
+        "max_test_timeout_sec",
+        "run_tests_in_same_shell",
+        "disable_asciinema",
+        "estimated_duration_sec",
+        "expert_time_estimate_min",
+        "junior_time_estimate_min",
+        "test_scripts",
+        "env_name",
+    }
+)
 #: Harbor task.toml tables and their known keys (`metadata` is free-form).
 HARBOR_TABLES: dict[str, frozenset[str] | None] = {
-    "version": None, "source": None, "metadata": None,
+    "version": None,
+    "source": None,
+    "metadata": None,
     "verifier": frozenset({"timeout_sec", "env"}),
     "agent": frozenset({"timeout_sec"}),
-    "environment": frozenset({"build_timeout_sec", "docker_image", "cpus", "memory", "memory_mb",
-                              "storage", "storage_mb", "gpus", "gpu_types", "allow_internet", "env"}),
+    "environment": frozenset(
+        {
+            "build_timeout_sec",
+            "docker_image",
+            "cpus",
+            "memory",
+            "memory_mb",
+            "storage",
+            "storage_mb",
+            "gpus",
+            "gpu_types",
+            "allow_internet",
+            "env",
+        }
+    ),
     "solution": frozenset({"env"}),
 }
 _WORKDIR = re.compile(r"^\s*WORKDIR\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -104,14 +134,18 @@ def detect_format(path: Path) -> TaskFormat:
         return "terminal-bench"
     if (path / "task.toml").is_file():
         return "harbor"
-    raise TaskError(f"{path}: neither task.yaml (Terminal-Bench) nor task.toml (Harbor) is there; "
-                    "a task folder needs one of them")
+    raise TaskError(
+        f"{path}: neither task.yaml (Terminal-Bench) nor task.toml (Harbor) is there; "
+        "a task folder needs one of them"
+    )
 
 
 def load_task_config(path: Path, strict: bool = True) -> TaskConfig:
     """Parse the task folder at `path` (either format)."""
     fmt = detect_format(path)
-    return load_terminal_bench(path, strict) if fmt == "terminal-bench" else load_harbor(path, strict)
+    return (
+        load_terminal_bench(path, strict) if fmt == "terminal-bench" else load_harbor(path, strict)
+    )
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -120,8 +154,10 @@ def _unknown_keys(where: str, keys: Mapping[str, Any], known: frozenset[str] | s
         if key not in known:
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise TaskError(f"{where}: unknown key {key!r}.{hint} Known keys: {', '.join(sorted(known))} "
-                            "(pass strict=False to ignore unknown keys)")
+            raise TaskError(
+                f"{where}: unknown key {key!r}.{hint} Known keys: {', '.join(sorted(known))} "
+                "(pass strict=False to ignore unknown keys)"
+            )
 
 
 def _number(where: str, key: str, value: Any, default: float) -> float:
@@ -146,8 +182,10 @@ def _require_files(path: Path, names: tuple[str, ...], fmt: str) -> None:
         ok = target.is_dir() if name.endswith("/") else target.is_file()
         if not ok:
             kind = "folder" if name.endswith("/") else "file"
-            raise TaskError(f"{path}: the {fmt} format needs the {kind} {name.rstrip('/')} "
-                            f"(missing at {target})")
+            raise TaskError(
+                f"{path}: the {fmt} format needs the {kind} {name.rstrip('/')} "
+                f"(missing at {target})"
+            )
 
 
 def _workdir(dockerfile: Path) -> str:
@@ -168,12 +206,16 @@ def _memory_mb(where: str, env: Mapping[str, Any]) -> int:
     if "memory_mb" in env:
         value = env["memory_mb"]
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise TaskError(f"{where}: environment.memory_mb must be a positive number, got {value!r}")
+            raise TaskError(
+                f"{where}: environment.memory_mb must be a positive number, got {value!r}"
+            )
         return int(value)
     if "memory" in env:
         m = _MEMORY.match(str(env["memory"]))
         if not m:
-            raise TaskError(f"{where}: environment.memory {env['memory']!r} is not a size like '2G' or '512M'")
+            raise TaskError(
+                f"{where}: environment.memory {env['memory']!r} is not a size like '2G' or '512M'"
+            )
         scale = {"": 1 / 2**20, "K": 1 / 1024, "M": 1, "G": 1024, "T": 2**20}[m.group(2).upper()]
         return max(1, int(float(m.group(1)) * scale))
     return 2048
@@ -190,40 +232,76 @@ def load_terminal_bench(path: Path, strict: bool = True) -> TaskConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise TaskError(f"{where}{line}: invalid YAML ({getattr(exc, 'problem', None) or exc}); "
-                        "fix the syntax (multi-line instructions need `instruction: |-`)") from exc
+        raise TaskError(
+            f"{where}{line}: invalid YAML ({getattr(exc, 'problem', None) or exc}); "
+            "fix the syntax (multi-line instructions need `instruction: |-`)"
+        ) from exc
     if not isinstance(raw, dict):
-        raise TaskError(f"{where}: expected a mapping of keys (instruction:, parser_name:, ...), "
-                        f"got {type(raw).__name__}")
+        raise TaskError(
+            f"{where}: expected a mapping of keys (instruction:, parser_name:, ...), "
+            f"got {type(raw).__name__}"
+        )
     if strict:
         _unknown_keys(where, raw, TB_KEYS)
     instruction = raw.get("instruction")
     if instruction is None and isinstance(raw.get("descriptions"), list):  # Terminal-Bench < 0.2
         base = [d for d in raw["descriptions"] if isinstance(d, dict) and d.get("key") == "base"]
-        instruction = (base or raw["descriptions"])[0].get("description") if raw["descriptions"] else None
+        instruction = (
+            (base or raw["descriptions"])[0].get("description") if raw["descriptions"] else None
+        )
     if not isinstance(instruction, str) or not instruction.strip():
-        raise TaskError(f"{where}: `instruction` is missing or empty; it is the task statement shown "
-                        "to the agent (a non-empty string)")
+        raise TaskError(
+            f"{where}: `instruction` is missing or empty; it is the task statement shown "
+            "to the agent (a non-empty string)"
+        )
     parser = raw.get("parser_name", "pytest")
     if parser not in PARSERS:
-        raise TaskError(f"{where}: parser_name {parser!r} is not supported; supported: "
-                        f"{', '.join(sorted(PARSERS))} (run-tests.sh must print pytest's `-rA` summary)")
+        raise TaskError(
+            f"{where}: parser_name {parser!r} is not supported; supported: "
+            f"{', '.join(sorted(PARSERS))} (run-tests.sh must print pytest's `-rA` summary)"
+        )
     _require_files(path, ("Dockerfile", "run-tests.sh", "tests/"), "Terminal-Bench")
     tags = raw.get("tags") or []
     if not isinstance(tags, list):
         raise TaskError(f"{where}: tags must be a list of strings, got {tags!r}")
-    meta = {k: raw[k] for k in ("author_name", "author_email", "difficulty", "category",
-                                "expert_time_estimate_min", "junior_time_estimate_min") if k in raw}
+    meta = {
+        k: raw[k]
+        for k in (
+            "author_name",
+            "author_email",
+            "difficulty",
+            "category",
+            "expert_time_estimate_min",
+            "junior_time_estimate_min",
+        )
+        if k in raw
+    }
     return TaskConfig(
-        format="terminal-bench", path=path, instruction=instruction.strip(), context=path,
-        dockerfile="Dockerfile", workdir=_workdir(path / "Dockerfile"),
-        agent_timeout_s=_number(where, "max_agent_timeout_sec", raw.get("max_agent_timeout_sec"), 360.0),
-        test_timeout_s=_number(where, "max_test_timeout_sec", raw.get("max_test_timeout_sec"), 60.0),
+        format="terminal-bench",
+        path=path,
+        instruction=instruction.strip(),
+        context=path,
+        dockerfile="Dockerfile",
+        workdir=_workdir(path / "Dockerfile"),
+        agent_timeout_s=_number(
+            where, "max_agent_timeout_sec", raw.get("max_agent_timeout_sec"), 360.0
+        ),
+        test_timeout_s=_number(
+            where, "max_test_timeout_sec", raw.get("max_test_timeout_sec"), 60.0
+        ),
         parser_name=str(parser),
-        run_tests_in_same_shell=_flag(where, "run_tests_in_same_shell",
-                                      raw.get("run_tests_in_same_shell"), False),
-        hidden=("tests", "solution.sh", "solution.yaml", "run-tests.sh", "task.yaml",
-                "docker-compose.yaml", "docker-compose.yml"),
+        run_tests_in_same_shell=_flag(
+            where, "run_tests_in_same_shell", raw.get("run_tests_in_same_shell"), False
+        ),
+        hidden=(
+            "tests",
+            "solution.sh",
+            "solution.yaml",
+            "run-tests.sh",
+            "task.yaml",
+            "docker-compose.yaml",
+            "docker-compose.yml",
+        ),
         metadata={**meta, "tags": [str(t) for t in tags]},
     )
 
@@ -237,8 +315,10 @@ def load_harbor(path: Path, strict: bool = True) -> TaskConfig:
     except FileNotFoundError as exc:
         raise TaskError(f"{path}: no task.toml") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise TaskError(f"{where}: invalid TOML ({exc}); fix the syntax (strings need quotes, "
-                        "tables are [verifier], [agent], [environment])") from exc
+        raise TaskError(
+            f"{where}: invalid TOML ({exc}); fix the syntax (strings need quotes, "
+            "tables are [verifier], [agent], [environment])"
+        ) from exc
     if strict:
         _unknown_keys(where, raw, set(HARBOR_TABLES))
     tables: dict[str, dict[str, Any]] = {}
@@ -253,7 +333,9 @@ def load_harbor(path: Path, strict: bool = True) -> TaskConfig:
     _require_files(path, ("instruction.md", "environment/Dockerfile", "tests/test.sh"), "Harbor")
     instruction = (path / "instruction.md").read_text(encoding="utf-8").strip()
     if not instruction:
-        raise TaskError(f"{path / 'instruction.md'}: empty; it is the task statement shown to the agent")
+        raise TaskError(
+            f"{path / 'instruction.md'}: empty; it is the task statement shown to the agent"
+        )
     env = tables["environment"]
     cpus = env.get("cpus", 1)
     if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
@@ -266,11 +348,20 @@ def load_harbor(path: Path, strict: bool = True) -> TaskConfig:
     if "version" in raw:
         meta["harbor_version"] = str(raw["version"])
     return TaskConfig(
-        format="harbor", path=path, instruction=instruction, context=path / "environment",
-        dockerfile="Dockerfile", workdir=_workdir(path / "environment" / "Dockerfile"),
-        agent_timeout_s=_number(where, "agent.timeout_sec", tables["agent"].get("timeout_sec"), 600.0),
-        test_timeout_s=_number(where, "verifier.timeout_sec", tables["verifier"].get("timeout_sec"), 600.0),
-        cpus=float(cpus), memory_mb=_memory_mb(where, env),
+        format="harbor",
+        path=path,
+        instruction=instruction,
+        context=path / "environment",
+        dockerfile="Dockerfile",
+        workdir=_workdir(path / "environment" / "Dockerfile"),
+        agent_timeout_s=_number(
+            where, "agent.timeout_sec", tables["agent"].get("timeout_sec"), 600.0
+        ),
+        test_timeout_s=_number(
+            where, "verifier.timeout_sec", tables["verifier"].get("timeout_sec"), 600.0
+        ),
+        cpus=float(cpus),
+        memory_mb=_memory_mb(where, env),
         allow_internet=_flag(where, "environment.allow_internet", env.get("allow_internet"), False),
         verifier_env={str(k): str(v) for k, v in verifier_env.items()},
         metadata=meta,

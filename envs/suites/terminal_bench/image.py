@@ -61,8 +61,9 @@ def _stage(config: TaskConfig, dest: Path) -> None:
     shutil.copytree(config.context, dest, ignore=ignore, symlinks=True)
 
 
-def ensure_task_image(config: TaskConfig, tag: str, from_map: dict[str, str], backend: str,
-                      force: bool = False) -> dict[str, str]:
+def ensure_task_image(
+    config: TaskConfig, tag: str, from_map: dict[str, str], backend: str, force: bool = False
+) -> dict[str, str]:
     """Build (or find cached) the task image `tag`; for `local`, also its root filesystem.
 
     Returns the FROM substitutions made. Raises `TaskError` when the build fails.
@@ -72,11 +73,18 @@ def ensure_task_image(config: TaskConfig, tag: str, from_map: dict[str, str], ba
         _stage(config, ctx)
         try:
             # an empty map must stay empty (build_task_image reads {} as "use the default")
-            changed = build_task_image(ctx, tag, dockerfile=config.dockerfile,
-                                       from_map=dict(from_map) or {"*": ""}, force=force)
+            changed = build_task_image(
+                ctx,
+                tag,
+                dockerfile=config.dockerfile,
+                from_map=dict(from_map) or {"*": ""},
+                force=force,
+            )
         except SandboxError as exc:
-            raise TaskError(f"{config.id}: building its image from {config.context / config.dockerfile} "
-                            f"failed: {exc}") from exc
+            raise TaskError(
+                f"{config.id}: building its image from {config.context / config.dockerfile} "
+                f"failed: {exc}"
+            ) from exc
         if backend == "local":
             export_rootfs(tag)
         return changed
@@ -87,22 +95,32 @@ def export_rootfs(tag: str) -> Path:
     target = rootfs_path(tag)
     stamp = target / ".ale-recipe"
     try:
-        image_id = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", tag], check=True,
-                                  capture_output=True, text=True, timeout=60).stdout.strip()
+        image_id = subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{.Id}}", tag],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
-        raise TaskError(f"the local backend runs task {tag!r} from a root filesystem exported from "
-                        "its Docker image, and Docker is not usable here: build the image where a "
-                        "Docker engine runs, or use backend='docker'") from exc
+        raise TaskError(
+            f"the local backend runs task {tag!r} from a root filesystem exported from "
+            "its Docker image, and Docker is not usable here: build the image where a "
+            "Docker engine runs, or use backend='docker'"
+        ) from exc
     if stamp.is_file() and stamp.read_text() == image_id:
         return target
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    cid = subprocess.run(["docker", "create", tag, "true"], check=True, capture_output=True,
-                         text=True, timeout=60).stdout.strip()
+    cid = subprocess.run(
+        ["docker", "create", tag, "true"], check=True, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
     try:
         export = subprocess.Popen(["docker", "export", cid], stdout=subprocess.PIPE)
-        subprocess.run(["tar", "-x", "-C", str(staging)], stdin=export.stdout, check=True, timeout=600)
+        subprocess.run(
+            ["tar", "-x", "-C", str(staging)], stdin=export.stdout, check=True, timeout=600
+        )
         export.wait(timeout=60)
     finally:
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True, timeout=60)

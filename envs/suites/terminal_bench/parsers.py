@@ -45,4 +45,6 @@ PARSERS: dict[str, Callable[[str], dict[str, str]]] = {"pytest": parse_pytest}
 
 def resolved(tests: dict[str, str]) -> bool:
     """True iff at least one test passed and none failed, errored or unexpectedly passed."""
-    return any(s in PASSING for s in tests.values()) and not any(s in FAILING for s in tests.values())
+    return any(s in PASSING for s in tests.values()) and not any(
+        s in FAILING for s in tests.values()
+    )

@@ -21,7 +21,10 @@ from envs.suites.terminal_bench.config import (
 from envs.suites.terminal_bench.task import FolderTask, HarborTask, TerminalBenchTask
 
 TB_MINI_TASKS = Path(__file__).resolve().parents[1] / "tb_mini" / "tasks"
-TASK_CLASSES: dict[str, type[FolderTask]] = {"terminal-bench": TerminalBenchTask, "harbor": HarborTask}
+TASK_CLASSES: dict[str, type[FolderTask]] = {
+    "terminal-bench": TerminalBenchTask,
+    "harbor": HarborTask,
+}
 
 
 def _is_task(folder: Path, formats: tuple[TaskFormat, ...]) -> bool:
@@ -39,10 +42,19 @@ class TaskFolderSuite:
 
     formats: tuple[TaskFormat, ...] = ("terminal-bench", "harbor")
 
-    def __init__(self, path: str | Path, task_ids: list[str] | None = None,
-                 base_image_map: dict[str, str] | None = None, *, name: str | None = None,
-                 strict: bool = True, image_prefix: str = "ale-tb", memory_mb: int | None = None,
-                 cpus: float | None = None, order: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        task_ids: list[str] | None = None,
+        base_image_map: dict[str, str] | None = None,
+        *,
+        name: str | None = None,
+        strict: bool = True,
+        image_prefix: str = "ale-tb",
+        memory_mb: int | None = None,
+        cpus: float | None = None,
+        order: list[str] | None = None,
+    ) -> None:
         root = Path(path).expanduser().resolve()
         self.root = root
         self.base_image_map = dict(base_image_map or {})
@@ -70,14 +82,22 @@ class TaskFolderSuite:
         if _is_task(root, self.formats):
             return [root]
         if any((root / FORMAT_FILES[f]).is_file() for f in FORMAT_FILES):
-            raise TaskError(f"{root} is a {detect_format(root)} task; load it with "
-                            f"{'HarborSuite' if detect_format(root) == 'harbor' else 'TerminalBenchSuite'}")
+            raise TaskError(
+                f"{root} is a {detect_format(root)} task; load it with "
+                f"{'HarborSuite' if detect_format(root) == 'harbor' else 'TerminalBenchSuite'}"
+            )
         for base in (root, root / "tasks"):
-            found = [f for f in sorted(base.iterdir()) if _is_task(f, self.formats)] if base.is_dir() else []
+            found = (
+                [f for f in sorted(base.iterdir()) if _is_task(f, self.formats)]
+                if base.is_dir()
+                else []
+            )
             if found:
                 return found
         wanted = " or ".join(FORMAT_FILES[f] for f in self.formats)
-        raise TaskError(f"{root}: no task folders (subfolders with {wanted}) here or in {root / 'tasks'}")
+        raise TaskError(
+            f"{root}: no task folders (subfolders with {wanted}) here or in {root / 'tasks'}"
+        )
 
     @property
     def name(self) -> str:
@@ -93,8 +113,13 @@ class TaskFolderSuite:
         if task_id not in self._tasks:
             config = load_task_config(self.folders[task_id], strict=self.strict)
             cls = TASK_CLASSES[config.format]
-            self._tasks[task_id] = cls(config, self.base_image_map, image_prefix=self.image_prefix,
-                                       memory_mb=self.memory_mb, cpus=self.cpus)
+            self._tasks[task_id] = cls(
+                config,
+                self.base_image_map,
+                image_prefix=self.image_prefix,
+                memory_mb=self.memory_mb,
+                cpus=self.cpus,
+            )
         return self._tasks[task_id]
 
     def __len__(self) -> int:

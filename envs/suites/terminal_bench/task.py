@@ -42,7 +42,9 @@ GRADE_SESSION = "ale-grader"  # a fresh shell: the agent's exports and aliases d
 ORACLE_SESSION = "ale-oracle"
 TB_LOG = "/logs/tests/test-output.txt"
 LOG_CHARS = 20_000
-FOLD_FILE_BYTES = 24_000  # per file echoed back by the grading command; bigger logs are read in full
+FOLD_FILE_BYTES = (
+    24_000  # per file echoed back by the grading command; bigger logs are read in full
+)
 FOLD_TAR_BYTES = 4 << 20  # tests bigger than this (base64) go first by one `write`
 
 
@@ -58,7 +60,9 @@ def _tar_b64(files: dict[str, bytes], gzip: bool = True) -> str:
 
 
 def _read_tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 class FolderTask:
@@ -68,9 +72,14 @@ class FolderTask:
     task's own resources (Harbor's [environment]; Terminal-Bench: 2048 MiB, 1 CPU).
     """
 
-    def __init__(self, config: TaskConfig, from_map: dict[str, str] | None = None,
-                 image_prefix: str = "ale-tb", memory_mb: int | None = None,
-                 cpus: float | None = None) -> None:
+    def __init__(
+        self,
+        config: TaskConfig,
+        from_map: dict[str, str] | None = None,
+        image_prefix: str = "ale-tb",
+        memory_mb: int | None = None,
+        cpus: float | None = None,
+    ) -> None:
         self.config = config
         self.from_map = images.base_map(from_map)
         self.image = images.image_tag(config, self.from_map, image_prefix)
@@ -94,20 +103,31 @@ class FolderTask:
     @property
     def metadata(self) -> dict[str, Any]:
         c = self.config
-        return {**c.metadata, "format": c.format, "path": str(c.path), "image": self.image,
-                "base_images": external_bases(c.dockerfile_text),
-                "from_substitutions": dict(self.substitutions),
-                "agent_timeout_s": c.agent_timeout_s, "test_timeout_s": c.test_timeout_s,
-                "parser_name": c.parser_name if c.format == "terminal-bench" else None,
-                "run_tests_in_same_shell": c.run_tests_in_same_shell,
-                "allow_internet": c.allow_internet}
+        return {
+            **c.metadata,
+            "format": c.format,
+            "path": str(c.path),
+            "image": self.image,
+            "base_images": external_bases(c.dockerfile_text),
+            "from_substitutions": dict(self.substitutions),
+            "agent_timeout_s": c.agent_timeout_s,
+            "test_timeout_s": c.test_timeout_s,
+            "parser_name": c.parser_name if c.format == "terminal-bench" else None,
+            "run_tests_in_same_shell": c.run_tests_in_same_shell,
+            "allow_internet": c.allow_internet,
+        }
 
     # -- Task protocol: sandbox --------------------------------------------------------------
     def sandbox_spec(self) -> SandboxSpec:
         c = self.config
-        return SandboxSpec(image=self.image, workdir=c.workdir, cpus=self.cpus,
-                           memory_mb=self.memory_mb, labels={"ale.task": self.id[:63]},
-                           ttl_s=max(3600.0, 2 * (c.agent_timeout_s + c.test_timeout_s)))
+        return SandboxSpec(
+            image=self.image,
+            workdir=c.workdir,
+            cpus=self.cpus,
+            memory_mb=self.memory_mb,
+            labels={"ale.task": self.id[:63]},
+            ttl_s=max(3600.0, 2 * (c.agent_timeout_s + c.test_timeout_s)),
+        )
 
     def ensure_image(self, backend: str) -> None:
         """Build the task image offline (cached by tag and context hash)."""
@@ -135,12 +155,18 @@ class FolderTask:
 
     def _unpack_and_run(self, files: dict[str, bytes], dest: str, script: str) -> str:
         blob = _tar_b64(files)
-        return (f"mkdir -p {dest} && echo {blob} | base64 -d | tar -xzf - -C {dest} && "
-                f"cd {shlex.quote(self.workdir)} && bash {dest}/{script}")
+        return (
+            f"mkdir -p {dest} && echo {blob} | base64 -d | tar -xzf - -C {dest} && "
+            f"cd {shlex.quote(self.workdir)} && bash {dest}/{script}"
+        )
 
     def _grade_error(self, exc: Exception) -> Grade:
-        return Grade(reward=0.0, resolved=False, error=f"grading {self.id} failed: {exc}",
-                     report={"task_id": self.id, "format": self.config.format})
+        return Grade(
+            reward=0.0,
+            resolved=False,
+            error=f"grading {self.id} failed: {exc}",
+            report={"task_id": self.id, "format": self.config.format},
+        )
 
     def _read_text(self, sandbox: Sandbox, path: str) -> str | None:
         try:
@@ -148,8 +174,15 @@ class FolderTask:
         except SandboxFileError:
             return None
 
-    def _graded_run(self, sandbox: Sandbox, setup: str, tests: dict[str, bytes], test: str,
-                    files: list[str], session: str) -> tuple[ExecResult, dict[str, str | None]]:
+    def _graded_run(
+        self,
+        sandbox: Sandbox,
+        setup: str,
+        tests: dict[str, bytes],
+        test: str,
+        files: list[str],
+        session: str,
+    ) -> tuple[ExecResult, dict[str, str | None]]:
         """Set up, copy the tests in, run `test` and read `files` back in one `sandbox.run`.
 
         `setup` (e.g. `rm -rf /tests && mkdir -p /tests`) runs first; the tests travel inside
@@ -171,15 +204,21 @@ class FolderTask:
             unpack = f"tar -xf {archive} -C {TESTS_DIR} && rm -f {archive}"
         echo = "".join(
             f"if [ -f {shlex.quote(f)} ]; then printf '\\n{nonce} size %s %s\\n' "
-            f"\"$(wc -c < {shlex.quote(f)})\" {shlex.quote(f)}; tail -c {FOLD_FILE_BYTES} {shlex.quote(f)}; "
-            f"printf '\\n{nonce} end\\n'; fi; " for f in files)
-        command = (f"if {{ {setup}; }} && {unpack}; then {test}; __ale_rc=$?; {echo}"
-                   f"printf '\\n{nonce} rc %s\\n' $__ale_rc; (exit $__ale_rc); "
-                   f"else echo 'cannot set up {TESTS_DIR}' >&2; (exit 254); fi")
+            f'"$(wc -c < {shlex.quote(f)})" {shlex.quote(f)}; tail -c {FOLD_FILE_BYTES} {shlex.quote(f)}; '
+            f"printf '\\n{nonce} end\\n'; fi; "
+            for f in files
+        )
+        command = (
+            f"if {{ {setup}; }} && {unpack}; then {test}; __ale_rc=$?; {echo}"
+            f"printf '\\n{nonce} rc %s\\n' $__ale_rc; (exit $__ale_rc); "
+            f"else echo 'cannot set up {TESTS_DIR}' >&2; (exit 254); fi"
+        )
         result = sandbox.run(command, timeout=self.config.test_timeout_s, session=session)
         found = _parse_fold(result.output, nonce)
         if found is None and not result.timed_out and result.exit_code == 254:
-            raise SandboxError(f"cannot create {TESTS_DIR} or unpack the tests: {result.output[-500:]}")
+            raise SandboxError(
+                f"cannot create {TESTS_DIR} or unpack the tests: {result.output[-500:]}"
+            )
         texts = {f: _MISSING if found is None else found.get(f) for f in files}
         for f in files:
             if texts[f] is _MISSING:
@@ -206,7 +245,11 @@ def _parse_fold(output: str, nonce: str) -> dict[str, str | None] | None:
         header, _, rest = chunk.partition("\n")
         size_text, _, path = header.partition(" ")
         body, sep, _ = rest.partition(f"\n{nonce} end\n")
-        whole = sep and size_text.strip().isdigit() and len(body.encode("utf-8", "replace")) >= int(size_text)
+        whole = (
+            sep
+            and size_text.strip().isdigit()
+            and len(body.encode("utf-8", "replace")) >= int(size_text)
+        )
         texts[path] = body if whole and int(size_text) <= FOLD_FILE_BYTES else _MISSING
     return texts
 
@@ -217,19 +260,25 @@ class TerminalBenchTask(FolderTask):
     def oracle_actions(self) -> list[str]:
         path = self.config.path
         if (path / "solution.sh").is_file():
-            return [self._unpack_and_run({"solution.sh": (path / "solution.sh").read_bytes()},
-                                         "/oracle", "solution.sh")]
+            return [
+                self._unpack_and_run(
+                    {"solution.sh": (path / "solution.sh").read_bytes()}, "/oracle", "solution.sh"
+                )
+            ]
         if (path / "solution.yaml").is_file():
             return [f"cd {shlex.quote(self.workdir)}", *self._solution_yaml(path / "solution.yaml")]
-        raise TaskError(f"{self.id}: no solution.sh or solution.yaml in {path}; the oracle needs one")
+        raise TaskError(
+            f"{self.id}: no solution.sh or solution.yaml in {path}; the oracle needs one"
+        )
 
     def _solution_yaml(self, file: Path) -> list[str]:
         try:
             steps = yaml.safe_load(file.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise TaskError(f"{file}: invalid YAML ({exc})") from exc
-        if not isinstance(steps, list) or not all(isinstance(s, dict) and isinstance(s.get("command"), str)
-                                                  for s in steps):
+        if not isinstance(steps, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("command"), str) for s in steps
+        ):
             raise TaskError(f"{file}: expected a list of {{command: ...}} entries")
         return [str(s["command"]) for s in steps]
 
@@ -243,22 +292,36 @@ class TerminalBenchTask(FolderTask):
             if c.run_tests_in_same_shell:  # where the agent's shell is, as Terminal-Bench does
                 result, texts = self._graded_run(sandbox, setup, tests, run, [TB_LOG], "default")
             else:  # a fresh shell: the agent's exports and aliases do not reach it
-                result, texts = self._graded_run(sandbox, setup, tests,
-                                                 f"cd {shlex.quote(self.workdir)} && {run}",
-                                                 [TB_LOG], GRADE_SESSION)
+                result, texts = self._graded_run(
+                    sandbox,
+                    setup,
+                    tests,
+                    f"cd {shlex.quote(self.workdir)} && {run}",
+                    [TB_LOG],
+                    GRADE_SESSION,
+                )
             log = texts[TB_LOG] or result.output
         except SandboxError as exc:
             return self._grade_error(exc)
         tests = PARSERS[c.parser_name](log)
         ok = resolved(tests) and not result.timed_out
-        report = {"task_id": self.id, "format": c.format, "parser_name": c.parser_name,
-                  "exit_code": result.exit_code, "timed_out": result.timed_out,
-                  "tests_passed": sum(s == "PASSED" for s in tests.values()), "tests_total": len(tests)}
+        report = {
+            "task_id": self.id,
+            "format": c.format,
+            "parser_name": c.parser_name,
+            "exit_code": result.exit_code,
+            "timed_out": result.timed_out,
+            "tests_passed": sum(s == "PASSED" for s in tests.values()),
+            "tests_total": len(tests),
+        }
         if not tests:
-            report["note"] = (f"no test results in the log ({c.parser_name} parser): the tests "
-                              "crashed before reporting, or run-tests.sh lacks pytest's -rA")
-        return Grade(reward=1.0 if ok else 0.0, resolved=ok, tests=tests, log=log[-LOG_CHARS:],
-                     report=report)
+            report["note"] = (
+                f"no test results in the log ({c.parser_name} parser): the tests "
+                "crashed before reporting, or run-tests.sh lacks pytest's -rA"
+            )
+        return Grade(
+            reward=1.0 if ok else 0.0, resolved=ok, tests=tests, log=log[-LOG_CHARS:], report=report
+        )
 
 
 class HarborTask(FolderTask):
@@ -267,7 +330,9 @@ class HarborTask(FolderTask):
     def oracle_actions(self) -> list[str]:
         folder = self.config.path / "solution"
         if not (folder / "solve.sh").is_file():
-            raise TaskError(f"{self.id}: no solution/solve.sh in {self.config.path}; the oracle needs it")
+            raise TaskError(
+                f"{self.id}: no solution/solve.sh in {self.config.path}; the oracle needs it"
+            )
         return [self._unpack_and_run(_read_tree(folder), "/solution", "solve.sh")]
 
     def grade(self, sandbox: Sandbox) -> Grade:
@@ -277,10 +342,18 @@ class HarborTask(FolderTask):
         reward_files = [f"{VERIFIER_DIR}/reward.json", f"{VERIFIER_DIR}/reward.txt"]
         setup = f"rm -rf {TESTS_DIR} {VERIFIER_DIR} && mkdir -p {TESTS_DIR} {VERIFIER_DIR}"
         exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in c.verifier_env.items())
-        test = f"{exports}cd {shlex.quote(self.workdir)} && bash {TESTS_DIR}/test.sh > {stdout} 2>&1"
+        test = (
+            f"{exports}cd {shlex.quote(self.workdir)} && bash {TESTS_DIR}/test.sh > {stdout} 2>&1"
+        )
         try:
-            result, texts = self._graded_run(sandbox, setup, _read_tree(c.tests_dir), test,
-                                             [*reward_files, stdout], GRADE_SESSION)
+            result, texts = self._graded_run(
+                sandbox,
+                setup,
+                _read_tree(c.tests_dir),
+                test,
+                [*reward_files, stdout],
+                GRADE_SESSION,
+            )
             log = texts[stdout] or result.output
             reward_json, reward_txt = texts[reward_files[0]], texts[reward_files[1]]
         except SandboxError as exc:
@@ -289,15 +362,23 @@ class HarborTask(FolderTask):
         if result.timed_out:
             reward, problem = 0.0, f"tests/test.sh timed out after {c.test_timeout_s:g} s"
         tests = parse_pytest(log)
-        report: dict[str, Any] = {"task_id": self.id, "format": c.format, "rewards": rewards,
-                                  "exit_code": result.exit_code, "timed_out": result.timed_out}
+        report: dict[str, Any] = {
+            "task_id": self.id,
+            "format": c.format,
+            "rewards": rewards,
+            "exit_code": result.exit_code,
+            "timed_out": result.timed_out,
+        }
         if problem:
             report["verifier_problem"] = problem
-        return Grade(reward=reward, resolved=reward >= 1.0, tests=tests, log=log[-LOG_CHARS:],
-                     report=report)
+        return Grade(
+            reward=reward, resolved=reward >= 1.0, tests=tests, log=log[-LOG_CHARS:], report=report
+        )
 
 
-def read_reward(reward_json: str | None, reward_txt: str | None) -> tuple[float, dict[str, float], str | None]:
+def read_reward(
+    reward_json: str | None, reward_txt: str | None
+) -> tuple[float, dict[str, float], str | None]:
     """(reward, all numeric rewards, problem) from Harbor's reward files, as Harbor reads them.
 
     reward.json wins when present: its numeric fields; the scalar is its `reward` key, else
@@ -319,8 +400,11 @@ def read_reward(reward_json: str | None, reward_txt: str | None) -> tuple[float,
             parsed = None
         if not isinstance(parsed, dict):
             return 0.0, {}, "reward.json is not a JSON object"
-        rewards = {k: float(v) for k, v in parsed.items()
-                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        rewards = {
+            k: float(v)
+            for k, v in parsed.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
         if "reward" not in rewards and text_value is not None:
             rewards["reward"] = text_value
         if "reward" in rewards:

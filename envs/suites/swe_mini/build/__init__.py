@@ -8,4 +8,14 @@ history, its bugs (problem statement, gold fix, tests) and their FAIL_TO_PASS te
 from envs.suites.swe_mini.build.generate import DATA, build, data_files, snapshots
 from envs.suites.swe_mini.build.model import Change, Commit, Instance, Person, RepoDef
 
-__all__ = ["DATA", "Change", "Commit", "Instance", "Person", "RepoDef", "build", "data_files", "snapshots"]
+__all__ = [
+    "DATA",
+    "Change",
+    "Commit",
+    "Instance",
+    "Person",
+    "RepoDef",
+    "build",
+    "data_files",
+    "snapshots",
+]

@@ -36,8 +36,18 @@ README_NAME = "README.md"
 SPEC: dict[str, Any] = {"python": "3.11", "install": "", "test_cmd": "pytest -rA"}
 #: The keys of an instance, in the order of the official dataset.
 KEYS: tuple[str, ...] = (
-    "repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
-    "created_at", "version", "FAIL_TO_PASS", "PASS_TO_PASS", "environment_setup_commit",
+    "repo",
+    "instance_id",
+    "base_commit",
+    "patch",
+    "test_patch",
+    "problem_statement",
+    "hints_text",
+    "created_at",
+    "version",
+    "FAIL_TO_PASS",
+    "PASS_TO_PASS",
+    "environment_setup_commit",
 )
 TEST_DIR = "tests/"
 IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
@@ -80,8 +90,10 @@ def snapshots(repo: RepoDef) -> list[dict[str, str]]:
         states[i] = {p: text for p, text in current.items() if added_at[p] <= i}
         for change in reversed(repo.commits[i].changes):
             if added_at.get(change.path, i) >= i:
-                raise CatalogError(f"{repo.name} {repo.commits[i].key}: changes {change.path}, "
-                                   "which did not exist before it")
+                raise CatalogError(
+                    f"{repo.name} {repo.commits[i].key}: changes {change.path}, "
+                    "which did not exist before it"
+                )
             current[change.path] = change.undo(current[change.path])
     return states
 
@@ -106,7 +118,16 @@ def commit_history(repo: RepoDef, root: Path) -> dict[str, str]:
         write_tree(root, files)
         env = identity(commit.author or repo.maintainer, commit.date)
         git(root, "add", "-A")
-        git(root, "commit", "-q", "--cleanup=verbatim", "-F", "-", env=env, stdin=commit.message.rstrip() + "\n")
+        git(
+            root,
+            "commit",
+            "-q",
+            "--cleanup=verbatim",
+            "-F",
+            "-",
+            env=env,
+            stdin=commit.message.rstrip() + "\n",
+        )
         shas[commit.key] = git(root, "rev-parse", "HEAD").strip()
         if commit.tag:
             git(root, "tag", commit.tag)
@@ -146,14 +167,24 @@ class Run:
 def run_tests(checkout: Path, test_files: Sequence[str], python: str = sys.executable) -> Run:
     """`pytest -rA <test files>` in `checkout` as the grader runs it: no plugins, no cwd on sys.path."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
-    env.update({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"})
-    proc = subprocess.run([python, "-P", "-m", "pytest", "-rA", "-p", "no:cacheprovider", *test_files],
-                          cwd=checkout, env=env, capture_output=True, text=True, timeout=PYTEST_TIMEOUT_S)
+    env.update(
+        {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"}
+    )
+    proc = subprocess.run(
+        [python, "-P", "-m", "pytest", "-rA", "-p", "no:cacheprovider", *test_files],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PYTEST_TIMEOUT_S,
+    )
     log = proc.stdout + proc.stderr
     return Run(log, parse_log_pytest(log, None))  # type: ignore[arg-type]
 
 
-def oracle_runs(bundle: Path, base: str, test_patch: str, patch: str, python: str = sys.executable) -> tuple[Run, Run]:
+def oracle_runs(
+    bundle: Path, base: str, test_patch: str, patch: str, python: str = sys.executable
+) -> tuple[Run, Run]:
     """(run with the test patch only, run with the test patch and the gold patch)."""
     with tempfile.TemporaryDirectory(prefix="swe-mini-oracle-") as tmp:
         checkout = Path(tmp) / "testbed"
@@ -169,7 +200,9 @@ def oracle_runs(bundle: Path, base: str, test_patch: str, patch: str, python: st
     return before, after
 
 
-def check_history(repo: RepoDef, bundle: Path, shas: dict[str, str], python: str = sys.executable) -> None:
+def check_history(
+    repo: RepoDef, bundle: Path, shas: dict[str, str], python: str = sys.executable
+) -> None:
     """Every commit's whole test suite passes (the bugs are ones no existing test catches)."""
     with tempfile.TemporaryDirectory(prefix="swe-mini-history-") as tmp:
         checkout = Path(tmp) / "testbed"
@@ -179,7 +212,9 @@ def check_history(repo: RepoDef, bundle: Path, shas: dict[str, str], python: str
             run = run_tests(checkout, [], python)
             failed = {t: s for t, s in run.status.items() if s != "PASSED"}
             if failed or not run.status:
-                raise CatalogError(f"{repo.name} {key}: the test suite does not pass: {failed}\n{run.log}")
+                raise CatalogError(
+                    f"{repo.name} {key}: the test suite does not pass: {failed}\n{run.log}"
+                )
 
 
 def pass_to_pass(iid: str, fail_to_pass: Sequence[str], before: Run, after: Run) -> list[str]:
@@ -194,14 +229,18 @@ def pass_to_pass(iid: str, fail_to_pass: Sequence[str], before: Run, after: Run)
         if status != "PASSED" and test not in fail_to_pass:
             problems.append(f"{test} is {status} with the fix")
         if test not in fail_to_pass and before.status.get(test) != "PASSED":
-            problems.append(f"{test} is {before.status.get(test, 'missing')} without the fix, "
-                            "but is not in FAIL_TO_PASS")
+            problems.append(
+                f"{test} is {before.status.get(test, 'missing')} without the fix, "
+                "but is not in FAIL_TO_PASS"
+            )
     bad_ids = [t for t in after.status if not re.fullmatch(r"\S+\.py::\S+", t)]
     if bad_ids:
         problems.append(f"node ids the log parser cannot keep whole: {bad_ids}")
     if problems:
-        raise CatalogError(f"{iid}:\n  " + "\n  ".join(problems) + f"\n--- log without the fix:\n{before.log}"
-                           f"\n--- log with the fix:\n{after.log}")
+        raise CatalogError(
+            f"{iid}:\n  " + "\n  ".join(problems) + f"\n--- log without the fix:\n{before.log}"
+            f"\n--- log with the fix:\n{after.log}"
+        )
     return [t for t in after.status if t not in fail_to_pass]
 
 
@@ -210,7 +249,9 @@ def check_instance(repo: RepoDef, instance: Instance) -> None:
     iid = repo.instance_id(instance)
     repo.commit(instance.base)
     if instance.difficulty not in DIFFICULTIES:
-        raise CatalogError(f"{iid}: difficulty {instance.difficulty!r} is not one of {DIFFICULTIES}")
+        raise CatalogError(
+            f"{iid}: difficulty {instance.difficulty!r} is not one of {DIFFICULTIES}"
+        )
     if not instance.fail_to_pass:
         raise CatalogError(f"{iid}: no FAIL_TO_PASS tests")
     for change in instance.fix:
@@ -221,8 +262,9 @@ def check_instance(repo: RepoDef, instance: Instance) -> None:
             raise CatalogError(f"{iid}: the test patch changes {change.path}, outside {TEST_DIR}")
 
 
-def build_repo(repo: RepoDef, out: Path, python: str = sys.executable,
-               log: Any = None) -> list[dict[str, str]]:
+def build_repo(
+    repo: RepoDef, out: Path, python: str = sys.executable, log: Any = None
+) -> list[dict[str, str]]:
     """Write `out/repos/<name>.bundle` and return the repository's instance rows."""
     rows = []
     with tempfile.TemporaryDirectory(prefix=f"swe-mini-{repo.name}-") as tmp:
@@ -246,26 +288,31 @@ def build_repo(repo: RepoDef, out: Path, python: str = sys.executable,
             p2p = pass_to_pass(iid, instance.fail_to_pass, before, after)
             if log:
                 log(f"{iid}: {len(instance.fail_to_pass)} FAIL_TO_PASS, {len(p2p)} PASS_TO_PASS")
-            rows.append({
-                "repo": repo.full_name,
-                "instance_id": iid,
-                "base_commit": base,
-                "patch": patch,
-                "test_patch": test_patch,
-                "problem_statement": instance.problem_statement.strip() + "\n",
-                "hints_text": instance.hints_text,
-                "created_at": instance.created_at,
-                "version": instance.version,
-                "FAIL_TO_PASS": json.dumps(list(instance.fail_to_pass)),
-                "PASS_TO_PASS": json.dumps(p2p),
-                "environment_setup_commit": base,
-            })
+            rows.append(
+                {
+                    "repo": repo.full_name,
+                    "instance_id": iid,
+                    "base_commit": base,
+                    "patch": patch,
+                    "test_patch": test_patch,
+                    "problem_statement": instance.problem_statement.strip() + "\n",
+                    "hints_text": instance.hints_text,
+                    "created_at": instance.created_at,
+                    "version": instance.version,
+                    "FAIL_TO_PASS": json.dumps(list(instance.fail_to_pass)),
+                    "PASS_TO_PASS": json.dumps(p2p),
+                    "environment_setup_commit": base,
+                }
+            )
     return rows
 
 
 def specs_for(repos: Iterable[RepoDef]) -> dict[str, dict[str, dict[str, Any]]]:
     """{repo: {version: spec}}, the shape of swebench's MAP_REPO_VERSION_TO_SPECS."""
-    return {repo.full_name: {v: dict(SPEC) for v in sorted({i.version for i in repo.instances})} for repo in repos}
+    return {
+        repo.full_name: {v: dict(SPEC) for v in sorted({i.version for i in repo.instances})}
+        for repo in repos
+    }
 
 
 def readme(repos: Sequence[RepoDef]) -> str:
@@ -294,7 +341,9 @@ def readme(repos: Sequence[RepoDef]) -> str:
     ]
     for repo in repos:
         for instance in repo.instances:
-            lines.append(f"| {repo.instance_id(instance)} | {instance.difficulty} | {instance.summary} |")
+            lines.append(
+                f"| {repo.instance_id(instance)} | {instance.difficulty} | {instance.summary} |"
+            )
     lines += [
         "",
         "## Regenerating and checking",
@@ -313,8 +362,12 @@ def readme(repos: Sequence[RepoDef]) -> str:
     return "\n".join(lines)
 
 
-def build(out: Path = DATA, repos: Sequence[RepoDef] | None = None, python: str = sys.executable,
-          log: Any = None) -> list[dict[str, str]]:
+def build(
+    out: Path = DATA,
+    repos: Sequence[RepoDef] | None = None,
+    python: str = sys.executable,
+    log: Any = None,
+) -> list[dict[str, str]]:
     """Regenerate the data folder `out` (bundles, JSONL, specs, README); returns the rows."""
     from envs.suites.swe_mini.build.catalog import REPOS
 
@@ -333,12 +386,19 @@ def build(out: Path = DATA, repos: Sequence[RepoDef] | None = None, python: str 
         for row in rows:
             assert tuple(row) == KEYS
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (out / SPECS_NAME).write_text(json.dumps(specs_for(repos), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / SPECS_NAME).write_text(
+        json.dumps(specs_for(repos), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     (out / README_NAME).write_text(readme(repos), encoding="utf-8")
     return rows
 
 
 def data_files(folder: Path) -> dict[str, bytes]:
     """{relative path: bytes} of the generated files in a data folder."""
-    found = [folder / JSONL_NAME, folder / SPECS_NAME, folder / README_NAME, *sorted((folder / "repos").glob("*.bundle"))]
+    found = [
+        folder / JSONL_NAME,
+        folder / SPECS_NAME,
+        folder / README_NAME,
+        *sorted((folder / "repos").glob("*.bundle")),
+    ]
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in found if p.is_file()}

@@ -45,18 +45,24 @@ class Change:
             raise CatalogError(f"{self.path}: no such file to change")
         count = text.count(self.before)
         if count != 1:
-            raise CatalogError(f"{self.path}: expected one occurrence of {self.before[:60]!r}, found {count}")
+            raise CatalogError(
+                f"{self.path}: expected one occurrence of {self.before[:60]!r}, found {count}"
+            )
         return text.replace(self.before, self.after)
 
     def undo(self, text: str) -> str:
         """`text` as it was before the change."""
         if not self.before:
             if not text.endswith(self.after):
-                raise CatalogError(f"{self.path}: does not end with the appended {self.after[:60]!r}")
+                raise CatalogError(
+                    f"{self.path}: does not end with the appended {self.after[:60]!r}"
+                )
             return text[: len(text) - len(self.after)]
         count = text.count(self.after)
         if count != 1:
-            raise CatalogError(f"{self.path}: expected one occurrence of {self.after[:60]!r} to undo, found {count}")
+            raise CatalogError(
+                f"{self.path}: expected one occurrence of {self.after[:60]!r} to undo, found {count}"
+            )
         return text.replace(self.after, self.before)
 
 

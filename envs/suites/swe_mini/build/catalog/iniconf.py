@@ -11,8 +11,11 @@ PARSER = "iniconf/parser.py"
 
 # -- history ---------------------------------------------------------------------------------------
 GETLIST = (
-    Change(CONFIG, '''        return self._typed(section, key, default, _to_bool, "a boolean")
-''', '''        return self._typed(section, key, default, _to_bool, "a boolean")
+    Change(
+        CONFIG,
+        """        return self._typed(section, key, default, _to_bool, "a boolean")
+""",
+        '''        return self._typed(section, key, default, _to_bool, "a boolean")
 
     def getlist(self, section: str, key: str, default: Any = _MISSING,
                 sep: Optional[str] = ",") -> List[str]:
@@ -24,12 +27,20 @@ GETLIST = (
             return [part.strip() for part in parts if part.strip()]
 
         return self._typed(section, key, default, split, "a list")
-'''),
-    Change("tests/test_getters.py", '''    assert cfg.getbool("server", "reload", False) is False
-''', '''    assert cfg.getbool("server", "reload", False) is False
+''',
+    ),
+    Change(
+        "tests/test_getters.py",
+        """    assert cfg.getbool("server", "reload", False) is False
+""",
+        """    assert cfg.getbool("server", "reload", False) is False
     assert cfg.getlist("server", "hosts", []) == []
-'''),
-    Change("tests/test_getters.py", "", '''
+""",
+    ),
+    Change(
+        "tests/test_getters.py",
+        "",
+        """
 
 def test_getlist(cfg):
     assert cfg.getlist("server", "tags") == ["web", "api", "internal"]
@@ -44,22 +55,35 @@ def test_getlist_custom_separator():
     cfg = loads("[w]\\npath = /bin:/usr/bin\\n")
     assert cfg.getlist("w", "path", sep=":") == ["/bin", "/usr/bin"]
     assert cfg.getlist("w", "path", sep=None) == ["/bin:/usr/bin"]
-'''),
-    Change("README.md", '''debug = yes
+""",
+    ),
+    Change(
+        "README.md",
+        """debug = yes
 ```
-''', '''debug = yes
+""",
+        """debug = yes
 
 [workers]
 queues =
     mail
     reports, exports
 ```
-'''),
-    Change("README.md", '''cfg.getbool("server", "debug")      # True
-''', '''cfg.getbool("server", "debug")      # True
+""",
+    ),
+    Change(
+        "README.md",
+        """cfg.getbool("server", "debug")      # True
+""",
+        """cfg.getbool("server", "debug")      # True
 cfg.getlist("workers", "queues")    # ['mail', 'reports', 'exports']
-'''),
-    Change("README.md", "`get`, `getint`, `getfloat` and `getbool` take", "`get`, `getint`, `getfloat`, `getbool` and `getlist` take"),
+""",
+    ),
+    Change(
+        "README.md",
+        "`get`, `getint`, `getfloat` and `getbool` take",
+        "`get`, `getint`, `getfloat`, `getbool` and `getlist` take",
+    ),
 )
 
 RELEASE_1_0 = (
@@ -68,27 +92,44 @@ RELEASE_1_0 = (
 )
 
 INTERPOLATION = (
-    Change(CONFIG, '"""`Config`: typed access to parsed sections, with DEFAULT fallback."""',
-           '"""`Config`: typed access to parsed sections, with DEFAULT fallback and interpolation."""'),
-    Change(CONFIG, "from .errors import ConfigError, MissingKeyError\nfrom .parser",
-           "from .errors import ConfigError, MissingKeyError\nfrom .interpolation import interpolate\nfrom .parser"),
-    Change(CONFIG, '''    def __init__(self, sections: Optional[Sections] = None, *, source: str = "<string>") -> None:
+    Change(
+        CONFIG,
+        '"""`Config`: typed access to parsed sections, with DEFAULT fallback."""',
+        '"""`Config`: typed access to parsed sections, with DEFAULT fallback and interpolation."""',
+    ),
+    Change(
+        CONFIG,
+        "from .errors import ConfigError, MissingKeyError\nfrom .parser",
+        "from .errors import ConfigError, MissingKeyError\nfrom .interpolation import interpolate\nfrom .parser",
+    ),
+    Change(
+        CONFIG,
+        """    def __init__(self, sections: Optional[Sections] = None, *, source: str = "<string>") -> None:
         self._sections: Sections = sections if sections is not None else {DEFAULT_SECTION: {}}
         self._sections.setdefault(DEFAULT_SECTION, {})
-''', '''    def __init__(self, sections: Optional[Sections] = None, *, interpolation: bool = True,
+""",
+        """    def __init__(self, sections: Optional[Sections] = None, *, interpolation: bool = True,
                  source: str = "<string>") -> None:
         self._sections: Sections = sections if sections is not None else {DEFAULT_SECTION: {}}
         self._sections.setdefault(DEFAULT_SECTION, {})
         self.interpolation = interpolation
-'''),
-    Change(CONFIG, '''        """The value as written."""''', '''        """The value as written, without interpolation."""'''),
-    Change(CONFIG, '''        try:
+""",
+    ),
+    Change(
+        CONFIG,
+        '''        """The value as written."""''',
+        '''        """The value as written, without interpolation."""''',
+    ),
+    Change(
+        CONFIG,
+        """        try:
             return self.raw(section, key)
         except MissingKeyError:
             if default is _MISSING:
                 raise
             return default
-''', '''        try:
+""",
+        """        try:
             value = self.raw(section, key)
         except MissingKeyError:
             if default is _MISSING:
@@ -97,8 +138,11 @@ INTERPOLATION = (
         if not self.interpolation:
             return value
         return interpolate(value, section, self.raw, {(section, key.lower())})
-'''),
-    Change(CONFIG, '''def loads(text: str, *, source: str = "<string>") -> Config:
+""",
+    ),
+    Change(
+        CONFIG,
+        '''def loads(text: str, *, source: str = "<string>") -> Config:
     """Parse configuration text."""
     return Config(parse(text, source), source=source)
 
@@ -107,7 +151,8 @@ def load(path: str | os.PathLike, *, encoding: str = "utf-8") -> Config:
     """Read and parse a configuration file."""
     with open(path, encoding=encoding) as fh:
         return loads(fh.read(), source=os.fspath(path))
-''', '''def loads(text: str, *, interpolation: bool = True, source: str = "<string>") -> Config:
+''',
+        '''def loads(text: str, *, interpolation: bool = True, source: str = "<string>") -> Config:
     """Parse configuration text."""
     return Config(parse(text, source), interpolation=interpolation, source=source)
 
@@ -116,35 +161,65 @@ def load(path: str | os.PathLike, *, interpolation: bool = True, encoding: str =
     """Read and parse a configuration file."""
     with open(path, encoding=encoding) as fh:
         return loads(fh.read(), interpolation=interpolation, source=os.fspath(path))
-'''),
-    Change("iniconf/errors.py", "", '''
+''',
+    ),
+    Change(
+        "iniconf/errors.py",
+        "",
+        '''
 
 class InterpolationError(ConfigError):
     """A ``${...}`` reference cannot be expanded."""
-'''),
-    Change(INIT, '"""iniconf: a small INI-style configuration reader with typed getters.',
-           '"""iniconf: a small INI-style configuration reader with typed getters and ${interpolation}.'),
-    Change(INIT, "from .errors import ConfigError, MissingKeyError, ParseError",
-           "from .errors import ConfigError, InterpolationError, MissingKeyError, ParseError"),
-    Change(INIT, '''    "ConfigError",
-''', '''    "ConfigError",
+''',
+    ),
+    Change(
+        INIT,
+        '"""iniconf: a small INI-style configuration reader with typed getters.',
+        '"""iniconf: a small INI-style configuration reader with typed getters and ${interpolation}.',
+    ),
+    Change(
+        INIT,
+        "from .errors import ConfigError, MissingKeyError, ParseError",
+        "from .errors import ConfigError, InterpolationError, MissingKeyError, ParseError",
+    ),
+    Change(
+        INIT,
+        """    "ConfigError",
+""",
+        """    "ConfigError",
     "InterpolationError",
-'''),
+""",
+    ),
     Change("setup.cfg", "with typed getters\n", "with typed getters and interpolation\n"),
-    Change("README.md", """A small INI-style configuration reader for Python, with typed getters and a
+    Change(
+        "README.md",
+        """A small INI-style configuration reader for Python, with typed getters and a
 DEFAULT section. No dependencies.
-""", """A small INI-style configuration reader for Python, with typed getters, a
+""",
+        """A small INI-style configuration reader for Python, with typed getters, a
 DEFAULT section and `${...}` interpolation. No dependencies.
-"""),
-    Change("README.md", '''debug = yes
-''', '''debug = yes
+""",
+    ),
+    Change(
+        "README.md",
+        """debug = yes
+""",
+        """debug = yes
 static = ${root}/static
-'''),
-    Change("README.md", '''cfg.getbool("server", "debug")      # True
-''', '''cfg.getbool("server", "debug")      # True
+""",
+    ),
+    Change(
+        "README.md",
+        """cfg.getbool("server", "debug")      # True
+""",
+        """cfg.getbool("server", "debug")      # True
 cfg.get("server", "static")         # '/srv/demo/static'
-'''),
-    Change("README.md", "", """
+""",
+    ),
+    Change(
+        "README.md",
+        "",
+        """
 ## Interpolation
 
 `${key}` refers to a key of the same section (or DEFAULT), `${section:key}`
@@ -152,13 +227,17 @@ to a key of another section, and `$$` is a literal `$`. References are
 expanded recursively; a value that refers back to itself raises
 `InterpolationError`. Pass `interpolation=False` to `load`/`loads` to read
 values as written.
-"""),
+""",
+    ),
 )
 
 RELEASE_1_1 = (
     Change("setup.cfg", "version = 1.0.0", "version = 1.1.0"),
     Change(INIT, '__version__ = "1.0.0"', '__version__ = "1.1.0"'),
-    Change("CHANGELOG.md", "# Changelog\n\n", """# Changelog
+    Change(
+        "CHANGELOG.md",
+        "# Changelog\n\n",
+        """# Changelog
 
 ## 1.1.0 (2023-11-20)
 
@@ -166,20 +245,49 @@ RELEASE_1_1 = (
   (`interpolation=False` turns it off).
 - `InterpolationError` for missing or circular references.
 
-"""),
+""",
+    ),
 )
 
 COMMITS = (
-    Commit("init", "Initial import", "2023-09-03T14:02:11+00:00",
-           add=(".gitignore", "LICENSE", "setup.cfg", "pyproject.toml", "README.md", INIT,
-                "iniconf/errors.py", PARSER, CONFIG, "tests/test_parsing.py", "tests/test_getters.py")),
+    Commit(
+        "init",
+        "Initial import",
+        "2023-09-03T14:02:11+00:00",
+        add=(
+            ".gitignore",
+            "LICENSE",
+            "setup.cfg",
+            "pyproject.toml",
+            "README.md",
+            INIT,
+            "iniconf/errors.py",
+            PARSER,
+            CONFIG,
+            "tests/test_parsing.py",
+            "tests/test_getters.py",
+        ),
+    ),
     Commit("getlist", "Add Config.getlist()", "2023-09-17T09:45:30+00:00", changes=GETLIST),
-    Commit("v1.0.0", "Release 1.0.0", "2023-10-01T18:20:05+00:00", add=("CHANGELOG.md",),
-           changes=RELEASE_1_0, tag="v1.0.0"),
-    Commit("interpolation", "Support ${key} and ${section:key} interpolation\n\nCloses #12.\n",
-           "2023-11-12T20:33:47+00:00", add=("iniconf/interpolation.py", "tests/test_interpolation.py"),
-           changes=INTERPOLATION, author=PRIYA),
-    Commit("v1.1.0", "Release 1.1.0", "2023-11-20T08:12:40+00:00", changes=RELEASE_1_1, tag="v1.1.0"),
+    Commit(
+        "v1.0.0",
+        "Release 1.0.0",
+        "2023-10-01T18:20:05+00:00",
+        add=("CHANGELOG.md",),
+        changes=RELEASE_1_0,
+        tag="v1.0.0",
+    ),
+    Commit(
+        "interpolation",
+        "Support ${key} and ${section:key} interpolation\n\nCloses #12.\n",
+        "2023-11-12T20:33:47+00:00",
+        add=("iniconf/interpolation.py", "tests/test_interpolation.py"),
+        changes=INTERPOLATION,
+        author=PRIYA,
+    ),
+    Commit(
+        "v1.1.0", "Release 1.1.0", "2023-11-20T08:12:40+00:00", changes=RELEASE_1_1, tag="v1.1.0"
+    ),
 )
 
 # -- instances -------------------------------------------------------------------------------------
@@ -210,16 +318,30 @@ work. I'd expect `True`, `YES`, `Off`, ... to be read as booleans.
 
 iniconf 1.0.0
 """,
-    fix=(Change(CONFIG, "        return BOOLEAN_STATES[text]\n", "        return BOOLEAN_STATES[text.lower()]\n"),),
-    tests=(Change("tests/test_getters.py", '''def test_getbool_rejects_other_words():''', '''@pytest.mark.parametrize("value", ["True", "YES", "On", "FALSE", "No", "oFF"])
+    fix=(
+        Change(
+            CONFIG,
+            "        return BOOLEAN_STATES[text]\n",
+            "        return BOOLEAN_STATES[text.lower()]\n",
+        ),
+    ),
+    tests=(
+        Change(
+            "tests/test_getters.py",
+            """def test_getbool_rejects_other_words():""",
+            """@pytest.mark.parametrize("value", ["True", "YES", "On", "FALSE", "No", "oFF"])
 def test_getbool_is_case_insensitive(value):
     expected = value.lower() in ("true", "yes", "on")
     assert loads(f"[a]\\nflag = {value}\\n").getbool("a", "flag") is expected
 
 
-def test_getbool_rejects_other_words():'''),),
-    fail_to_pass=tuple(f"tests/test_getters.py::test_getbool_is_case_insensitive[{v}]"
-                       for v in ("True", "YES", "On", "FALSE", "No", "oFF")),
+def test_getbool_rejects_other_words():""",
+        ),
+    ),
+    fail_to_pass=tuple(
+        f"tests/test_getters.py::test_getbool_is_case_insensitive[{v}]"
+        for v in ("True", "YES", "On", "FALSE", "No", "oFF")
+    ),
 )
 
 REPEATED_REFERENCE = Instance(
@@ -262,14 +384,18 @@ both = ${read},${write}
 I expected `/opt/app/lib:/opt/app/plugins` and `db.internal:5432,db.internal:5433`.
 Real cycles (`a = ${b}`, `b = ${a}`) should of course still raise.
 """,
-    fix=(Change("iniconf/interpolation.py", '''    a key of another section, and ``$$`` is a literal dollar sign.  Referenced
+    fix=(
+        Change(
+            "iniconf/interpolation.py",
+            '''    a key of another section, and ``$$`` is a literal dollar sign.  Referenced
     values are expanded too; ``seen`` holds the ``(section, key)`` pairs being
     expanded, so that a value referring back to itself is reported instead of
     recursing forever.
     """
     if seen is None:
         seen = set()
-''', '''    a key of another section, and ``$$`` is a literal dollar sign.  Referenced
+''',
+            '''    a key of another section, and ``$$`` is a literal dollar sign.  Referenced
     values are expanded too; ``seen`` holds the ``(section, key)`` pairs whose
     expansion led to this value, so that a value referring back to itself is
     reported instead of recursing forever.  Referring to the same key twice,
@@ -277,21 +403,32 @@ Real cycles (`a = ${b}`, `b = ${a}`) should of course still raise.
     """
     if seen is None:
         seen = set()
-'''), Change("iniconf/interpolation.py", '''            raise InterpolationError(f"circular reference to ${{{ref}}} in [{section}]")
+''',
+        ),
+        Change(
+            "iniconf/interpolation.py",
+            """            raise InterpolationError(f"circular reference to ${{{ref}}} in [{section}]")
         seen.add(node)
         try:
             raw = lookup(target, key)
         except MissingKeyError as exc:
             raise InterpolationError(f"bad reference ${{{ref}}} in [{section}]: {exc}") from None
         return interpolate(raw, target, lookup, seen)
-''', '''            raise InterpolationError(f"circular reference to ${{{ref}}} in [{section}]")
+""",
+            """            raise InterpolationError(f"circular reference to ${{{ref}}} in [{section}]")
         try:
             raw = lookup(target, key)
         except MissingKeyError as exc:
             raise InterpolationError(f"bad reference ${{{ref}}} in [{section}]: {exc}") from None
         return interpolate(raw, target, lookup, seen | {node})
-''')),
-    tests=(Change("tests/test_interpolation.py", '''def test_empty_reference():''', '''def test_same_reference_twice():
+""",
+        ),
+    ),
+    tests=(
+        Change(
+            "tests/test_interpolation.py",
+            """def test_empty_reference():""",
+            """def test_same_reference_twice():
     cfg = loads("[paths]\\nroot = /opt/app\\npythonpath = ${root}/lib:${root}/plugins\\n")
     assert cfg.get("paths", "pythonpath") == "/opt/app/lib:/opt/app/plugins"
 
@@ -312,7 +449,9 @@ def test_longer_cycle_is_still_detected():
         cfg.get("a", "w")
 
 
-def test_empty_reference():'''),),
+def test_empty_reference():""",
+        ),
+    ),
     fail_to_pass=(
         "tests/test_interpolation.py::test_same_reference_twice",
         "tests/test_interpolation.py::test_common_reference_from_two_branches",
@@ -354,11 +493,15 @@ quote. Single-quoted values behave the same way. Unquoted values with a comment
 
 iniconf 1.1.0, Python 3.11
 """,
-    fix=(Change(PARSER, '''def _strip_inline_comment(text: str) -> str:
+    fix=(
+        Change(
+            PARSER,
+            '''def _strip_inline_comment(text: str) -> str:
     """Drop a comment that follows a value: ``#`` or ``;`` after whitespace."""
     match = _INLINE_COMMENT.search(text)
     return text[: match.start()] if match else text
-''', '''def _closing_quote(text: str) -> int:
+''',
+            '''def _closing_quote(text: str) -> int:
     """The index of the quote closing the one ``text`` starts with, or -1."""
     quote = text[0]
     i = 1
@@ -385,8 +528,14 @@ def _strip_inline_comment(text: str) -> str:
             start = len(text) - len(body) + end + 1
     match = _INLINE_COMMENT.search(text, start)
     return text[: match.start()] if match else text
-'''),),
-    tests=(Change("tests/test_parsing.py", '''def test_empty_value():''', '''@pytest.mark.parametrize(
+''',
+        ),
+    ),
+    tests=(
+        Change(
+            "tests/test_parsing.py",
+            """def test_empty_value():""",
+            """@pytest.mark.parametrize(
     ("line", "value"),
     [
         ('motd = "Back at 10 ; maybe later"', "Back at 10 ; maybe later"),
@@ -403,10 +552,18 @@ def test_comment_characters_inside_quotes(line, value):
     assert cfg.get("a", key) == value
 
 
-def test_empty_value():'''),),
+def test_empty_value():""",
+        ),
+    ),
     fail_to_pass=tuple(
         f"tests/test_parsing.py::test_comment_characters_inside_quotes[{i}]"
-        for i in ("double-semicolon", "double-hash-then-comment", "single-hash", "escaped-quote", "comment-after-quote")
+        for i in (
+            "double-semicolon",
+            "double-hash-then-comment",
+            "single-hash",
+            "escaped-quote",
+            "comment-after-quote",
+        )
     ),
 )
 
@@ -436,14 +593,24 @@ and when the text is passed to `loads()`.
 
 iniconf 1.1.0
 """,
-    fix=(Change(PARSER, '''    sections: Sections = {DEFAULT_SECTION: {}}
+    fix=(
+        Change(
+            PARSER,
+            """    sections: Sections = {DEFAULT_SECTION: {}}
     name = DEFAULT_SECTION
-''', '''    if text.startswith("\\ufeff"):  # a UTF-8 byte order mark, as Notepad writes it
+""",
+            """    if text.startswith("\\ufeff"):  # a UTF-8 byte order mark, as Notepad writes it
         text = text[1:]
     sections: Sections = {DEFAULT_SECTION: {}}
     name = DEFAULT_SECTION
-'''),),
-    tests=(Change("tests/test_parsing.py", "", '''
+""",
+        ),
+    ),
+    tests=(
+        Change(
+            "tests/test_parsing.py",
+            "",
+            """
 
 def test_byte_order_mark_before_section():
     cfg = loads("\\ufeff[server]\\nport = 8080\\n")
@@ -464,8 +631,14 @@ def test_load_file_with_byte_order_mark(tmp_path):
 
 def test_byte_order_mark_inside_value_is_kept():
     assert loads("[a]\\nx = \\ufeffy\\n").get("a", "x") == "\\ufeffy"
-'''), Change("tests/test_parsing.py", "from iniconf import ParseError, loads\n",
-              "from iniconf import ParseError, load, loads\n")),
+""",
+        ),
+        Change(
+            "tests/test_parsing.py",
+            "from iniconf import ParseError, loads\n",
+            "from iniconf import ParseError, load, loads\n",
+        ),
+    ),
     fail_to_pass=(
         "tests/test_parsing.py::test_byte_order_mark_before_section",
         "tests/test_parsing.py::test_byte_order_mark_before_key",

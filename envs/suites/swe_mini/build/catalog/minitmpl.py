@@ -15,7 +15,10 @@ T_RENDER = "tests/test_render.py"
 
 # -- history ---------------------------------------------------------------------------------------
 SORT_AND_MAP = (
-    Change(FILTERS, '@register("escape")', '''@register("sort")
+    Change(
+        FILTERS,
+        '@register("escape")',
+        '''@register("sort")
 def sort(value: Iterable[Any], attribute: str | None = None, reverse: bool = False) -> list[Any]:
     """Sorted items; ``sort:"name"`` sorts by an attribute or key of each item."""
     if attribute is None:
@@ -29,9 +32,13 @@ def map_(value: Iterable[Any], attribute: str) -> list[Any]:
     return [lookup(item, attribute) for item in value]
 
 
-@register("escape")'''),
+@register("escape")''',
+    ),
     Change(FILTERS, "from .context import UNDEFINED\n", "from .context import UNDEFINED, lookup\n"),
-    Change(T_FILTERS, "def test_escape_and_safe():", '''def test_sort():
+    Change(
+        T_FILTERS,
+        "def test_escape_and_safe():",
+        """def test_sort():
     assert render("{{ xs|sort|join }}", xs=[3, 1, 2]) == "1, 2, 3"
     assert render("{{ xs|sort:none,true|join }}", xs=[3, 1, 2]) == "3, 2, 1"
 
@@ -49,73 +56,136 @@ def test_map_attribute():
     assert render('{{ items|map:"title"|join }}', items=[Item("a"), Item("b")]) == "a, b"
 
 
-def test_escape_and_safe():'''),
-    Change("README.md", "`join:separator`, `first`, `last`, `truncate:size[,ellipsis]`,\n`escape`, `safe`.",
-           "`join:separator`, `first`, `last`, `truncate:size[,ellipsis]`,\n"
-           "`sort[:attribute[,reverse]]`, `map:attribute`, `escape`, `safe`."),
+def test_escape_and_safe():""",
+    ),
+    Change(
+        "README.md",
+        "`join:separator`, `first`, `last`, `truncate:size[,ellipsis]`,\n`escape`, `safe`.",
+        "`join:separator`, `first`, `last`, `truncate:size[,ellipsis]`,\n"
+        "`sort[:attribute[,reverse]]`, `map:attribute`, `escape`, `safe`.",
+    ),
 )
 
 LOOP_REVINDEX_LAST = (
-    Change(NODES, "    @property\n    def first(self) -> bool:", '''    @property
+    Change(
+        NODES,
+        "    @property\n    def first(self) -> bool:",
+        """    @property
     def revindex(self) -> int:
         return self.length - self.index0
 
     @property
-    def first(self) -> bool:'''),
-    Change(NODES, "        return self.index0 == 0\n", '''        return self.index0 == 0
+    def first(self) -> bool:""",
+    ),
+    Change(
+        NODES,
+        "        return self.index0 == 0\n",
+        """        return self.index0 == 0
 
     @property
     def last(self) -> bool:
         return self.index0 == self.length
-'''),
-    Change(T_RENDER, '''{{ loop.index }}/{{ loop.index0 }} {% endfor %}", xs="abc")
-    assert out == "1/0 2/1 3/2 "''', '''{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }} {% endfor %}", xs="abc")
-    assert out == "1/0/3 2/1/2 3/2/1 "'''),
-    Change("README.md", "`loop.index` (from 1), `loop.index0`, `loop.first` and\n  `loop.length`.",
-           "`loop.index` (from 1), `loop.index0`, `loop.revindex`, `loop.first`,\n  `loop.last` and `loop.length`."),
+""",
+    ),
+    Change(
+        T_RENDER,
+        '''{{ loop.index }}/{{ loop.index0 }} {% endfor %}", xs="abc")
+    assert out == "1/0 2/1 3/2 "''',
+        '''{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }} {% endfor %}", xs="abc")
+    assert out == "1/0/3 2/1/2 3/2/1 "''',
+    ),
+    Change(
+        "README.md",
+        "`loop.index` (from 1), `loop.index0`, `loop.first` and\n  `loop.length`.",
+        "`loop.index` (from 1), `loop.index0`, `loop.revindex`, `loop.first`,\n  `loop.last` and `loop.length`.",
+    ),
 )
 
 RELEASE_0_5 = (
     Change("pyproject.toml", 'version = "0.4.0"', 'version = "0.5.0"'),
     Change(f"{PKG}/__init__.py", '__version__ = "0.4.0"', '__version__ = "0.5.0"'),
-    Change("CHANGELOG.md", "# Changelog\n\n", """# Changelog
+    Change(
+        "CHANGELOG.md",
+        "# Changelog\n\n",
+        """# Changelog
 
 ## 0.5.0
 
 * `loop.revindex` and `loop.last`.
 * `sort` and `map` filters.
 
-"""),
+""",
+    ),
 )
 
 WORDCOUNT = (
-    Change(FILTERS, '@register("first")', '''@register("wordcount")
+    Change(
+        FILTERS,
+        '@register("first")',
+        '''@register("wordcount")
 def wordcount(value: Any) -> int:
     """The number of whitespace-separated words."""
     return len(str(value).split())
 
 
-@register("first")'''),
-    Change(T_FILTERS, "", '''
+@register("first")''',
+    ),
+    Change(
+        T_FILTERS,
+        "",
+        """
 
 def test_wordcount():
     assert render("{{ s|wordcount }}", s="  the quick\\nbrown fox ") == "4"
     assert render("{{ s|wordcount }}", s="") == "0"
-'''),
+""",
+    ),
     Change("README.md", "`join:separator`, `first`,", "`join:separator`, `wordcount`, `first`,"),
-    Change("CHANGELOG.md", "# Changelog\n\n", "# Changelog\n\n## Unreleased\n\n* `wordcount` filter.\n\n"),
+    Change(
+        "CHANGELOG.md",
+        "# Changelog\n\n",
+        "# Changelog\n\n## Unreleased\n\n* `wordcount` filter.\n\n",
+    ),
 )
 
 COMMITS = (
-    Commit("import", "Import minitmpl 0.4.0\n\nHistory before 0.4.0 lives in the old Mercurial repository.\n",
-           "2023-03-18T11:20:09+01:00",
-           add=(".gitignore", "LICENSE", "pyproject.toml", "README.md", "CHANGELOG.md", f"{PKG}/*.py",
-                "tests/*.py")),
-    Commit("sort-map", "Add the sort and map filters", "2023-04-02T17:55:41+02:00", changes=SORT_AND_MAP),
-    Commit("loop-vars", "Add loop.revindex and loop.last", "2023-04-09T10:31:12+02:00",
-           changes=LOOP_REVINDEX_LAST, author=LENA),
-    Commit("v0.5.0", "Release 0.5.0", "2023-04-15T09:00:27+02:00", changes=RELEASE_0_5, tag="v0.5.0"),
-    Commit("wordcount", "Add the wordcount filter", "2023-04-29T16:12:55+02:00", changes=WORDCOUNT, author=LENA),
+    Commit(
+        "import",
+        "Import minitmpl 0.4.0\n\nHistory before 0.4.0 lives in the old Mercurial repository.\n",
+        "2023-03-18T11:20:09+01:00",
+        add=(
+            ".gitignore",
+            "LICENSE",
+            "pyproject.toml",
+            "README.md",
+            "CHANGELOG.md",
+            f"{PKG}/*.py",
+            "tests/*.py",
+        ),
+    ),
+    Commit(
+        "sort-map",
+        "Add the sort and map filters",
+        "2023-04-02T17:55:41+02:00",
+        changes=SORT_AND_MAP,
+    ),
+    Commit(
+        "loop-vars",
+        "Add loop.revindex and loop.last",
+        "2023-04-09T10:31:12+02:00",
+        changes=LOOP_REVINDEX_LAST,
+        author=LENA,
+    ),
+    Commit(
+        "v0.5.0", "Release 0.5.0", "2023-04-15T09:00:27+02:00", changes=RELEASE_0_5, tag="v0.5.0"
+    ),
+    Commit(
+        "wordcount",
+        "Add the wordcount filter",
+        "2023-04-29T16:12:55+02:00",
+        changes=WORDCOUNT,
+        author=LENA,
+    ),
 )
 
 # -- instances -------------------------------------------------------------------------------------
@@ -142,9 +212,18 @@ list with a single item, while `loop.first` works as documented.
 
 minitmpl 0.5.0
 """,
-    fix=(Change(NODES, "        return self.index0 == self.length\n",
-                "        return self.index0 == self.length - 1\n"),),
-    tests=(Change(T_RENDER, "def test_loop_length():", '''def test_loop_last():
+    fix=(
+        Change(
+            NODES,
+            "        return self.index0 == self.length\n",
+            "        return self.index0 == self.length - 1\n",
+        ),
+    ),
+    tests=(
+        Change(
+            T_RENDER,
+            "def test_loop_length():",
+            """def test_loop_last():
     source = "{% for t in tags %}{{ t }}{% if not loop.last %}, {% endif %}{% endfor %}"
     assert render(source, tags=["red", "green", "blue"]) == "red, green, blue"
 
@@ -159,7 +238,9 @@ def test_loop_last_in_nested_loops():
     assert render(source, rows=["ab", "c"]) == "ab|c|"
 
 
-def test_loop_length():'''),),
+def test_loop_length():""",
+        ),
+    ),
     fail_to_pass=(
         "tests/test_render.py::test_loop_last",
         "tests/test_render.py::test_loop_first_and_last_of_one_item",
@@ -196,7 +277,10 @@ Possibly related: keys that are strings of digits can't be reached at all,
 `render("{{ totals.2023 }}", totals={"2023": 41})` renders an empty string
 (list indexes such as `rows.0` work).
 """,
-    fix=(Change(CONTEXT, '''    if obj is UNDEFINED:
+    fix=(
+        Change(
+            CONTEXT,
+            """    if obj is UNDEFINED:
         return UNDEFINED
     try:
         value = getattr(obj, name)
@@ -205,7 +289,8 @@ Possibly related: keys that are strings of digits can't be reached at all,
             value = obj[int(name) if name.isdigit() else name]
         except (TypeError, KeyError, IndexError):
             return UNDEFINED
-''', '''    if obj is UNDEFINED:
+""",
+            """    if obj is UNDEFINED:
         return UNDEFINED
     if isinstance(obj, Mapping) and name in obj:  # a key wins over a dict method
         value = obj[name]
@@ -217,12 +302,23 @@ Possibly related: keys that are strings of digits can't be reached at all,
                 value = obj[int(name) if name.isdigit() else name]
             except (TypeError, KeyError, IndexError):
                 return UNDEFINED
-'''), Change(CONTEXT, '''    Tries an attribute, then a key, then (for digits) a list index.  Callables
+""",
+        ),
+        Change(
+            CONTEXT,
+            """    Tries an attribute, then a key, then (for digits) a list index.  Callables
     without arguments, such as methods, are called.  Anything missing is
-    `UNDEFINED`.''', '''    Tries a key of the mapping, then an attribute, then a key or (for digits)
+    `UNDEFINED`.""",
+            """    Tries a key of the mapping, then an attribute, then a key or (for digits)
     a list index.  Callables without arguments, such as methods, are called.
-    Anything missing is `UNDEFINED`.''')),
-    tests=(Change(T_RENDER, "def test_nested_lookup():", '''def test_dict_key_wins_over_dict_method():
+    Anything missing is `UNDEFINED`.""",
+        ),
+    ),
+    tests=(
+        Change(
+            T_RENDER,
+            "def test_nested_lookup():",
+            """def test_dict_key_wins_over_dict_method():
     order = {"id": 7, "items": [{"sku": "A1"}, {"sku": "B2"}]}
     assert render("{% for i in order.items %}{{ i.sku }};{% endfor %}", order=order) == "A1;B2;"
 
@@ -240,10 +336,15 @@ def test_dict_method_without_such_key_is_still_called():
     assert render("{{ d.keys|join }}", d={"a": 1, "b": 2}) == "a, b"
 
 
-def test_nested_lookup():'''),),
+def test_nested_lookup():""",
+        ),
+    ),
     fail_to_pass=(
         "tests/test_render.py::test_dict_key_wins_over_dict_method",
-        *(f"tests/test_render.py::test_other_dict_method_names_as_keys[{k}]" for k in ("keys", "values", "get", "copy")),
+        *(
+            f"tests/test_render.py::test_other_dict_method_names_as_keys[{k}]"
+            for k in ("keys", "values", "get", "copy")
+        ),
         "tests/test_render.py::test_digit_string_key",
     ),
 )
@@ -277,15 +378,25 @@ but with the plain string on the left the whole thing is escaped:
 I expected `'Tom &amp; <b>Jerry</b>'`: the plain string escaped, the markup kept, and the
 result a `Markup` again (that is what MarkupSafe does for `str + Markup`).
 """,
-    fix=(Change(MARKUP, '''    def __add__(self, other: str) -> Markup:
+    fix=(
+        Change(
+            MARKUP,
+            """    def __add__(self, other: str) -> Markup:
         return Markup(str.__add__(self, escape(other)))
-''', '''    def __add__(self, other: str) -> Markup:
+""",
+            """    def __add__(self, other: str) -> Markup:
         return Markup(str.__add__(self, escape(other)))
 
     def __radd__(self, other: str) -> Markup:
         return Markup(str.__add__(str(escape(other)), str(self)))
-'''),),
-    tests=(Change(T_FILTERS, "def test_unknown_filter():", '''def test_markup_on_the_right_escapes_the_left_side():
+""",
+        ),
+    ),
+    tests=(
+        Change(
+            T_FILTERS,
+            "def test_unknown_filter():",
+            """def test_markup_on_the_right_escapes_the_left_side():
     joined = "<i>" + Markup("<b>")
     assert joined == "&lt;i&gt;<b>"
     assert isinstance(joined, Markup)
@@ -299,7 +410,9 @@ def test_markup_plus_markup_is_not_escaped():
     assert Markup("<b>") + Markup("</b>") == "<b></b>"
 
 
-def test_unknown_filter():'''),),
+def test_unknown_filter():""",
+        ),
+    ),
     fail_to_pass=(
         "tests/test_filters.py::test_markup_on_the_right_escapes_the_left_side",
         "tests/test_filters.py::test_str_plus_markup_renders_unescaped_markup",
@@ -332,10 +445,14 @@ The same happens with `{{ tags|map:"html"|join:" " }}` when the `html` attribute
 `Markup('<b>x</b>')` and `'<y>'` gives `<b>x</b>, &lt;y&gt;`. Joining plain strings should
 keep escaping as it does now.
 """,
-    fix=(Change(FILTERS, '''@register("join")
+    fix=(
+        Change(
+            FILTERS,
+            """@register("join")
 def join(value: Iterable[Any], separator: str = ", ") -> str:
     return str(separator).join(str(item) for item in value)
-''', '''@register("join")
+""",
+            '''@register("join")
 def join(value: Iterable[Any], separator: str = ", ") -> str:
     """The items joined by ``separator``; `Markup` when any of them is markup (the other
     items and the separator are escaped then)."""
@@ -343,8 +460,14 @@ def join(value: Iterable[Any], separator: str = ", ") -> str:
     if any(hasattr(item, "__html__") for item in [*items, separator]):
         return Markup(str(escape(separator)).join(str(escape(item)) for item in items))
     return str(separator).join(str(item) for item in items)
-'''),),
-    tests=(Change(T_FILTERS, "def test_first_and_last():", '''def test_join_keeps_markup_items():
+''',
+        ),
+    ),
+    tests=(
+        Change(
+            T_FILTERS,
+            "def test_first_and_last():",
+            """def test_join_keeps_markup_items():
     links = [Markup('<a href="/a">A</a>'), Markup('<a href="/b">B</a>')]
     assert render('{{ links|join:", " }}', links=links) == '<a href="/a">A</a>, <a href="/b">B</a>'
 
@@ -365,7 +488,9 @@ def test_join_of_plain_strings_is_escaped():
     assert render("{{ xs|join }}", xs=["<a>", "b&c"]) == "&lt;a&gt;, b&amp;c"
 
 
-def test_first_and_last():'''),),
+def test_first_and_last():""",
+        ),
+    ),
     fail_to_pass=(
         "tests/test_filters.py::test_join_keeps_markup_items",
         "tests/test_filters.py::test_join_escapes_plain_items_next_to_markup",

@@ -11,37 +11,55 @@ INIT = "src/tinyunits/__init__.py"
 
 # -- history ---------------------------------------------------------------------------------------
 PARSE_QUANTITY = (
-    Change(INIT, """from .errors import DimensionalityError, UnitError
+    Change(
+        INIT,
+        """from .errors import DimensionalityError, UnitError
 from .quantity import Q, Quantity
-""", """from .errors import DimensionalityError, UnitError
+""",
+        """from .errors import DimensionalityError, UnitError
 from .parsing import parse_quantity
 from .quantity import Q, Quantity
-"""),
-    Change(INIT, """    "define",
+""",
+    ),
+    Change(
+        INIT,
+        """    "define",
     "parse_unit",
-""", """    "define",
+""",
+        """    "define",
     "parse_quantity",
     "parse_unit",
-"""),
-    Change("README.md", """```python
+""",
+    ),
+    Change(
+        "README.md",
+        """```python
 >>> from tinyunits import Q
 >>> Q(90, "km/h").to("m/s")
 Quantity(25.0, 'm/s')
 >>> Q(3.5, "kg") * Q(2, "m/s^2")
-""", """```python
+""",
+        """```python
 >>> from tinyunits import Q, parse_quantity
 >>> Q(90, "km/h").to("m/s")
 Quantity(25.0, 'm/s')
 >>> parse_quantity("3.5 kg") * Q(2, "m/s^2")
-"""),
-    Change("README.md", """  dimensions raises `DimensionalityError`.
-""", """  dimensions raises `DimensionalityError`.
+""",
+    ),
+    Change(
+        "README.md",
+        """  dimensions raises `DimensionalityError`.
+""",
+        """  dimensions raises `DimensionalityError`.
 * `parse_quantity()` reads strings like `"12.5 km/h"`, `"-3.5 m/s"` or `"1_000 m"`.
-"""),
+""",
+    ),
 )
 
 TEMPERATURE = (
-    Change(UNITS, '''    """A unit: how to get from it to the SI base units of its dimensions.
+    Change(
+        UNITS,
+        '''    """A unit: how to get from it to the SI base units of its dimensions.
 
     ``factor`` converts to base units: ``base = value * factor``.
     """
@@ -49,7 +67,8 @@ TEMPERATURE = (
     symbol: str
     factor: float
     dims: Dims = _NONE
-''', '''    """A unit: how to get from it to the SI base units of its dimensions.
+''',
+        '''    """A unit: how to get from it to the SI base units of its dimensions.
 
     ``factor`` and ``offset`` describe the conversion to base units:
     ``base = value * factor + offset``.  Only temperature scales such as
@@ -61,8 +80,11 @@ TEMPERATURE = (
     factor: float
     dims: Dims = _NONE
     offset: float = 0.0
-'''),
-    Change(UNITS, '''        """Convert ``value`` in this unit to the SI base unit."""
+''',
+    ),
+    Change(
+        UNITS,
+        '''        """Convert ``value`` in this unit to the SI base unit."""
         return value * self.factor
 
     def from_base(self, value: float) -> float:
@@ -70,7 +92,8 @@ TEMPERATURE = (
         return value / self.factor
 
     def __mul__(self, other: Unit) -> Unit:
-''', '''        """Convert ``value`` in this unit to the SI base unit."""
+''',
+        '''        """Convert ``value`` in this unit to the SI base unit."""
         return (value + self.offset) * self.factor
 
     def from_base(self, value: float) -> float:
@@ -84,55 +107,89 @@ TEMPERATURE = (
     def __mul__(self, other: Unit) -> Unit:
         self._check_linear("multiply")
         other._check_linear("multiply")
-'''),
-    Change(UNITS, '''    def __truediv__(self, other: Unit) -> Unit:
-''', '''    def __truediv__(self, other: Unit) -> Unit:
+''',
+    ),
+    Change(
+        UNITS,
+        """    def __truediv__(self, other: Unit) -> Unit:
+""",
+        """    def __truediv__(self, other: Unit) -> Unit:
         self._check_linear("divide")
         other._check_linear("divide")
-'''),
-    Change(UNITS, '''    def __pow__(self, power: int) -> Unit:
-''', '''    def __pow__(self, power: int) -> Unit:
+""",
+    ),
+    Change(
+        UNITS,
+        """    def __pow__(self, power: int) -> Unit:
+""",
+        """    def __pow__(self, power: int) -> Unit:
         self._check_linear("raise")
-'''),
-    Change(UNITS, '''def define(symbol: str, factor: float, dims: Dims, *, prefixable: bool = False) -> Unit:
+""",
+    ),
+    Change(
+        UNITS,
+        '''def define(symbol: str, factor: float, dims: Dims, *, prefixable: bool = False) -> Unit:
     """Add a unit to the registry and return it."""
     if symbol in _UNITS:
         raise UnitError(f"unit {symbol!r} is already defined")
     unit = Unit(symbol, factor, dims)
-''', '''def define(symbol: str, factor: float, dims: Dims, offset: float = 0.0, *,
+''',
+        '''def define(symbol: str, factor: float, dims: Dims, offset: float = 0.0, *,
            prefixable: bool = False) -> Unit:
     """Add a unit to the registry and return it."""
     if symbol in _UNITS:
         raise UnitError(f"unit {symbol!r} is already defined")
     unit = Unit(symbol, factor, dims, offset)
-'''),
-    Change(UNITS, '''define("oz", 0.028349523125, _M)
-''', '''define("oz", 0.028349523125, _M)
+''',
+    ),
+    Change(
+        UNITS,
+        """define("oz", 0.028349523125, _M)
+""",
+        """define("oz", 0.028349523125, _M)
 
 # Temperature scales
 define("degC", 1.0, _THETA, offset=273.15)
 define("degF", 5 / 9, _THETA, offset=273.15 - 32 * 5 / 9)
-'''),
-    Change("src/tinyunits/quantity.py", '''            raise TypeError(f"cannot {operation} {type(other).__name__} and Quantity")
+""",
+    ),
+    Change(
+        "src/tinyunits/quantity.py",
+        """            raise TypeError(f"cannot {operation} {type(other).__name__} and Quantity")
         return other.to(self.unit).magnitude
-''', '''            raise TypeError(f"cannot {operation} {type(other).__name__} and Quantity")
+""",
+        """            raise TypeError(f"cannot {operation} {type(other).__name__} and Quantity")
         if self.unit.offset and other.unit != self.unit:
             raise UnitError(f"cannot {operation} {other.unit} and {self.unit}")
         return other.to(self.unit).magnitude
-'''),
-    Change("src/tinyunits/quantity.py", "from .errors import DimensionalityError\n",
-           "from .errors import DimensionalityError, UnitError\n"),
-    Change("tests/test_units.py", "", '''
+""",
+    ),
+    Change(
+        "src/tinyunits/quantity.py",
+        "from .errors import DimensionalityError\n",
+        "from .errors import DimensionalityError, UnitError\n",
+    ),
+    Change(
+        "tests/test_units.py",
+        "",
+        """
 
 def test_offset_units_cannot_be_combined():
     with pytest.raises(UnitError, match="offset unit"):
         parse_unit("degC/s")
     with pytest.raises(UnitError):
         parse_unit("degF^2")
-'''),
-    Change("tests/test_quantity.py", "from tinyunits import DimensionalityError, Q, Quantity\n",
-           "from tinyunits import DimensionalityError, Q, Quantity, UnitError\n"),
-    Change("tests/test_quantity.py", "", '''
+""",
+    ),
+    Change(
+        "tests/test_quantity.py",
+        "from tinyunits import DimensionalityError, Q, Quantity\n",
+        "from tinyunits import DimensionalityError, Q, Quantity, UnitError\n",
+    ),
+    Change(
+        "tests/test_quantity.py",
+        "",
+        """
 
 def test_celsius_to_kelvin():
     assert Q(25, "degC").m_as("K") == pytest.approx(298.15)
@@ -148,36 +205,52 @@ def test_offset_units_add_in_same_unit():
 def test_offset_units_cannot_be_multiplied():
     with pytest.raises(UnitError):
         Q(20, "degC") * Q(2, "s")
-'''),
-    Change("README.md", """Quantity(7.0, 'kg*m/s^2')
+""",
+    ),
+    Change(
+        "README.md",
+        """Quantity(7.0, 'kg*m/s^2')
 ```
-""", """Quantity(7.0, 'kg*m/s^2')
+""",
+        """Quantity(7.0, 'kg*m/s^2')
 >>> Q(20, "degC").to("K")
 Quantity(293.15, 'K')
 ```
-"""),
-    Change("README.md", """  dimensions raises `DimensionalityError`.
-""", """  dimensions raises `DimensionalityError`.
+""",
+    ),
+    Change(
+        "README.md",
+        """  dimensions raises `DimensionalityError`.
+""",
+        """  dimensions raises `DimensionalityError`.
 * Temperature scales (`K`, `degC`, `degF`).  Offset units can be converted and
   added to quantities in the same unit, but not multiplied or divided.
-"""),
+""",
+    ),
 )
 
 RELEASE_0_3 = (
     Change("pyproject.toml", 'version = "0.2.0"', 'version = "0.3.0"'),
     Change(INIT, '__version__ = "0.2.0"', '__version__ = "0.3.0"'),
-    Change("CHANGELOG.md", "# Changelog\n\n", """# Changelog
+    Change(
+        "CHANGELOG.md",
+        "# Changelog\n\n",
+        """# Changelog
 
 ## 0.3.0 (2024-02-05)
 
 * Temperature scales: `degC` and `degF`, converted through kelvin.
 * Offset units refuse to be multiplied, divided or raised to a power.
 
-"""),
+""",
+    ),
 )
 
 COMPACT = (
-    Change(UNITS, "_TERM = re.compile(", '''def split_prefix(symbol: str) -> tuple[str, Unit] | None:
+    Change(
+        UNITS,
+        "_TERM = re.compile(",
+        '''def split_prefix(symbol: str) -> tuple[str, Unit] | None:
     """``(prefix, unprefixed unit)`` for a unit that takes SI prefixes, else None.
 
     ``split_prefix("km")`` is ``("k", <m>)`` and ``split_prefix("m")`` is ``("", <m>)``.
@@ -191,16 +264,27 @@ COMPACT = (
     return None
 
 
-_TERM = re.compile('''),
-    Change(QUANTITY, "from .units import DIMENSIONLESS, Unit, parse_unit\n",
-           "from .units import DIMENSIONLESS, Unit, parse_unit, split_prefix\n"),
-    Change(QUANTITY, "UnitLike = Union[str, Unit]\n", '''UnitLike = Union[str, Unit]
+_TERM = re.compile(''',
+    ),
+    Change(
+        QUANTITY,
+        "from .units import DIMENSIONLESS, Unit, parse_unit\n",
+        "from .units import DIMENSIONLESS, Unit, parse_unit, split_prefix\n",
+    ),
+    Change(
+        QUANTITY,
+        "UnitLike = Union[str, Unit]\n",
+        """UnitLike = Union[str, Unit]
 
 #: The prefixes `Quantity.to_compact` picks from, one per power of 1000.
 _COMPACT_PREFIXES = ("n", "u", "m", "", "k", "M", "G")
-'''),
-    Change(QUANTITY, '''        return self.unit.to_base(self.magnitude)
-''', '''        return self.unit.to_base(self.magnitude)
+""",
+    ),
+    Change(
+        QUANTITY,
+        """        return self.unit.to_base(self.magnitude)
+""",
+        '''        return self.unit.to_base(self.magnitude)
 
     def to_compact(self) -> Quantity:
         """The same quantity with the SI prefix that brings the magnitude into [1, 1000).
@@ -218,8 +302,12 @@ _COMPACT_PREFIXES = ("n", "u", "m", "", "k", "M", "G")
         step = math.floor(math.log10(value) / 3)
         step = max(-3, min(3, step))
         return self.to(_COMPACT_PREFIXES[step + 3] + root.symbol)
-'''),
-    Change("tests/test_quantity.py", "", '''
+''',
+    ),
+    Change(
+        "tests/test_quantity.py",
+        "",
+        """
 
 @pytest.mark.parametrize(
     ("magnitude", "unit", "expected", "symbol"),
@@ -236,31 +324,71 @@ def test_to_compact(magnitude, unit, expected, symbol):
 def test_to_compact_leaves_unprefixable_units():
     assert Q(7200, "s").to("h").to_compact().unit.symbol == "h"
     assert Q(3000, "m/s").to_compact().unit.symbol == "m/s"
-'''),
-    Change("README.md", "* `parse_quantity()` reads", '''* `Quantity.to_compact()` picks the SI prefix that keeps the number readable
+""",
+    ),
+    Change(
+        "README.md",
+        "* `parse_quantity()` reads",
+        """* `Quantity.to_compact()` picks the SI prefix that keeps the number readable
   (`Q(1500, "m").to_compact()` is `1.5 km`).
-* `parse_quantity()` reads'''),
+* `parse_quantity()` reads""",
+    ),
 )
 
 COMMITS = (
-    Commit("init", "Initial commit: units, prefixes and quantities", "2024-01-08T10:12:44+01:00",
-           add=(".gitignore", "LICENSE", "pyproject.toml", "README.md", "src/tinyunits/__init__.py",
-                "src/tinyunits/errors.py", UNITS, "src/tinyunits/quantity.py", "tests/test_units.py",
-                "tests/test_quantity.py"),
-           changes=()),
-    Commit("parse", "Add parse_quantity() to read quantities written as text",
-           "2024-01-14T16:40:02+01:00",
-           add=("src/tinyunits/parsing.py", "tests/test_parse_quantity.py"), changes=PARSE_QUANTITY),
-    Commit("v0.2.0", "Release 0.2.0", "2024-01-15T09:03:17+01:00", add=("CHANGELOG.md",),
-           changes=(Change("pyproject.toml", 'version = "0.1.0"', 'version = "0.2.0"'),
-                    Change(INIT, '__version__ = "0.1.0"', '__version__ = "0.2.0"')),
-           tag="v0.2.0"),
-    Commit("temperature", "Support temperature scales (degC, degF)\n\nOffset units convert through "
-           "kelvin and cannot be multiplied,\ndivided or raised to a power.\n",
-           "2024-01-31T21:15:38+01:00", changes=TEMPERATURE, author=OSKAR),
-    Commit("v0.3.0", "Release 0.3.0", "2024-02-05T11:27:50+01:00", changes=RELEASE_0_3, tag="v0.3.0"),
-    Commit("compact", "Add Quantity.to_compact()\n\nPicks the SI prefix that brings the magnitude into [1, 1000).\n",
-           "2024-02-18T19:06:23+01:00", changes=COMPACT),
+    Commit(
+        "init",
+        "Initial commit: units, prefixes and quantities",
+        "2024-01-08T10:12:44+01:00",
+        add=(
+            ".gitignore",
+            "LICENSE",
+            "pyproject.toml",
+            "README.md",
+            "src/tinyunits/__init__.py",
+            "src/tinyunits/errors.py",
+            UNITS,
+            "src/tinyunits/quantity.py",
+            "tests/test_units.py",
+            "tests/test_quantity.py",
+        ),
+        changes=(),
+    ),
+    Commit(
+        "parse",
+        "Add parse_quantity() to read quantities written as text",
+        "2024-01-14T16:40:02+01:00",
+        add=("src/tinyunits/parsing.py", "tests/test_parse_quantity.py"),
+        changes=PARSE_QUANTITY,
+    ),
+    Commit(
+        "v0.2.0",
+        "Release 0.2.0",
+        "2024-01-15T09:03:17+01:00",
+        add=("CHANGELOG.md",),
+        changes=(
+            Change("pyproject.toml", 'version = "0.1.0"', 'version = "0.2.0"'),
+            Change(INIT, '__version__ = "0.1.0"', '__version__ = "0.2.0"'),
+        ),
+        tag="v0.2.0",
+    ),
+    Commit(
+        "temperature",
+        "Support temperature scales (degC, degF)\n\nOffset units convert through "
+        "kelvin and cannot be multiplied,\ndivided or raised to a power.\n",
+        "2024-01-31T21:15:38+01:00",
+        changes=TEMPERATURE,
+        author=OSKAR,
+    ),
+    Commit(
+        "v0.3.0", "Release 0.3.0", "2024-02-05T11:27:50+01:00", changes=RELEASE_0_3, tag="v0.3.0"
+    ),
+    Commit(
+        "compact",
+        "Add Quantity.to_compact()\n\nPicks the SI prefix that brings the magnitude into [1, 1000).\n",
+        "2024-02-18T19:06:23+01:00",
+        changes=COMPACT,
+    ),
 )
 
 # -- instances -------------------------------------------------------------------------------------
@@ -294,9 +422,18 @@ here, since `float("1.5e3")` is a perfectly valid number in Python. Negative exp
 
 tinyunits 0.2.0, Python 3.11
 """,
-    fix=(Change("src/tinyunits/parsing.py", '_NUMBER = r"[-+]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)"',
-                '_NUMBER = r"[-+]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][-+]?\\d+)?"'),),
-    tests=(Change("tests/test_parse_quantity.py", "", '''
+    fix=(
+        Change(
+            "src/tinyunits/parsing.py",
+            '_NUMBER = r"[-+]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)"',
+            '_NUMBER = r"[-+]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][-+]?\\d+)?"',
+        ),
+    ),
+    tests=(
+        Change(
+            "tests/test_parse_quantity.py",
+            "",
+            """
 
 @pytest.mark.parametrize(
     ("text", "magnitude", "unit"),
@@ -317,11 +454,14 @@ def test_parse_scientific_notation(text, magnitude, unit):
 
 def test_parse_scientific_notation_converts():
     assert parse_quantity("2.5e-3 s").m_as("ms") == pytest.approx(2.5)
-'''),),
+""",
+        ),
+    ),
     fail_to_pass=tuple(
         f"tests/test_parse_quantity.py::test_parse_scientific_notation[{i}]"
         for i in ("lowercase", "uppercase", "negative-exponent", "signed", "no-unit")
-    ) + ("tests/test_parse_quantity.py::test_parse_scientific_notation_converts",),
+    )
+    + ("tests/test_parse_quantity.py::test_parse_scientific_notation_converts",),
 )
 
 FAHRENHEIT = Instance(
@@ -352,20 +492,30 @@ both directions.
 
 tinyunits 0.3.0, Python 3.11.7
 """,
-    fix=(Change(UNITS, '''        """Convert ``value`` in this unit to the SI base unit."""
+    fix=(
+        Change(
+            UNITS,
+            '''        """Convert ``value`` in this unit to the SI base unit."""
         return (value + self.offset) * self.factor
 
     def from_base(self, value: float) -> float:
         """Convert ``value`` in the SI base unit to this unit."""
         return value / self.factor - self.offset
-''', '''        """Convert ``value`` in this unit to the SI base unit."""
+''',
+            '''        """Convert ``value`` in this unit to the SI base unit."""
         return value * self.factor + self.offset
 
     def from_base(self, value: float) -> float:
         """Convert ``value`` in the SI base unit to this unit."""
         return (value - self.offset) / self.factor
-'''),),
-    tests=(Change("tests/test_quantity.py", "", '''
+''',
+        ),
+    ),
+    tests=(
+        Change(
+            "tests/test_quantity.py",
+            "",
+            """
 
 @pytest.mark.parametrize(
     ("fahrenheit", "celsius"),
@@ -384,10 +534,17 @@ def test_celsius_to_fahrenheit():
 def test_fahrenheit_and_kelvin():
     assert Q(32, "degF").m_as("K") == pytest.approx(273.15)
     assert Q(0, "K").m_as("degF") == pytest.approx(-459.67)
-'''),),
+""",
+        ),
+    ),
     fail_to_pass=tuple(
-        f"tests/test_quantity.py::test_fahrenheit_to_celsius[{i}]" for i in ("freezing", "boiling", "crossover", "body")
-    ) + ("tests/test_quantity.py::test_celsius_to_fahrenheit", "tests/test_quantity.py::test_fahrenheit_and_kelvin"),
+        f"tests/test_quantity.py::test_fahrenheit_to_celsius[{i}]"
+        for i in ("freezing", "boiling", "crossover", "body")
+    )
+    + (
+        "tests/test_quantity.py::test_celsius_to_fahrenheit",
+        "tests/test_quantity.py::test_fahrenheit_and_kelvin",
+    ),
 )
 
 SUM = Instance(
@@ -421,14 +578,24 @@ Adding any *other* plain number to a quantity with a dimension should keep raisi
 
 tinyunits 0.3.0 (main)
 """,
-    fix=(Change(QUANTITY, """    __radd__ = __add__
-""", """    def __radd__(self, other: object) -> Quantity:
+    fix=(
+        Change(
+            QUANTITY,
+            """    __radd__ = __add__
+""",
+            """    def __radd__(self, other: object) -> Quantity:
         # sum() starts from the integer 0: adding a zero changes nothing, whatever the unit.
         if isinstance(other, (int, float)) and not isinstance(other, bool) and other == 0:
             return Quantity(self.magnitude, self.unit)
         return self.__add__(other)
-"""),),
-    tests=(Change("tests/test_quantity.py", "", '''
+""",
+        ),
+    ),
+    tests=(
+        Change(
+            "tests/test_quantity.py",
+            "",
+            """
 
 def test_sum_of_quantities():
     total = sum([Q(1.2, "km"), Q(800, "m"), Q(350, "m")])
@@ -450,8 +617,13 @@ def test_adding_other_numbers_still_fails():
         5 + Q(1, "m")
     with pytest.raises(TypeError):
         Q(1, "m") + 0
-'''),),
-    fail_to_pass=("tests/test_quantity.py::test_sum_of_quantities", "tests/test_quantity.py::test_sum_of_one_quantity"),
+""",
+        ),
+    ),
+    fail_to_pass=(
+        "tests/test_quantity.py::test_sum_of_quantities",
+        "tests/test_quantity.py::test_sum_of_one_quantity",
+    ),
 )
 
 COMPACT_SIGN = Instance(
@@ -485,14 +657,24 @@ The prefix should be chosen from the size of the value, whatever its sign:
 become `-250 mA`. There is no sensible prefix for zero; I'd expect the quantity back
 unchanged (`Q(0, "mA").to_compact()` is `Quantity(0.0, 'mA')`).
 """,
-    fix=(Change(QUANTITY, """        value = self.m_as(root)
+    fix=(
+        Change(
+            QUANTITY,
+            """        value = self.m_as(root)
         step = math.floor(math.log10(value) / 3)
-""", """        value = self.m_as(root)
+""",
+            """        value = self.m_as(root)
         if value == 0:
             return self
         step = math.floor(math.log10(abs(value)) / 3)
-"""),),
-    tests=(Change("tests/test_quantity.py", "", '''
+""",
+        ),
+    ),
+    tests=(
+        Change(
+            "tests/test_quantity.py",
+            "",
+            """
 
 @pytest.mark.parametrize(
     ("magnitude", "unit", "expected", "symbol"),
@@ -508,8 +690,12 @@ def test_to_compact_negative(magnitude, unit, expected, symbol):
 def test_to_compact_zero():
     q = Q(0, "mA").to_compact()
     assert (q.magnitude, q.unit.symbol) == (0, "mA")
-'''),),
-    fail_to_pass=tuple(f"tests/test_quantity.py::test_to_compact_negative[{i}]" for i in ("kilo", "milli", "micro"))
+""",
+        ),
+    ),
+    fail_to_pass=tuple(
+        f"tests/test_quantity.py::test_to_compact_negative[{i}]" for i in ("kilo", "milli", "micro")
+    )
     + ("tests/test_quantity.py::test_to_compact_zero",),
 )
 
