@@ -2,8 +2,8 @@
 
 An `EpisodeRunner` runs one attempt end to end (env, agent, grading) and returns an
 `AttemptResult`; the harness owns scheduling, retries of infrastructure failures, the ledger
-and the derived files. Orphaned sandboxes (a previous harness killed mid-run) are collected
-when a run starts and when it ends.
+and the derived files. Orphaned sandboxes of this run (a previous harness killed mid-run)
+are collected when a run starts and when it ends; nobody else's (`envs.rock.gc.GcScope`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rich.progress import (
 )
 
 from bench.metrics import attempts_summary, predictions, swebench_report
-from bench.store import ERROR_STATUSES, AttemptResult, RunStore
+from bench.store import ERROR_STATUSES, AttemptResult, RunStore, run_id_of
 
 log = logging.getLogger(__name__)
 EpisodeRunner = Callable[[str, int, RunStore], AttemptResult]
@@ -74,7 +74,7 @@ def run_bench(
 ) -> dict[str, Any]:
     """Run every (task, attempt) not in the ledger yet; returns the report."""
     if collect_orphans:
-        collect_quietly()
+        collect_quietly(run_id_of(store.root))
     done = store.done()
     todo = [(t, a) for a in range(attempts) for t in task_ids if (t, a) not in done]
     prior = store.results()
@@ -128,20 +128,22 @@ def run_bench(
                         write_outputs(store, task_ids, attempts, model_name)
     report = write_outputs(store, task_ids, attempts, model_name)
     if collect_orphans:
-        collect_quietly()
+        collect_quietly(run_id_of(store.root))
     return report
 
 
-def collect_quietly() -> int:
-    """Remove orphaned sandboxes (`envs.rock.gc.collect`); a failure (the engine is down, a
-    container vanished meanwhile) is logged, never fatal to the run. Returns how many."""
-    from envs.rock.gc import collect
+def collect_quietly(run_id: str) -> int:
+    """Remove orphaned sandboxes of run `run_id` (`envs.rock.gc.collect`, scoped to the run's
+    label); a failure (the engine is down, a container vanished meanwhile) is logged, never
+    fatal to the run. Returns how many."""
+    from envs.rock.api import LABEL_RUN
+    from envs.rock.gc import GcScope, collect
 
     try:
-        return len(collect())
+        return len(collect(GcScope(labels={LABEL_RUN: run_id})))
     except Exception as exc:  # gc is housekeeping: the run's results matter more
         log.warning(
-            "orphan collection failed (%s: %s); `ale sandbox gc` retries it",
+            "orphan collection failed (%s: %s); `ale sandbox gc --run` retries it",
             type(exc).__name__,
             exc,
         )

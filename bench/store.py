@@ -15,6 +15,7 @@ rebuilt from the ledger, so no line is lost or duplicated whatever was killed wh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -118,6 +119,12 @@ class RunStore:
         path = self.root / name
         _atomic_write(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
         return path
+
+
+def run_id_of(run_dir: Path) -> str:
+    """The label value (`ale.bench.run`) marking this run folder's sandboxes, stable across
+    resumes: what the run removes at its start and end, and `ale sandbox gc --run` takes."""
+    return "run-" + hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:12]
 
 
 def _safe(task_id: str) -> str:

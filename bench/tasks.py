@@ -19,8 +19,9 @@ from typing import Any
 
 from envs.core.task import Grade, Task, TaskSuite
 from envs.rock import Sandbox, SandboxError, SandboxFileError, SandboxSpec
+from envs.rock.api import LABEL_RUN
 
-RUN_LABEL = "ale.bench.run"
+RUN_LABEL = LABEL_RUN  # the run's label on its sandboxes (`ale sandbox gc --run`)
 #: The agent's own shell: it is started anyway, and a second one would cost a shell start per
 #: episode. Commands below bypass aliases and functions (`\command env`) and set every git
 #: variable they rely on, so what the agent did to that shell cannot change the diff.

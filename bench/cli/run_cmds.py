@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from bench.harness import run_bench
+from bench.store import run_id_of
 from bench.tasks import RUN_LABEL, BenchSuite
 
 SuiteOpt = Annotated[
@@ -155,25 +156,21 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
 
 
-def run_id_of(run_dir: Path) -> str:
-    """The label value marking this run's sandboxes (stable across resumes)."""
-    return "run-" + hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:12]
-
-
 def remove_run_sandboxes(run_id: str) -> int:
-    """Remove every sandbox labelled with this run (left by a killed harness); returns how many."""
-    from envs.rock.gc import list_all, remove
+    """Remove every sandbox of this run (left by a killed harness, or still open), and no
+    other: `gc` scoped to the run's label. Returns how many."""
+    from envs.rock.api import LABEL_RUN
+    from envs.rock.gc import GcScope, collect
 
     for _ in range(3):  # a listing can race with containers that are being removed
         try:
-            mine = [r for r in list_all() if r.labels.get(RUN_LABEL) == run_id]
-            for record in mine:
-                remove(record)
-            return len(mine)
+            return len(collect(GcScope(labels={LABEL_RUN: run_id}), live=True))
         except Exception as exc:
             error = exc
     typer.echo(
-        f"warning: could not remove this run's sandboxes ({error}); run `ale sandbox gc`", err=True
+        f"warning: could not remove this run's sandboxes ({error}); run "
+        f"`ale sandbox gc --run {run_id}`",
+        err=True,
     )
     return 0
 

@@ -17,8 +17,11 @@ from typing import Literal, Protocol, runtime_checkable
 LABEL_APP = "ale.app"
 LABEL_OWNER_HOST = "ale.owner.host"
 LABEL_OWNER_PID = "ale.owner.pid"
+LABEL_OWNER_UID = "ale.owner.uid"
 LABEL_EXPIRES_AT = "ale.expires_at"
 LABEL_BACKEND = "ale.backend"
+#: The bench run a sandbox belongs to (`ale bench run`/`grade` label theirs; `gc --run`).
+LABEL_RUN = "ale.bench.run"
 APP_NAME = "ale-gym"
 DETACHED_PID = "0"
 
@@ -127,8 +130,9 @@ class Sandbox(Protocol):
 def owner_labels(spec: SandboxSpec, backend: str) -> dict[str, str]:
     """Labels that let `gc` find this sandbox's owner and expiry after the driver died.
 
-    The owner is this process unless `spec.labels` names another pid; pid "0" marks a
-    detached sandbox (`ale sandbox create`) that only its TTL ends.
+    The owner is this process (host, pid and uid) unless `spec.labels` names another pid;
+    pid "0" marks a detached sandbox (`ale sandbox create`) that only its TTL ends. `gc`
+    touches only sandboxes of its own host and uid unless told otherwise (`gc.GcScope`).
     """
     return {
         **spec.labels,
@@ -136,6 +140,7 @@ def owner_labels(spec: SandboxSpec, backend: str) -> dict[str, str]:
         LABEL_BACKEND: backend,
         LABEL_OWNER_HOST: socket.gethostname(),
         LABEL_OWNER_PID: spec.labels.get(LABEL_OWNER_PID, str(os.getpid())),
+        LABEL_OWNER_UID: str(os.getuid()),
         LABEL_EXPIRES_AT: f"{time.time() + spec.ttl_s:.0f}",
     }
 

@@ -83,10 +83,10 @@ def setenv(env: dict[str, str]) -> list[str]:
 
 
 def reaper_argv(layout: Layout) -> list[str]:
-    """The host command that removes an expired sandbox (`local_backend.reap`)."""
+    """The host command that removes an expired sandbox (`local_state.reap`)."""
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
-        "from envs.rock.local_backend import reap; reap(sys.argv[2])"
+        "from envs.rock.local_state import reap; reap(sys.argv[2])"
     )
     return [sys.executable, "-c", code, str(REPO), str(layout.dir)]
 

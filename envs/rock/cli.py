@@ -160,14 +160,26 @@ def sandbox_rm(sandbox_ids: list[str]) -> None:
 
 @sandbox_app.command("gc")
 def sandbox_gc(
+    run: Annotated[
+        str | None, typer.Option("--run", help="Only the sandboxes of this bench run id.")
+    ] = None,
+    owner: Annotated[
+        int | None, typer.Option("--owner", help="Only those owned by this pid of this host.")
+    ] = None,
     everything: Annotated[
-        bool, typer.Option("--all", help="Remove all of ours, not only orphans.")
+        bool,
+        typer.Option(
+            "--all", help="Every owner's sandboxes (other users and hosts), live ones too."
+        ),
     ] = False,
 ) -> None:
-    """Remove orphaned sandboxes: TTL passed, or their driver process is gone."""
-    from envs.rock.gc import collect
+    """Remove orphaned sandboxes (TTL passed, or their driver process is gone) created on this
+    host by this user; `--run`/`--owner` narrow that, `--all` removes everyone's."""
+    from envs.rock.api import LABEL_RUN
+    from envs.rock.gc import GcScope, collect
 
-    removed = collect(everything=everything)
+    scope = GcScope(labels={LABEL_RUN: run} if run else {}, owner_pid=owner, any_owner=everything)
+    removed = collect(scope, live=everything)
     console.print(f"removed {len(removed)} sandbox(es)")
     for r in removed:
         print(f"{r.backend}\t{r.id}")

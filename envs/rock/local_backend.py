@@ -29,10 +29,8 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from envs.rock.api import LABEL_EXPIRES_AT, ExecResult, SandboxSpec, owner_labels
@@ -46,14 +44,22 @@ from envs.rock.errors import (
 )
 from envs.rock.images import IMAGE_ENV, rootfs_path
 from envs.rock.inroot import SandboxRoot
+from envs.rock.local_state import (
+    list_local_sandboxes,
+    local_sandbox_status,
+    proc_start,
+    reap,
+    remove_local_sandbox,
+    stop,
+    teardown,
+    write_state,
+)
 from envs.rock.overlay import (
     HOST_ENV,
     SANDBOX_ID,
     Layout,
     copy_tree,
-    local_root,
     mount_overlay,
-    remove_state,
     replace_upper,
     run_host,
 )
@@ -61,10 +67,16 @@ from envs.rock.pipe_transport import PipeTransport
 from envs.rock.proctree import children
 from envs.rock.shell import ShellSession
 
+__all__ = [  # the state-directory functions live in `local_state`; callers may import them here
+    "LocalSandbox",
+    "list_local_sandboxes",
+    "local_sandbox_status",
+    "reap",
+    "remove_local_sandbox",
+]
 BACKEND = "local"
 LABEL_IMAGE = "ale.image"  # read by `gc.list_local`
 _START_TIMEOUT_S = 15.0
-_STARTING_GRACE_S = 120.0
 
 
 # -- host helpers ----------------------------------------------------------------------------
@@ -80,118 +92,6 @@ def _check_host() -> None:
                 f"the local backend needs `{tool}`: `apt-get install -y {package}`, or use "
                 "backend='docker'."
             )
-
-
-def _proc_start(pid: int) -> str | None:
-    """The start time of a live (non-zombie) process, None if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return None if fields[0] in ("Z", "X") else fields[19]
-
-
-def _stop(
-    layout: Layout,
-    proc: subprocess.Popen[bytes] | None = None,
-    sessions: Iterable[ShellSession] = (),
-    init: tuple[int, str] | None = None,
-) -> None:
-    """Kill every process of the sandbox and wait until they are gone.
-
-    The init goes first: the kernel then kills its whole pid namespace while each session's
-    bwrap monitor (outside the namespace) is still there to reap its shell, so no zombie is
-    left to the host's init, which may reap slowly. Then the sessions' host-side wrappers
-    and anything else in the cgroup.
-    """
-    try:
-        state = json.loads(layout.state.read_text())
-        pid, start = init or (int(state["init_pid"]), str(state["init_start"]))
-    except (OSError, ValueError, KeyError):
-        pid, start = init or (0, "")
-    if pid and _proc_start(pid) == start:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5.0
-        while _proc_start(pid) == start and time.monotonic() < deadline:
-            time.sleep(0.002)
-    for session in sessions:
-        session.close()
-    SandboxCgroup(layout.sid).kill()
-    if proc is not None:
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _teardown(
-    layout: Layout,
-    proc: subprocess.Popen[bytes] | None = None,
-    sessions: Iterable[ShellSession] = (),
-) -> None:
-    """Kill every process, unmount, remove cgroups and the state directory.
-
-    Safe on a half-created or half-removed sandbox. The state directory (with its labels)
-    stays if something could not be unmounted, so that a later `gc` retries.
-    """
-    _stop(layout, proc, sessions)
-    remove_state(layout)
-    SandboxCgroup(layout.sid).remove()
-
-
-def list_local_sandboxes() -> list[tuple[str, dict[str, str]]]:
-    """(id, labels) of every local sandbox on this host, alive or not (for `ale sandbox gc`)."""
-    root = local_root()
-    found = []
-    for d in sorted(root.iterdir()) if root.is_dir() else []:
-        try:
-            labels = json.loads((d / "labels.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if SANDBOX_ID.fullmatch(d.name) and isinstance(labels, dict):
-            found.append((d.name, {str(k): str(v) for k, v in labels.items()}))
-    return found
-
-
-def remove_local_sandbox(sandbox_id: str) -> None:
-    """Force-remove one local sandbox, whatever its state (used by `gc` and `ale sandbox rm`)."""
-    _teardown(Layout.of(sandbox_id))
-
-
-def _write_state(layout: Layout, state: dict[str, object]) -> None:
-    """Replace `state.json` atomically (a concurrent `gc` never reads half a file)."""
-    tmp = layout.state.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1))
-    tmp.rename(layout.state)
-
-
-def local_sandbox_status(sandbox_id: str) -> str:
-    """ "running" while the init lives, "starting" while being created or restored (for at
-    most `_STARTING_GRACE_S`), else "exited" (`gc` removes exited sandboxes)."""
-    layout = Layout.of(sandbox_id)
-    try:
-        state = json.loads(layout.state.read_text())
-        pid, start = int(state["init_pid"]), str(state["init_start"])
-    except (OSError, ValueError, KeyError):
-        pid, start = 0, ""
-    if pid:
-        return "running" if _proc_start(pid) == start else "exited"
-    newest = 0.0
-    for f in (layout.labels, layout.state):
-        with contextlib.suppress(OSError):
-            newest = max(newest, f.stat().st_mtime)
-    return "starting" if time.time() - newest < _STARTING_GRACE_S else "exited"
-
-
-def reap(state_dir: str) -> None:
-    """Remove an expired sandbox; run on the host by its init's wrapper when the TTL ends.
-
-    This is the automatic half of TTL collection: no driver and no `gc` needed.
-    """
-    layout = Layout(Path(state_dir))
-    if SANDBOX_ID.fullmatch(layout.sid) and layout.dir.is_dir():
-        _teardown(layout)
 
 
 # -- the sandbox -----------------------------------------------------------------------------
@@ -234,7 +134,7 @@ class LocalSandbox:
         except BaseException:
             sb._closed = True
             with contextlib.suppress(SandboxError, OSError):  # else gc finds it by its labels
-                _teardown(layout, sb._proc)
+                teardown(layout, sb._proc)
             raise
         return sb
 
@@ -286,7 +186,7 @@ class LocalSandbox:
                 0,
             )
             if init:
-                self._init_pid, self._init_start = init, _proc_start(init) or ""
+                self._init_pid, self._init_start = init, proc_start(init) or ""
                 break
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 said = self._layout.log.read_text(errors="replace")[-2000:]
@@ -300,7 +200,7 @@ class LocalSandbox:
             "init_pid": self._init_pid,
             "init_start": self._init_start,
         }
-        _write_state(self._layout, state)
+        write_state(self._layout, state)
         run_host(
             [
                 "nsenter",
@@ -330,14 +230,14 @@ class LocalSandbox:
             return False
         if self._proc is not None:
             self._proc.poll()  # reap the init's wrapper once it exited
-        return bool(self._init_pid) and _proc_start(self._init_pid) == self._init_start
+        return bool(self._init_pid) and proc_start(self._init_pid) == self._init_start
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         sessions, self._sessions = list(self._sessions.values()), {}
-        _teardown(self._layout, self._proc, sessions)
+        teardown(self._layout, self._proc, sessions)
 
     # -- commands ------------------------------------------------------------------------
     def _connect(self) -> PipeTransport:
@@ -459,10 +359,10 @@ class LocalSandbox:
             raise SandboxDead(self._dead_message())
         cwds = {name: s.cwd for name, s in self._sessions.items()}
         sessions, self._sessions = list(self._sessions.values()), {}
-        _write_state(
+        write_state(
             self._layout, {"spec": dataclasses.asdict(self._spec), "init_pid": 0, "init_start": ""}
         )  # "starting": gc leaves it alone
-        _stop(self._layout, self._proc, sessions, init=(self._init_pid, self._init_start))
+        stop(self._layout, self._proc, sessions, init=(self._init_pid, self._init_start))
         replace_upper(self._layout, src, rootfs_path(self._spec.image))
         self._boot(remaining)
         for name, cwd in cwds.items():

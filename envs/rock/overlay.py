@@ -142,18 +142,3 @@ def replace_upper(layout: Layout, snapshot: Path, lower: Path) -> None:
     copy_tree(snapshot, layout.upper, f"restoring {snapshot} into {layout.sid}")
     layout.work.mkdir()
     mount_overlay(lower, layout)
-
-
-def remove_state(layout: Layout) -> None:
-    """Unmount and delete the state directory. It stays (with its labels) if an unmount
-    fails, so that a later gc retries."""
-    for mount in (layout.sysfs, layout.merged):
-        umount(mount)
-    deadline = time.monotonic() + 2.0
-    while True:  # a concurrent gc, close or TTL reaper may be removing it too
-        shutil.rmtree(layout.dir, ignore_errors=True)
-        if not layout.dir.exists():
-            return
-        if time.monotonic() > deadline:
-            raise SandboxError(f"cannot remove {layout.dir}; `ale sandbox gc` will retry")
-        time.sleep(0.05)
