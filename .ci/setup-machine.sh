@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Idempotent machine setup for ALE-Gym on Debian/Ubuntu (run as root, or with sudo):
-# system packages, a running Docker engine, the Python package, and the base images.
+# system packages (docker-registry: the throw-away registry the image pull test starts on
+# 127.0.0.1), a running Docker engine, the Python package, and the base images.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 need=()
-for pair in dockerd:docker.io debootstrap:debootstrap bwrap:bubblewrap nsenter:util-linux ip:iproute2; do
+for pair in dockerd:docker.io debootstrap:debootstrap bwrap:bubblewrap nsenter:util-linux ip:iproute2 \
+    docker-registry:docker-registry; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -40,6 +40,14 @@ def images_build(
     tag: Annotated[
         str | None, typer.Option(help="Tag for --task (default ale-task/<folder>).")
     ] = None,
+    release: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--release",
+            help="Debian release(s) to build ale-base:<release> for: bullseye (Python 3.9), "
+            "bookworm (3.11, the default), trixie (3.13), or all. Repeatable.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the cached recipe matches.")] = False,
     local: Annotated[
         bool, typer.Option(help="Only the root filesystem for the local backend.")
@@ -51,12 +59,25 @@ def images_build(
         ),
     ] = None,
 ) -> None:
-    """Build the base image from Debian (debootstrap + docker import); idempotent."""
-    from envs.rock.images import BaseImageRecipe, build_base, build_task_image
+    """Build base images from Debian (debootstrap + docker import); idempotent."""
+    from envs.rock.images import (
+        DEFAULT_RELEASE,
+        RELEASES,
+        BaseImageRecipe,
+        build_base,
+        build_task_image,
+    )
 
+    releases = [r for value in release or [DEFAULT_RELEASE] for r in value.split(",") if r]
+    releases = list(RELEASES) if "all" in releases else list(dict.fromkeys(releases))
+    unknown = [r for r in releases if r not in RELEASES]
+    if unknown:
+        _fail(SandboxError(f"--release {unknown[0]!r}: choose bullseye, bookworm, trixie (or all)"))
     try:
-        recipe = BaseImageRecipe(ca_bundle=ca_bundle) if ca_bundle else BaseImageRecipe()
-        build_base(recipe, force=force, docker_image=not local, log=console.print)
+        for name in releases:
+            extra = {"ca_bundle": ca_bundle} if ca_bundle else {}
+            recipe = BaseImageRecipe.for_release(name, **extra)
+            build_base(recipe, force=force, docker_image=not local, log=console.print)
         if task is not None:
             name = tag or f"ale-task/{task.name.lower()}"
             dockerfile = (

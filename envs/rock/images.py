@@ -1,5 +1,7 @@
-"""Images without a registry: the base image from Debian via debootstrap, task images on top.
+"""Images without a registry: base images from Debian via debootstrap, task images on top.
 
+One base image per Debian release, `ale-base:<release>` (`RELEASES`: bullseye with Python 3.9,
+bookworm with 3.11, trixie with 3.13; `ale-base:bookworm` is the default sandbox image).
 `build_base()` is idempotent and cached by tag: the image carries a label with the hash of its
 recipe (suite, packages, extra CA bundle), and a build whose hash matches does nothing. The
 root filesystem stays on disk under `ale_home()/rootfs/` for the daemon-less `local` backend.
@@ -41,6 +43,9 @@ BASE_PACKAGES = (
     "file",
 )
 RECIPE_LABEL = "ale.recipe"
+#: Debian release -> the `python3` version it ships (`major.minor`); one base image each.
+RELEASES: dict[str, str] = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
+DEFAULT_RELEASE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 IMAGE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -63,6 +68,19 @@ def rootfs_path(image: str = DEFAULT_IMAGE) -> Path:
     return ale_home() / "rootfs" / re.sub(r"[^A-Za-z0-9_.-]", "_", image)
 
 
+def base_tag(release: str = DEFAULT_RELEASE) -> str:
+    """The base image of a Debian release: `ale-base:<release>`."""
+    if release not in RELEASES:
+        raise ValueError(f"unknown Debian release {release!r}; choose one of {', '.join(RELEASES)}")
+    return f"ale-base:{release}"
+
+
+def release_for_python(version: str) -> str | None:
+    """The Debian release whose python3 is `version` ("3.11", "3.11.4"), or None."""
+    wanted = ".".join(str(version).strip().split(".")[:2])
+    return next((r for r, v in RELEASES.items() if v == wanted), None)
+
+
 def default_ca_bundle() -> Path | None:
     for var in ("ALE_EXTRA_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE"):
         value = os.environ.get(var)
@@ -80,6 +98,11 @@ class BaseImageRecipe:
     mirror: str = field(default_factory=lambda: os.environ.get("ALE_DEBIAN_MIRROR", DEFAULT_MIRROR))
     packages: tuple[str, ...] = BASE_PACKAGES
     ca_bundle: Path | None = field(default_factory=default_ca_bundle)
+
+    @classmethod
+    def for_release(cls, release: str, **kwargs: object) -> BaseImageRecipe:
+        """The recipe of `ale-base:<release>` (other fields as given, else defaults)."""
+        return cls(tag=base_tag(release), suite=release, **kwargs)  # type: ignore[arg-type]
 
     def digest(self) -> str:
         ca = hashlib.sha256(self.ca_bundle.read_bytes()).hexdigest() if self.ca_bundle else ""
@@ -123,7 +146,7 @@ def build_rootfs(recipe: BaseImageRecipe, force: bool = False, log: object = pri
         raise SandboxError("building a root filesystem needs root (debootstrap chroots)")
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    cache = ale_home() / "debootstrap-cache"
+    cache = ale_home() / "debootstrap-cache" / recipe.suite
     cache.mkdir(parents=True, exist_ok=True)
     log(f"debootstrap {recipe.suite} -> {staging} (about a minute)")  # type: ignore[operator]
     _run(

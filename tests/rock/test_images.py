@@ -10,14 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from envs.rock import BackendUnavailable, ImageNotFound, SandboxSpec
+from envs.rock import DEFAULT_IMAGE, BackendUnavailable, ImageNotFound, SandboxSpec
 from envs.rock.factory import create_sandbox
 from envs.rock.images import (
     _PEM,
     RECIPE_LABEL,
+    RELEASES,
     BaseImageRecipe,
+    base_tag,
     build_task_image,
     default_ca_bundle,
+    release_for_python,
     rewrite_from,
 )
 from tests.conftest import REPO
@@ -117,3 +120,51 @@ def test_missing_engine_names_the_fix() -> None:
     )
     assert out.returncode != 0 and BackendUnavailable.__name__ in out.stderr
     assert re.search(r"dockerd|setup-machine\.sh", out.stderr) and "backend='local'" in out.stderr
+
+
+def test_releases_map_python_versions_to_base_tags() -> None:
+    assert [base_tag(r) for r in RELEASES] == [
+        "ale-base:bullseye",
+        "ale-base:bookworm",
+        "ale-base:trixie",
+    ]
+    assert base_tag() == DEFAULT_IMAGE
+    assert release_for_python("3.9") == "bullseye" and release_for_python("3.13.1") == "trixie"
+    assert release_for_python("3.6") is None and release_for_python("3.12") is None
+    recipe = BaseImageRecipe.for_release("trixie")
+    assert (recipe.tag, recipe.suite) == ("ale-base:trixie", "trixie")
+    assert BaseImageRecipe.for_release("bookworm").digest() == BaseImageRecipe().digest()
+    with pytest.raises(ValueError, match="bullseye, bookworm, trixie"):
+        base_tag("sid")
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.cli.main", "images", "build", "--release", "sid"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and "bullseye, bookworm, trixie" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("release", ["bullseye", "trixie"])
+def test_release_base_images_have_their_python(release: str) -> None:
+    """`ale images build --release R` (cached after the first build) gives RELEASES[R]."""
+    subprocess.run(
+        [sys.executable, "-m", "bench.cli.main", "images", "build", "--release", release],
+        cwd=REPO,
+        capture_output=True,
+        timeout=900,
+        check=True,
+    )
+    sb = create_sandbox(SandboxSpec(image=base_tag(release)), "docker")
+    try:
+        out = sb.run(
+            "python3 -c 'import sys; print(*sys.version_info[:2], sep=\".\")'; "
+            "python3 -m venv /tmp/v && /tmp/v/bin/pip --version && git --version"
+        )
+        assert out.ok, out.output
+        assert out.output.splitlines()[0] == RELEASES[release]
+    finally:
+        sb.close()
