@@ -1,9 +1,17 @@
-"""Shared fixtures: sandbox backends, markers, and the GPU skip reason."""
+"""Shared fixtures: sandbox backends, markers, and the CI rule for skips.
+
+Under `CI=true` (`.ci/run` exports it) the machine is set up for every part, so a `docker`,
+`local` or `ray` test that skips is a broken part, not a missing one: its skip is reported as
+a failure with the skip's reason. `gpu` tests still skip where no CUDA device is present, and
+so does anything else. A module that skips as a whole at import under CI fails too (skip per
+test, with the test's markers, instead).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +21,61 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 BACKEND_MARKS = {"docker": pytest.mark.docker, "local": pytest.mark.local}
+#: Markers of parts CI always provides: a skip of such a test fails under CI=true.
+CI_REQUIRED_MARKS = ("docker", "local", "ray")
 
 
 def backend_params() -> list[object]:
     """`pytest.param` per sandbox backend, marked so `-m "not local"` deselects one."""
     return [pytest.param(name, marks=mark, id=name) for name, mark in BACKEND_MARKS.items()]
+
+
+def in_ci() -> bool:
+    """True when `CI` is set to a true value (`.ci/run` sets CI=true)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # (path, line, "Skipped: why")
+        return f"{longrepr[2]} ({longrepr[0]}:{longrepr[1]})"
+    return str(longrepr)
+
+
+def ci_skip_failure(markers: set[str], reason: str) -> str | None:
+    """The failure message for a skip under CI, or None when the skip may stand."""
+    needed = sorted(markers & set(CI_REQUIRED_MARKS))
+    if not needed or "gpu" in markers:
+        return None
+    return (
+        f"CI=true: this {'/'.join(needed)} test skipped, but CI provides "
+        f"{' and '.join(needed)} (run .ci/setup-machine.sh): {reason}"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.skipped or hasattr(report, "wasxfail") or not in_ci():
+        return
+    markers = {m.name for m in item.iter_markers()}
+    message = ci_skip_failure(markers, _skip_reason(report))
+    if message is not None:
+        report.outcome = "failed"
+        report.longrepr = message
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield
+    report: pytest.CollectReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and in_ci() and isinstance(collector, pytest.Module):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"CI=true: module {collector.nodeid} skipped as a whole at import; skip per test "
+            f"(so a gpu test may skip and a docker/local/ray test fails): {_skip_reason(report)}"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import ray
+from ray.cluster_utils import Cluster
 
 from rl.config import parse_config
 from rl.records import read_jsonl
 from rl.train_loop import train
 from rl.workers import EnvSpec, WorkerGroup
-
-ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
 
 
 @pytest.fixture(scope="module")

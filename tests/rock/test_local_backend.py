@@ -26,28 +26,31 @@ from envs.rock import (
     SandboxSpec,
 )
 from envs.rock.api import DEFAULT_IMAGE, is_orphan
+from envs.rock.bwrap import SHELL_CAPS
 from envs.rock.cgroups import Limits, SandboxCgroup
 from envs.rock.gc import collect, list_local
 from envs.rock.images import rootfs_path
-from tests.conftest import REPO
-
-pytestmark = pytest.mark.local
-
-if os.geteuid() != 0 or not shutil.which("bwrap"):
-    pytest.skip("the local backend needs root and bubblewrap", allow_module_level=True)
-if not (rootfs_path(DEFAULT_IMAGE) / "bin").exists():
-    pytest.skip(
-        f"no root filesystem at {rootfs_path(DEFAULT_IMAGE)}: run `ale images build --local`",
-        allow_module_level=True,
-    )
-
-from envs.rock.bwrap import SHELL_CAPS  # noqa: E402  (after the skips: needs a Linux host)
-from envs.rock.local_backend import (  # noqa: E402
+from envs.rock.local_backend import (
     LocalSandbox,
     list_local_sandboxes,
     local_sandbox_status,
     remove_local_sandbox,
 )
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.local
+
+
+@pytest.fixture(autouse=True)
+def _local_backend_usable() -> None:
+    """Skip (a failure under CI=true) where the local backend cannot run."""
+    if os.geteuid() != 0 or not shutil.which("bwrap"):
+        pytest.skip("the local backend needs root and bubblewrap")
+    if not (rootfs_path(DEFAULT_IMAGE) / "bin").exists():
+        pytest.skip(
+            f"no root filesystem at {rootfs_path(DEFAULT_IMAGE)}: run `ale images build --local`"
+        )
+
 
 Make = Callable[..., LocalSandbox]
 
