@@ -1,17 +1,21 @@
 """Containment: what a hostile or buggy command does stays inside the sandbox.
 
 Each test asserts the host is unaffected and that the sandbox (or a fresh one) still works.
-Network tests only ever target listeners this test opens on 127.0.0.1.
+Network tests only ever target listeners this test opens on a host address (docker's bridge
+gateway): one a sandbox with a network reaches, which the test shows with a control sandbox.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,14 +75,37 @@ def test_infinite_loop_is_stopped(make_sandbox: object) -> None:
     assert sb.run("echo after").output == "after\n"
 
 
+def host_address() -> str:
+    """An IPv4 address of this host that a sandbox *with* a network reaches: the gateway of
+    docker's default bridge (docker0), else the host's source address on its default route.
+    (127.0.0.1 would not do: inside a network namespace it is the sandbox's own loopback.)"""
+    bridge = subprocess.run(
+        ["ip", "-j", "-4", "addr", "show", "dev", "docker0"], capture_output=True, text=True
+    )
+    if bridge.returncode == 0 and json.loads(bridge.stdout or "[]"):
+        return str(json.loads(bridge.stdout)[0]["addr_info"][0]["local"])
+    out = subprocess.run(
+        ["ip", "-j", "-4", "route", "get", "192.0.2.1"], capture_output=True, text=True, check=True
+    )
+    return str(json.loads(out.stdout)[0]["prefsrc"])
+
+
+@dataclass
+class Listener:
+    """A TCP listener this test opened on a host address; `accepted` is set on a connection."""
+
+    address: str
+    port: int
+    accepted: threading.Event
+
+
 @pytest.fixture()
-def host_listener() -> Iterator[int]:
-    """A TCP listener on 127.0.0.1 that counts connections; yields its port."""
+def host_listener() -> Iterator[Listener]:
     srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
+    srv.bind((host_address(), 0))
     srv.listen(8)
     srv.settimeout(0.2)
-    accepted: list[object] = []
+    accepted = threading.Event()
     stop = threading.Event()
 
     def serve() -> None:
@@ -87,30 +114,46 @@ def host_listener() -> Iterator[int]:
                 conn, _ = srv.accept()
             except OSError:
                 continue
-            accepted.append(conn)
+            accepted.set()
             conn.close()
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    yield srv.getsockname()[1]
+    address, port = srv.getsockname()
+    yield Listener(address, port, accepted)
     stop.set()
     t.join()
     srv.close()
-    assert not accepted, "a sandbox with network 'none' reached the host's listener"
 
 
-def test_network_none_cannot_reach_host_listener(make_sandbox: object, host_listener: int) -> None:
-    sb: Sandbox = make_sandbox()  # type: ignore[operator]
-    probe = (
+def probe(sb: Sandbox, target: Listener) -> tuple[int, list[str]]:
+    """(connect_ex errno towards `target` from inside `sb`, the sandbox's interfaces)."""
+    r = sb.run(
         "python3 - <<'EOF'\n"
         "import socket\n"
-        "s = socket.socket(); s.settimeout(2)\n"
-        f"print('connect', s.connect_ex(('127.0.0.1', {host_listener})))\n"
+        "s = socket.socket(); s.settimeout(5)\n"
+        f"print(s.connect_ex(({target.address!r}, {target.port})))\n"
         "EOF\n"
-        "ls /sys/class/net"
+        "ls /sys/class/net",
+        timeout=60,
     )
-    r = sb.run(probe, timeout=30)
-    assert "connect 0" not in r.output
-    assert r.output.split("\n", 1)[1].split() == ["lo"]
+    first, _, rest = r.output.partition("\n")
+    return int(first), rest.split()
+
+
+def test_network_none_cannot_reach_host_listener(
+    make_sandbox: object, host_listener: Listener
+) -> None:
+    # the probe can fail: with a network, the same probe reaches the same listener
+    wired: Sandbox = make_sandbox(network="bridge")  # type: ignore[operator]
+    errno_wired, _ = probe(wired, host_listener)
+    assert errno_wired == 0 and host_listener.accepted.wait(30), "control probe did not connect"
+    host_listener.accepted.clear()
+
+    sb: Sandbox = make_sandbox()  # type: ignore[operator]  (network "none", the default)
+    errno_none, interfaces = probe(sb, host_listener)
+    assert interfaces == ["lo"]
+    # expected failure: ENETUNREACH, no route at all (not a refusal or a timeout somewhere)
+    assert errno_none == errno.ENETUNREACH, os.strerror(errno_none)
+    assert not host_listener.accepted.is_set(), "a sandbox with network 'none' reached the host"
     host_is_fine()
-    assert os.getpid() > 0

@@ -26,6 +26,8 @@ REAL_BASES = {
     "terminal-bench": {"ghcr.io/laude-institute/t-bench/python-3-13:20250620"},
     "harbor": {"python:3.13-slim-bookworm", "ubuntu:24.04"},
 }
+#: pytest's final line, e.g. "==== 3 failed, 2 passed in 0.41s ====".
+PYTEST_SUMMARY = re.compile(r"^=+ (\d+ \w+(?:, \d+ \w+)*) in [\d.]+s", re.MULTILINE)
 NETWORK_INSTALL = re.compile(r"\b(apt-get|apt|pip3?|uv|uvx)\s+(install|add|update)\b|curl\s|wget\s")
 
 
@@ -162,6 +164,14 @@ def test_oracle_passes(images: Images, task_id: str) -> None:
 def test_untouched_environment_fails(images: Images, task_id: str) -> None:
     trial = devcheck.run_trial(task_dir(task_id), images.tag(task_id), oracle=False)
     assert not trial.passed, trial.output[-3000:]
+    # failed because the tests ran and found the work undone, not because they could not run
+    # (a check that errors in its fixture because the output file is missing counts; the test
+    # file failing to import does not)
+    summary = PYTEST_SUMMARY.findall(trial.output)
+    assert summary and re.search(r"\d+ (failed|errors?)\b", summary[-1]), trial.output[-3000:]
+    assert "ERROR collecting" not in trial.output and "Interrupted" not in trial.output
+    if BY_ID[task_id]["format"] == "harbor":
+        assert trial.output.rstrip().endswith("[reward='0']"), trial.output[-500:]
 
 
 @pytest.mark.docker
