@@ -113,6 +113,10 @@ class Sampling(_Strict):
     stop: list[str] = Field(default_factory=list)
 
 
+ToolName = Literal["bash", "str_replace_editor", "submit"]
+TOOL_NAMES: tuple[ToolName, ...] = ("bash", "str_replace_editor", "submit")
+
+
 class AgentConfig(_Strict):
     """A whole agent. YAML sections match the fields."""
 
@@ -120,9 +124,7 @@ class AgentConfig(_Strict):
     description: str = ""
     templates: Templates = Field(default_factory=Templates)
     action_format: Literal["xml", "json", "bash_block", "text"] = "xml"
-    tools: list[Literal["bash", "str_replace_editor", "submit"]] = Field(
-        default_factory=lambda: ["bash", "str_replace_editor", "submit"]
-    )
+    tools: list[ToolName] = Field(default_factory=lambda: list(TOOL_NAMES))
     tool_calling: bool = Field(False, description="Send tool schemas and use native tool calls.")
     context: ContextPolicy = Field(default_factory=ContextPolicy)
     limits: Limits = Field(default_factory=Limits)

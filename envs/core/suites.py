@@ -47,7 +47,7 @@ def _folder(kind: str, env_var: str) -> Callable[[str | None, str, list[str] | N
                 f"(gymnasium.make(..., dataset=PATH)) or set ${env_var}"
             )
         cls = tb.TerminalBenchSuite if kind == "terminal-bench" else tb.HarborSuite
-        return cls(path, task_ids=task_ids)  # type: ignore[no-any-return]
+        return cls(path, task_ids=task_ids)
 
     return make
 

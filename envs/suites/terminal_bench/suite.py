@@ -18,10 +18,10 @@ from envs.suites.terminal_bench.config import (
     detect_format,
     load_task_config,
 )
-from envs.suites.terminal_bench.task import FolderTask, HarborTask, TerminalBenchTask
+from envs.suites.terminal_bench.task import HarborTask, TerminalBenchTask
 
 TB_MINI_TASKS = Path(__file__).resolve().parents[1] / "tb_mini" / "tasks"
-TASK_CLASSES: dict[str, type[FolderTask]] = {
+TASK_CLASSES: dict[str, type[TerminalBenchTask] | type[HarborTask]] = {
     "terminal-bench": TerminalBenchTask,
     "harbor": HarborTask,
 }
@@ -71,7 +71,7 @@ class TaskFolderSuite:
                 raise TaskError(unknown_id_message(f"{self._kind()} task", tid, ids))
         wanted = set(task_ids) if task_ids else None
         self.folders = {i: by_id[i] for i in ids if wanted is None or i in wanted}
-        self._tasks: dict[str, FolderTask] = {}
+        self._tasks: dict[str, TerminalBenchTask | HarborTask] = {}
 
     def _kind(self) -> str:
         return " / ".join(self.formats)
@@ -106,7 +106,7 @@ class TaskFolderSuite:
     def task_ids(self) -> list[str]:
         return list(self.folders)
 
-    def load(self, task_id: str) -> FolderTask:
+    def load(self, task_id: str) -> TerminalBenchTask | HarborTask:
         """The task (the same object on every call); `TaskError` for an unknown id or a broken folder."""
         if task_id not in self.folders:
             raise TaskError(unknown_id_message(f"{self._kind()} task", task_id, self.task_ids()))

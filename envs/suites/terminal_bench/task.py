@@ -285,17 +285,22 @@ class TerminalBenchTask(FolderTask):
     def grade(self, sandbox: Sandbox) -> Grade:
         """Copy tests in, run run-tests.sh, parse its log: one `sandbox.run` (see `_graded_run`)."""
         c = self.config
-        tests = {**_read_tree(c.tests_dir), "run-tests.sh": (c.path / "run-tests.sh").read_bytes()}
+        test_files = {
+            **_read_tree(c.tests_dir),
+            "run-tests.sh": (c.path / "run-tests.sh").read_bytes(),
+        }
         setup = f"rm -rf {TESTS_DIR} && mkdir -p {TESTS_DIR} {Path(TB_LOG).parent}"
         run = f"TEST_DIR={TESTS_DIR} bash {TESTS_DIR}/run-tests.sh > {TB_LOG} 2>&1"
         try:
             if c.run_tests_in_same_shell:  # where the agent's shell is, as Terminal-Bench does
-                result, texts = self._graded_run(sandbox, setup, tests, run, [TB_LOG], "default")
+                result, texts = self._graded_run(
+                    sandbox, setup, test_files, run, [TB_LOG], "default"
+                )
             else:  # a fresh shell: the agent's exports and aliases do not reach it
                 result, texts = self._graded_run(
                     sandbox,
                     setup,
-                    tests,
+                    test_files,
                     f"cd {shlex.quote(self.workdir)} && {run}",
                     [TB_LOG],
                     GRADE_SESSION,
