@@ -180,6 +180,8 @@ class AgentRunner:
 
     * infra_error: the sandbox or engine failed (start, a chunk, or the sandbox died while
       grading), or the model endpoint failed transiently (`TRANSIENT`): retried by the harness;
+    * unresolved, never retried: the agent's own command ended its sandbox
+      (`info["sandbox_lost"] == "agent"`, see `ChunkEnv`);
     * grading_error: the grader failed on a live sandbox (test patch, timeouts, no markers);
     * agent_error: the policy raised otherwise, or the episode ended without a grade;
     * else resolved / unresolved / empty_patch from the grade (`status_of`).
@@ -260,6 +262,14 @@ class AgentRunner:
             "tokens": int(record.timings.get("tokens", 0)) or _tokens(record),
             "duration_s": time.monotonic() - t0,
         }
+        if record.chunks and record.chunks[-1].info.get("sandbox_lost") == "agent":
+            return AttemptResult(  # the agent ended its own sandbox: a failure, never retried
+                **base,
+                status="unresolved",
+                error=f"the agent's command ended its sandbox: {record.chunks[-1].observation}"[
+                    :2000
+                ],
+            )
         if grade is None:
             infra = any(getattr(c, "infra_error", False) for c in record.chunks)
             return AttemptResult(

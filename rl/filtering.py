@@ -1,5 +1,8 @@
 """Dynamic filtering: episodes that failed for infrastructure reasons are dropped and
-resampled from the same start state, so a lost sandbox never reads as a policy failure."""
+resampled from the same start state, so a sandbox lost to the infrastructure never reads as a
+policy failure. A sandbox the agent's own command ended is not infrastructure
+(`info["sandbox_lost"] == "agent"`, `infra_error` False): that episode stays, with reward 0,
+or a policy would learn to end its sandbox instead of failing."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from envs.core.spaces import UnicodeText
 from envs.core.suites import resolve_suite
 from envs.core.task import Grade, Task, TaskSuite
 from envs.core.tools import DEFAULT_TOOLS, TOOL_SCHEMAS, ToolOutcome, run_tool
-from envs.rock import Sandbox, SandboxError
+from envs.rock import CommandKilledSandbox, Sandbox, SandboxDead, SandboxError
 from envs.rock.factory import create_sandbox
 from envs.rock.shell import OutputCapture
 
@@ -75,7 +75,10 @@ class ChunkEnv(gymnasium.Env[str, str]):
 
     ## Episode End
     `terminated` on `submit`; `truncated` at `max_turns`, at `max_wall_s`, or on an
-    infrastructure failure (`info["infra_error"]`), graded when `grade_on_truncation`.
+    infrastructure failure (`info["infra_error"]`, `info["sandbox_lost"] == "infra"` when the
+    sandbox died of it), graded when `grade_on_truncation`. A sandbox that dies while running
+    the agent's command (`CommandKilledSandbox`) is the agent's failure: `terminated`, reward 0,
+    `info["sandbox_lost"] == "agent"`, never `infra_error` (RL keeps it, bench never retries it).
 
     ## Arguments
     `suite` (a `TaskSuite` or a registered suite name), `dataset`, `split`, `task_ids`,
@@ -247,13 +250,22 @@ class ChunkEnv(gymnasium.Env[str, str]):
         except FormatError as exc:
             info["format_error"] = True
             observation = f"Error: {exc}\n{format_help(self.action_format, self.tools)}"
+        except CommandKilledSandbox as exc:  # the agent's command ended its own sandbox
+            info["sandbox_lost"] = "agent"
+            observation = (
+                f"[the sandbox died while running your command: {exc}. The episode ends here "
+                "with reward 0.]"
+            )
         except SandboxError as exc:
             info["infra_error"] = True
+            if isinstance(exc, SandboxDead):
+                info["sandbox_lost"] = "infra"
             observation = f"[infrastructure error: {exc}]"
         observation, cut = cap_text(observation, self.limits.max_observation_bytes)
         info["output_truncated"] = info["output_truncated"] or cut
         info["duration_s"] = time.monotonic() - t0
-        terminated = bool(outcome and outcome.submitted)
+        lost_by_agent = info.get("sandbox_lost") == "agent"
+        terminated = bool(outcome and outcome.submitted) or lost_by_agent
         truncated = (
             bool(info["infra_error"])
             or self._chunk >= self.limits.max_turns
@@ -264,7 +276,16 @@ class ChunkEnv(gymnasium.Env[str, str]):
                 "max_turns" if self._chunk >= self.limits.max_turns else "max_wall_s"
             )
         reward = 0.0
-        if terminated or (truncated and not replaying):
+        if lost_by_agent:  # nothing left to grade: an ordinary failed episode, not infra
+            self._done = True
+            info["grade"] = {
+                "reward": 0.0,
+                "resolved": False,
+                "tests": {},
+                "error": None,
+                "report": {"sandbox_lost": "agent"},
+            }
+        elif terminated or (truncated and not replaying):
             self._done = True
             if terminated or (self.limits.grade_on_truncation and not info["infra_error"]):
                 grade = self._grade()

@@ -4,6 +4,7 @@ from envs.rock.api import DEFAULT_IMAGE, ExecResult, Sandbox, SandboxSpec
 from envs.rock.errors import (
     BackendUnavailable,
     CommandFailed,
+    CommandKilledSandbox,
     ImageNotFound,
     SandboxDead,
     SandboxError,
@@ -14,6 +15,7 @@ __all__ = [
     "DEFAULT_IMAGE",
     "BackendUnavailable",
     "CommandFailed",
+    "CommandKilledSandbox",
     "ExecResult",
     "ImageNotFound",
     "Sandbox",

@@ -32,6 +32,7 @@ from pathlib import Path
 from envs.rock.cgroups import SandboxCgroup
 from envs.rock.errors import SandboxError
 from envs.rock.overlay import Layout
+from envs.rock.pid1 import ttl_init_script
 from envs.rock.pipe_transport import PipeTransport
 from envs.rock.proctree import descendants, signal_pids
 from envs.rock.shell import SHELL_ARGV
@@ -64,18 +65,6 @@ PROC_AND_DEV = ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev
 #: Namespace fds the session wrapper opens (pid, net, ipc, uts, cgroup of the init).
 REPO = Path(__file__).resolve().parents[2]
 _NS_FDS = {"pid": 3, "net": 4, "ipc": 5, "uts": 6, "cgroup": 7}
-
-
-def ttl_init_script(ttl_s: float, fd: int) -> str:
-    """PID 1 of a sandbox: waits `ttl_s` seconds with builtins only, then exits.
-
-    `fd` is a pipe whose write end the init itself holds, so `read -t 5` always times out
-    (no fork per loop, even when a fork bomb holds every pid of the sandbox).
-    """
-    return (
-        f"while [ $SECONDS -lt {max(int(ttl_s), 0)} ]; do "
-        f"read -r -t 5 -u {fd} _ || [ $? -gt 128 ] || sleep 5; done; exit 0"
-    )
 
 
 def setenv(env: dict[str, str]) -> list[str]:

@@ -27,15 +27,17 @@ import docker.errors
 import requests
 
 from envs.rock import tario
-from envs.rock.api import ExecResult, SandboxSpec, owner_labels
+from envs.rock.api import LABEL_EXPIRES_AT, ExecResult, SandboxSpec, owner_labels
 from envs.rock.errors import (
     BackendUnavailable,
+    CommandKilledSandbox,
     ImageNotFound,
     SandboxDead,
     SandboxError,
     SandboxFileError,
 )
 from envs.rock.host_root import ContainerRoot, open_container_root
+from envs.rock.pid1 import ttl_init_script
 from envs.rock.proctree import interrupt_shell
 from envs.rock.shell import SHELL_ARGV, ShellSession
 
@@ -91,17 +93,6 @@ def engine_error(exc: Exception, what: str) -> SandboxError:
             "ran is gone: create new ones."
         )
     return SandboxError(f"{what}: {exc}")
-
-
-def ttl_init_script(ttl_s: float) -> str:
-    """PID 1 of a sandbox: waits `ttl_s` seconds using builtins only, then exits.
-
-    As PID 1 of its pid namespace it ignores every signal sent from inside (even `kill -9
-    -1` or a fork bomb cannot end it or starve it), and bash reaps re-parented orphans.
-    """
-    return (
-        f"while [ $SECONDS -lt {int(ttl_s)} ]; do read -r -t 5 _ || [ $? -gt 128 ] || sleep 5; done"
-    )
 
 
 class DockerExecTransport:
@@ -225,11 +216,14 @@ class DockerSandbox:
         self._root: ContainerRoot | None = None
         self._root_probed = os.environ.get("ALE_DOCKER_FILES") == "engine"  # never probe
         self._root_lock = threading.Lock()
+        self._started_at = time.time()  # for the engine's event log (`_lost`)
 
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
     def create(cls, spec: SandboxSpec) -> DockerSandbox:
-        return cls(spec, cls._start_container(spec))
+        sb = cls(spec, cls._start_container(spec))
+        sb._host_root()  # probed now: also shields the init from the OOM killer
+        return sb
 
     @classmethod
     def attach(cls, container_id: str) -> DockerSandbox:
@@ -341,11 +335,7 @@ class DockerSandbox:
         except (docker.errors.DockerException, requests.RequestException, SandboxDead) as exc:
             self._sessions.pop(session, None)
             if not self.alive():
-                raise SandboxDead(
-                    f"docker sandbox {self.id} died while running {command[:80]!r} "
-                    "(killed, TTL expired, or the Docker engine restarted); its state is "
-                    "lost: create a new sandbox."
-                ) from exc
+                raise self._lost(command) from exc
             raise engine_error(exc, f"running {command[:80]!r} in {self.id}") from exc
         if result.exit_code in (137, -1) or result.session_restarted:
             if self._oom_kills() > oom_before:
@@ -364,6 +354,37 @@ class DockerSandbox:
                     oom_killed=True,
                 )
         return result
+
+    def _lost(self, command: str) -> SandboxDead:
+        """Why the container died while `command` ran. Not the command's doing: closed, TTL
+        passed, the engine does not answer, or it never saw the container die (it restarted
+        meanwhile: its event log starts afresh). Else `CommandKilledSandbox`."""
+        lost = (
+            f"docker sandbox {self.id} died while running {command[:80]!r} ({{}}); its state "
+            "is lost: create a new sandbox."
+        )
+        expires = float(self._container.labels.get(LABEL_EXPIRES_AT, "0"))
+        if self._closed or expires <= time.time():
+            return SandboxDead(lost.format("closed, or its TTL expired"))
+        try:
+            died = list(
+                client().events(
+                    since=self._started_at - 1,
+                    until=time.time(),
+                    filters={"container": self._container.id, "event": ["die", "oom"]},
+                    decode=True,
+                )
+            )
+        except (docker.errors.DockerException, requests.RequestException, SandboxError):
+            died = []
+        if not died:
+            return SandboxDead(lost.format("the Docker engine went away or restarted"))
+        return CommandKilledSandbox(
+            lost.format(
+                "its TTL had not passed and the engine is fine: the command or what "
+                "it started ended it"
+            )
+        )
 
     def _oom_kills(self) -> int:
         """OOM kills in this container's memory cgroup so far (v1 or v2); 0 if unreadable."""
@@ -402,6 +423,9 @@ class DockerSandbox:
             self._container.reload()  # the create-time attrs have no pid yet
             pid = int(self._container.attrs.get("State", {}).get("Pid") or 0)
         self._root = open_container_root(self._container.id, pid, f"docker sandbox {self.id}")
+        if self._root is not None:  # pid checked: the OOM killer must never pick the init
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{pid}/oom_score_adj").write_text("-1000")
 
     def _forget_root(self) -> None:
         """Drop the host root (the container was replaced or closed); probed again on use."""
@@ -497,7 +521,9 @@ class DockerSandbox:
         """Replace the container by a fresh one from the snapshot; sessions keep their cwd."""
         old = self._container
         self._container = self._start_container(self._spec, image=snapshot_id)
+        self._started_at = time.time()
         self._forget_root()
+        self._host_root()  # the new init: shielded from the OOM killer too
         cwds = {name: s.cwd for name, s in self._sessions.items()}
         for s in self._sessions.values():
             s.close()

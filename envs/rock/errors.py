@@ -24,6 +24,13 @@ class SandboxDead(SandboxError):
     """The sandbox stopped (killed, TTL expired, engine restarted) while in use."""
 
 
+class CommandKilledSandbox(SandboxDead):
+    """The sandbox died while `run` ran a command, and nothing the caller could not control
+    explains it (its TTL had not passed, the engine still answers and saw it die, it was not
+    closed): the command, or what it started, is the cause. `ChunkEnv` counts it as the
+    agent's failure (reward 0, `info["sandbox_lost"] == "agent"`), never as infrastructure."""
+
+
 class SandboxFileError(SandboxError):
     """A file operation failed: missing path, permission, not a directory."""
 

@@ -38,6 +38,7 @@ from envs.rock.bwrap import SessionTransport, init_argv, shell_argv, user_prefix
 from envs.rock.cgroups import Limits, SandboxCgroup
 from envs.rock.errors import (
     BackendUnavailable,
+    CommandKilledSandbox,
     ImageNotFound,
     SandboxDead,
     SandboxError,
@@ -262,6 +263,18 @@ class LocalSandbox:
             "new sandbox."
         )
 
+    def _lost(self, command: str) -> SandboxDead:
+        """Why the sandbox died while `command` ran: closed, TTL or removed (its labels are
+        gone) are not the command's doing; anything else is (`CommandKilledSandbox`)."""
+        doing = f" after running {command[:80]!r}"
+        expired = float(self._labels().get(LABEL_EXPIRES_AT, "0")) <= time.time()
+        if self._closed or expired:
+            return SandboxDead(self._dead_message(doing))
+        return CommandKilledSandbox(
+            f"local sandbox {self.id} died while running {command[:80]!r} (its TTL had not "
+            "passed, nobody removed it): the command or what it started ended it"
+        )
+
     def _labels(self) -> dict[str, str]:
         try:
             return dict(json.loads(self._layout.labels.read_text()))
@@ -287,7 +300,7 @@ class LocalSandbox:
         except (SandboxDead, OSError) as exc:
             self._sessions.pop(session, None)
             if not self.alive():
-                raise SandboxDead(self._dead_message(f" after running {command[:80]!r}")) from exc
+                raise self._lost(command) from exc
             if isinstance(exc, OSError):
                 raise SandboxError(f"running {command[:80]!r} in {self.id}: {exc}") from exc
             raise

@@ -49,15 +49,21 @@ BACKEND = "local"
 #: How long a state directory may look half-made (no labels, no init) while being created.
 STARTING_GRACE_S = 120.0
 REMOVING = "removing"
+_PF_EXITING = 0x4  # include/linux/sched.h
 
 
 def proc_start(pid: int) -> str | None:
-    """The start time of a live (non-zombie) process, None if it is gone."""
+    """The start time of a live process, None once it is exiting, a zombie, or gone.
+
+    A killed init is "exiting" (`PF_EXITING`) until every process of its namespace is gone:
+    it must read as dead from the first moment, or a new shell would try to join it.
+    """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        exiting = int(fields[6]) & _PF_EXITING
+    except (OSError, IndexError, ValueError):
         return None
-    return None if fields[0] in ("Z", "X") else fields[19]
+    return None if exiting or fields[0] in ("Z", "X") else fields[19]
 
 
 def write_state(layout: Layout, state: dict[str, object]) -> None:

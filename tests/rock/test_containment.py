@@ -157,3 +157,25 @@ def test_network_none_cannot_reach_host_listener(
     assert errno_none == errno.ENETUNREACH, os.strerror(errno_none)
     assert not host_listener.accepted.is_set(), "a sandbox with network 'none' reached the host"
     host_is_fine()
+
+
+def test_pid1_ignores_every_signal_from_inside(make_sandbox: object) -> None:
+    """`kill -SIG 1` for every signal (TERM, HUP, INT, USR1, ALRM, ... realtime ones) from
+    inside leaves the sandbox running (issue 13, item 1)."""
+    sb: Sandbox = make_sandbox()  # type: ignore[operator]
+    r = sb.run(
+        "for s in $(seq 1 31) $(seq 34 64); do kill -$s 1 2>/dev/null; done; "
+        "sleep 0.5; echo still-here",
+        timeout=60,
+    )
+    assert r.output.endswith("still-here\n"), r.output
+    assert sb.alive()
+    assert sb.run("echo alive", session="fresh").output == "alive\n"
+    if getattr(sb, "files_via", "host") == "host" and may_lower_oom_score():
+        assert sb.run("cat /proc/1/oom_score_adj").output == "-1000\n"  # the OOM killer spares it
+
+
+def may_lower_oom_score() -> bool:
+    """Whether this process has CAP_SYS_RESOURCE (needed to set a negative oom_score_adj)."""
+    eff = next(x for x in Path("/proc/self/status").read_text().splitlines() if x[:7] == "CapEff:")
+    return bool(int(eff.split()[1], 16) >> 24 & 1)
