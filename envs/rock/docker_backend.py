@@ -334,7 +334,7 @@ class DockerSandbox:
             result = self._session(session).run(command, timeout)
         except (docker.errors.DockerException, requests.RequestException, SandboxDead) as exc:
             self._sessions.pop(session, None)
-            if not self.alive():
+            if not self._alive_settled():
                 raise self._lost(command) from exc
             raise engine_error(exc, f"running {command[:80]!r} in {self.id}") from exc
         if result.exit_code in (137, -1) or result.session_restarted:
@@ -354,6 +354,16 @@ class DockerSandbox:
                     oom_killed=True,
                 )
         return result
+
+    def _alive_settled(self, wait_s: float = 3.0) -> bool:
+        """`alive()`, given up to `wait_s` to turn False: a shell that just died with its
+        container can fail before the engine has marked the container exited."""
+        deadline = time.monotonic() + wait_s
+        while self.alive():
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.05)
+        return False
 
     def _lost(self, command: str) -> SandboxDead:
         """Why the container died while `command` ran. Not the command's doing: closed, TTL

@@ -216,9 +216,11 @@ def list_local_sandboxes() -> list[tuple[str, dict[str, str]]]:
 def local_sandbox_status(sandbox_id: str) -> str:
     """ "running" while the init lives, "starting" while being created or restored (for at
     most `STARTING_GRACE_S`), else "exited" (`gc` removes exited sandboxes); "exited" too
-    once a teardown began or when only leftovers remain."""
+    once a teardown began. "leftover": only a cgroup remains (gc removes it as an orphan)."""
     layout = Layout.of(sandbox_id)
-    if (layout.dir / REMOVING).exists() or not layout.dir.is_dir():
+    if not layout.dir.is_dir():
+        return "leftover"
+    if (layout.dir / REMOVING).exists():
         return "exited"
     try:
         state = json.loads(layout.state.read_text())
