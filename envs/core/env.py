@@ -74,7 +74,8 @@ class ChunkEnv(gymnasium.Env[str, str]):
     PASS_TO_PASS tests pass; Terminal-Bench: tests pass; Harbor: the reward file).
 
     ## Episode End
-    `terminated` on `submit`; `truncated` at `max_turns`, at `max_wall_s`, or on an
+    `terminated` on `submit`; `truncated` at `max_turns`, at `max_wall_s` (or the task's own
+    agent time limit, `metadata["agent_timeout_s"]`, when shorter), or on an
     infrastructure failure (`info["infra_error"]`, `info["sandbox_lost"] == "infra"` when the
     sandbox died of it), graded when `grade_on_truncation`. A sandbox that dies while running
     the agent's command (`CommandKilledSandbox`) is the agent's failure: `terminated`, reward 0,
@@ -123,6 +124,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         self.editor: Editor | None = None
         self._chunk = 0
         self._started = 0.0
+        self._wall_s = self.limits.max_wall_s
         self._done = True
         self._imaged: set[str] = set()
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ale-env")
@@ -179,12 +181,15 @@ class ChunkEnv(gymnasium.Env[str, str]):
         self.task, self.sandbox = prepared.task, prepared.sandbox
         self.editor = Editor(self.sandbox, self.task.workdir)
         self._chunk, self._started, self._done = 0, time.monotonic(), False
+        # the task's own agent time limit (Harbor's agent.timeout_sec, max_agent_timeout_sec)
+        task_limit = float(self.task.metadata.get("agent_timeout_s") or float("inf"))
+        self._wall_s = min(self.limits.max_wall_s, task_limit)
         info: dict[str, Any] = {
             "task_id": self.task.id,
             "tools": [TOOL_SCHEMAS[t] for t in self.tools],
             "action_format": self.action_format,
             "format_help": format_help(self.action_format, self.tools),
-            "limits": asdict(self.limits),
+            "limits": {**asdict(self.limits), "max_wall_s": self._wall_s},
             "workdir": self.task.workdir,
             "sandbox_id": self.sandbox.id,
             "metadata": self.task.metadata,
@@ -240,7 +245,9 @@ class ChunkEnv(gymnasium.Env[str, str]):
             info["tool"] = call.name
             if replaying and call.name == "submit":
                 raise EnvError("a replay prefix must not contain submit")
-            outcome = run_tool(call, self.sandbox, self.editor, self.limits.command_timeout_s)
+            left = self._wall_s - (time.monotonic() - self._started)
+            timeout = max(1.0, min(self.limits.command_timeout_s, left))
+            outcome = run_tool(call, self.sandbox, self.editor, timeout)
             observation = outcome.observation
             info.update(
                 exit_code=outcome.exit_code,
@@ -269,7 +276,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         truncated = (
             bool(info["infra_error"])
             or self._chunk >= self.limits.max_turns
-            or (time.monotonic() - self._started >= self.limits.max_wall_s)
+            or (time.monotonic() - self._started >= self._wall_s)
         )
         if truncated and not terminated and not info["infra_error"]:
             info["truncation"] = (

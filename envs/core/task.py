@@ -22,6 +22,8 @@ class Grade:
     `tests` maps test name -> status ("PASSED", "FAILED", ...). `error` is set when grading
     itself failed for infrastructure reasons (then `reward` is 0.0 and the RL side drops the
     trajectory). `report` holds suite-specific fields (SWE-bench's report.json entry).
+    `files` are files the task copied out of the sandbox after the agent phase (Harbor's
+    `artifacts`): {relative path: bytes}, kept in the run folder by the harness.
     """
 
     reward: float
@@ -30,6 +32,7 @@ class Grade:
     log: str = ""
     error: str | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @runtime_checkable

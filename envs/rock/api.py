@@ -37,6 +37,8 @@ class SandboxSpec:
 
     `memory_mb` also caps swap (swap == memory, so no swap beyond it). `network` is `none`
     by default: no interface but loopback. `labels` are added to ours (see `owner_labels`).
+    `user` runs every shell session, except those named in `session_users` ({session name:
+    user}), which run as theirs: a task's agent shell as one user, its grader as another.
     """
 
     image: str = DEFAULT_IMAGE
@@ -48,6 +50,7 @@ class SandboxSpec:
     env: dict[str, str] = field(default_factory=dict)
     workdir: str = "/root"
     user: str = "root"
+    session_users: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     ttl_s: float = 3600.0
     output_limit: int = DEFAULT_OUTPUT_LIMIT

@@ -98,7 +98,10 @@ def engine_error(exc: Exception, what: str) -> SandboxError:
 class DockerExecTransport:
     """`ShellTransport` over a `docker exec` stdin/stdout socket (multiplexed frames)."""
 
-    def __init__(self, api: Any, container_id: str, spec: SandboxSpec) -> None:
+    def __init__(
+        self, api: Any, container_id: str, spec: SandboxSpec, user: str | None = None
+    ) -> None:
+        user = user or spec.user
         self._api = api
         self._exec_id = api.exec_create(
             container_id,
@@ -109,7 +112,7 @@ class DockerExecTransport:
             tty=False,
             environment=spec.env,
             workdir=spec.workdir,
-            user="0:0" if spec.user == "root" else spec.user,  # no passwd lookup for root
+            user="0:0" if user == "root" else user,  # no passwd lookup for root
         )["Id"]
         self._sock: socket.socket = api.exec_start(self._exec_id, socket=True)._sock
         self._sock.setblocking(True)
@@ -321,7 +324,12 @@ class DockerSandbox:
         self._require_open()
         if name not in self._sessions:
             self._sessions[name] = ShellSession(
-                lambda: DockerExecTransport(client().api, self._container.id, self._spec),
+                lambda: DockerExecTransport(
+                    client().api,
+                    self._container.id,
+                    self._spec,
+                    self._spec.session_users.get(name),
+                ),
                 workdir=self._spec.workdir,
                 output_limit=self._spec.output_limit,
                 describe=lambda: f"docker sandbox {self.id}",

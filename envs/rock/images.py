@@ -14,6 +14,7 @@ network access trusts what the host trusts.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from envs.rock.api import DEFAULT_IMAGE
 from envs.rock.errors import BackendUnavailable, ImageNotFound, SandboxError
@@ -223,10 +225,22 @@ def build_base(
     return recipe.tag
 
 
+def map_image(image: str, from_map: dict[str, str]) -> str | None:
+    """`image` through `from_map`: an exact name, else the longest matching glob
+    (`python:3.13*`), else `*`; None when nothing matches."""
+    if image in from_map:
+        return from_map[image]
+    globs = sorted((k for k in from_map if k != "*" and any(c in k for c in "*?[")), key=len)
+    for pattern in reversed(globs):
+        if fnmatch.fnmatchcase(image, pattern):
+            return from_map[pattern]
+    return from_map.get("*")
+
+
 def rewrite_from(
     dockerfile: str, from_map: dict[str, str], default: str | None = None
 ) -> tuple[str, dict[str, str]]:
-    """Rewrite `FROM` images through `from_map` (exact name, or `*` for any).
+    """Rewrite `FROM` images through `from_map` (exact name, glob, or `*` for any).
 
     Returns the new text and {original: replacement} of what changed, for task metadata.
     Stage names (`FROM x AS build` then `FROM build`) are left alone.
@@ -240,7 +254,7 @@ def rewrite_from(
         if image in stages or image.lower() == "scratch":
             new = image
         else:
-            new = from_map.get(image) or from_map.get("*") or default or image
+            new = map_image(image, from_map) or default or image
         if alias:
             stages.add(alias.group(1))
         if new != image:
@@ -263,16 +277,78 @@ def external_bases(dockerfile: str) -> list[str]:
     return bases
 
 
+#: Where an injected CA bundle and apt's config for it live in a build (not in the task's files).
+BUILD_CA_PATH = "/usr/local/share/ale-build/ca-bundle.pem"
+BUILD_APT_CONF = "/usr/local/share/ale-build/apt.conf"
+#: Variables each build stage gets as `ARG`s (so `RUN` sees them; the image's ENV does not).
+BUILD_CA_VARS = (
+    "SSL_CERT_FILE",
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+    "UV_NATIVE_TLS",
+)
+_SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+
+
+def build_ca_bundle(ca_bundle: Path) -> str:
+    """The PEM text to trust in builds: this host's system store plus `ca_bundle`, deduplicated
+    (a bundle named by SSL_CERT_FILE replaces the default store, so it must be complete)."""
+    pems: list[str] = []
+    for source in [*(Path(p) for p in _SYSTEM_BUNDLES), ca_bundle]:
+        if source.is_file():
+            pems += [p for p in _PEM.findall(source.read_text(errors="replace")) if p not in pems]
+    if not _PEM.search(ca_bundle.read_text(errors="replace")):
+        raise SandboxError(f"no PEM certificate in the CA bundle {ca_bundle}")
+    return "\n".join(pems) + "\n"
+
+
+def inject_build_ca(dockerfile: str, context: Path, ca_bundle: Path) -> str:
+    """Make every stage's `RUN` trust `ca_bundle` (pip, curl, requests, apt over https).
+
+    The bundle is written into the staged build context (a copy: the task's folder is never
+    touched) and copied in right after each `FROM`; the variables that point clients at it are
+    build `ARG`s, so they do not stay in the image's environment.
+    """
+    folder = context / ".ale-build"
+    folder.mkdir(exist_ok=True)
+    (folder / "ca-bundle.pem").write_text(build_ca_bundle(ca_bundle))
+    (folder / "apt.conf").write_text(f'Acquire::https::CAInfo "{BUILD_CA_PATH}";\n')
+    args = " ".join(
+        f"{v}={BUILD_CA_PATH}" if v != "UV_NATIVE_TLS" else f"{v}=1" for v in BUILD_CA_VARS
+    )
+    inject = (
+        f"COPY .ale-build/ {os.path.dirname(BUILD_CA_PATH)}/\n"
+        f"ARG {args} APT_CONFIG={BUILD_APT_CONF}\n"
+    )
+
+    def add(m: re.Match[str]) -> str:
+        if m.group(2).lower() == "scratch":
+            return m.group(0)
+        return m.group(0) + "\n" + inject.rstrip("\n")
+
+    return _FROM.sub(add, dockerfile)
+
+
 def build_task_image(
     context: Path,
     tag: str,
     dockerfile: str = "Dockerfile",
     from_map: dict[str, str] | None = None,
     force: bool = False,
+    network: bool = False,
+    ca_bundle: Path | None = None,
+    build_args: dict[str, str] | None = None,
+    timeout_s: float | None = None,
 ) -> dict[str, str]:
-    """Build a task's Dockerfile offline (`--network none`), FROM lines mapped to local images.
+    """Build a task's Dockerfile, FROM lines mapped to local images (never pulled).
 
-    Cached by tag plus a hash of the build context. Returns the FROM substitutions made.
+    Offline (`--network none`) unless `network`; with `network` and a `ca_bundle`, the bundle
+    is injected into the build (`inject_build_ca`) so `apt-get` / `pip` behind a TLS-inspecting
+    proxy work. Cached by tag plus a hash of the build context, the Dockerfile as built and
+    these options. Returns the FROM substitutions made.
     """
     import docker.errors
 
@@ -281,13 +357,17 @@ def build_task_image(
     text, changed = rewrite_from(
         (context / dockerfile).read_text(), from_map or {"*": DEFAULT_IMAGE}
     )
+    bases = external_bases(text)
+    if network and ca_bundle is not None:
+        text = inject_build_ca(text, context, ca_bundle)
     digest = hashlib.sha256(text.encode())
+    digest.update(json.dumps([network, sorted((build_args or {}).items())]).encode())
     for f in sorted(p for p in context.rglob("*") if p.is_file()):
         digest.update(str(f.relative_to(context)).encode() + f.read_bytes())
     key = digest.hexdigest()[:16]
     if not force and _image_recipe(tag) == key:
         return changed
-    for base in external_bases(text):  # a missing base would make the engine try a registry
+    for base in bases:  # a missing base would make the engine try a registry
         if _image_recipe(base) is None:
             raise ImageNotFound(
                 f"{base!r} (FROM of {context}) is not on this engine: run "
@@ -298,18 +378,39 @@ def build_task_image(
     ) as tmp:
         tmp.write(text)
     try:
-        client().images.build(
+        api = client() if timeout_s is None else _client_with_timeout(timeout_s)
+        api.images.build(
             path=str(context),
             dockerfile=os.path.basename(tmp.name),
             tag=tag,
-            network_mode="none",
+            network_mode=None if network else "none",
+            buildargs=dict(build_args or {}),
             labels={RECIPE_LABEL: key},
             rm=True,
             forcerm=True,
+            pull=False,
         )
     except docker.errors.BuildError as exc:
         log = "".join(str(x.get("stream", x.get("error", ""))) for x in exc.build_log)[-3000:]
-        raise SandboxError(f"building {tag} from {context} failed:\n{log}") from exc
+        hint = (
+            ""
+            if network
+            else " (built without network: a step that downloads needs --build-network)"
+        )
+        raise SandboxError(f"building {tag} from {context} failed{hint}:\n{log}") from exc
+    except Exception as exc:  # the engine's read timeout: the build ran past timeout_s
+        if "timed out" not in str(exc).lower():
+            raise
+        raise SandboxError(
+            f"building {tag} from {context} took longer than {timeout_s:g} s "
+            "([environment] build_timeout_sec)"
+        ) from exc
     finally:
         os.unlink(tmp.name)
     return changed
+
+
+def _client_with_timeout(timeout_s: float) -> Any:
+    import docker
+
+    return docker.from_env(timeout=int(max(timeout_s, 1)))

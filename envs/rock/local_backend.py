@@ -241,10 +241,10 @@ class LocalSandbox:
         teardown(self._layout, self._proc, sessions)
 
     # -- commands ------------------------------------------------------------------------
-    def _connect(self) -> PipeTransport:
+    def _connect(self, user_name: str | None = None) -> PipeTransport:
         if not self.alive():
             raise SandboxDead(self._dead_message())
-        user, home = user_prefix(self._spec.user, self._passwd())
+        user, home = user_prefix(user_name or self._spec.user, self._passwd())
         env = {**IMAGE_ENV, "HOME": home, "HOSTNAME": self.id, **self._spec.env}
         argv = shell_argv(self._layout, self._cgroup, self._init_pid, self._init_start, env, user)
         return SessionTransport(argv, env=HOST_ENV, shell_depth=1)
@@ -285,8 +285,9 @@ class LocalSandbox:
         if self._closed:
             raise SandboxDead(f"sandbox {self.id} is closed; create a new one")
         if name not in self._sessions:
+            user = self._spec.session_users.get(name)
             self._sessions[name] = ShellSession(
-                self._connect,
+                lambda: self._connect(user),
                 workdir=self._spec.workdir,
                 output_limit=self._spec.output_limit,
                 describe=lambda: f"local sandbox {self.id}",

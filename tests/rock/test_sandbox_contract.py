@@ -178,3 +178,14 @@ def test_labels_close_idempotent_and_dead_after_close(make_sandbox: object) -> N
     assert not sb.alive()
     with pytest.raises(SandboxDead):
         sb.run("true")
+
+
+def test_session_users_run_named_sessions_as_their_users(make_sandbox: object) -> None:
+    """`spec.user` for every session but those in `session_users` (Harbor's agent.user and
+    verifier.user): each session is its own user, and a non-root one cannot write root's files."""
+    sb = make_sandbox(user="nobody", session_users={"grader": "root", "agent2": "nobody"})  # type: ignore[operator]
+    assert sb.run("id -un", timeout=30).output.strip() == "nobody"
+    assert sb.run("id -un", timeout=30, session="grader").output.strip() == "root"
+    assert sb.run("id -un", timeout=30, session="agent2").output.strip() == "nobody"
+    assert sb.run("touch /etc/ale-probe", timeout=30).exit_code != 0
+    assert sb.run("touch /etc/ale-probe && echo ok", timeout=30, session="grader").ok

@@ -5,14 +5,16 @@
     task = tb_mini().load("sokoban-solver")      # a `envs.core.task.Task`
     task.metadata["from_substitutions"]           # {"python:3.13-slim-bookworm": "ale-base:bookworm"}
 
-Modules: `config` (parse and validate task files), `image` (offline builds, FROM map),
-`parsers` (test-log parsers), `task` (`TerminalBenchTask`, `HarborTask`: grading, oracle),
-`suite` (folder suites, `tb_mini`).
+Modules: `spec` / `harbor_spec` / `tb_spec` (the published task files, typed; unknown keys
+warn), `compose` (docker-compose.yaml), `config` (one `TaskConfig` from either format),
+`image` (builds, FROM map, stand-ins), `services` (compose sidecars), `artifacts`
+(healthcheck, artifacts), `parsers` (Terminal-Bench's test-log parsers), `task`
+(`TerminalBenchTask`, `HarborTask`: users, grading, oracle), `suite` (folder suites, `tb_mini`).
 """
 
 from envs.suites.terminal_bench.config import TaskConfig, detect_format, load_task_config
 from envs.suites.terminal_bench.image import DEFAULT_BASE_MAP
-from envs.suites.terminal_bench.parsers import parse_pytest
+from envs.suites.terminal_bench.parsers import PARSERS, parse_pytest
 from envs.suites.terminal_bench.suite import (
     TB_MINI_TASKS,
     HarborSuite,
@@ -24,6 +26,7 @@ from envs.suites.terminal_bench.task import FolderTask, HarborTask, TerminalBenc
 
 __all__ = [
     "DEFAULT_BASE_MAP",
+    "PARSERS",
     "TB_MINI_TASKS",
     "FolderTask",
     "HarborSuite",

@@ -1,24 +1,25 @@
-"""Task folder parsing: Terminal-Bench `task.yaml` and Harbor `task.toml` into typed configs.
+"""Task folder parsing: Terminal-Bench `task.yaml` and Harbor `task.toml` into one `TaskConfig`.
 
 Pure functions, no sandbox: a broken folder raises `TaskError` naming the file, the key and
 the fix. Two layouts are recognised (paths relative to the task folder):
 
-    Terminal-Bench                      Harbor (Terminal Bench Pro)
+    Terminal-Bench                      Harbor (Terminal-Bench 2, Terminal Bench Pro)
     task.yaml                           task.toml
     Dockerfile (build context: .)       instruction.md
-    run-tests.sh                        environment/Dockerfile (build context: environment/)
+    docker-compose.yaml (optional)      environment/Dockerfile or [environment] docker_image
+    run-tests.sh                        environment/docker-compose.yaml (optional)
     tests/                              tests/test.sh (writes /logs/verifier/reward.{txt,json})
     solution.sh or solution.yaml        solution/solve.sh
 
-Unknown keys fail in `strict` mode (the default) with a "did you mean" hint, so a typo such as
-`max_agent_timout_sec` cannot silently fall back to a default.
+Forward compatible: a key this version does not know is a warning (`TaskConfig.warnings`,
+shown in the run's log and report); `strict=True` makes it an error. A key we know but cannot
+honour (Windows, GPUs, MCP servers, multi-step tasks, ...) is a `TaskError` with the reason.
 """
 
 from __future__ import annotations
 
-import difflib
+import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,11 @@ from typing import Any, Literal
 import yaml
 
 from envs.core.errors import TaskError
+from envs.suites.terminal_bench import harbor_spec, spec
+from envs.suites.terminal_bench.compose import ComposeFile, load_compose
+from envs.suites.terminal_bench.harbor_spec import Artifact, CollectHook, Healthcheck
 from envs.suites.terminal_bench.parsers import PARSERS
+from envs.suites.terminal_bench.tb_spec import TerminalBenchTaskFile
 
 try:
     import tomllib
@@ -35,82 +40,54 @@ except ModuleNotFoundError:  # Python 3.10
 
 TaskFormat = Literal["terminal-bench", "harbor"]
 FORMAT_FILES: dict[str, str] = {"terminal-bench": "task.yaml", "harbor": "task.toml"}
-DEFAULT_WORKDIR = "/app"
-
-#: task.yaml keys across Terminal-Bench versions (instruction, or the older `descriptions`).
-TB_KEYS = frozenset(
-    {
-        "instruction",
-        "descriptions",
-        "author_name",
-        "author_email",
-        "difficulty",
-        "category",
-        "tags",
-        "parser_name",
-        "max_agent_timeout_sec",
-        "max_test_timeout_sec",
-        "run_tests_in_same_shell",
-        "disable_asciinema",
-        "estimated_duration_sec",
-        "expert_time_estimate_min",
-        "junior_time_estimate_min",
-        "test_scripts",
-        "env_name",
-    }
-)
-#: Harbor task.toml tables and their known keys (`metadata` is free-form).
-HARBOR_TABLES: dict[str, frozenset[str] | None] = {
-    "version": None,
-    "source": None,
-    "metadata": None,
-    "verifier": frozenset({"timeout_sec", "env"}),
-    "agent": frozenset({"timeout_sec"}),
-    "environment": frozenset(
-        {
-            "build_timeout_sec",
-            "docker_image",
-            "cpus",
-            "memory",
-            "memory_mb",
-            "storage",
-            "storage_mb",
-            "gpus",
-            "gpu_types",
-            "allow_internet",
-            "env",
-        }
-    ),
-    "solution": frozenset({"env"}),
-}
+COMPOSE_FILES = ("docker-compose.yaml", "docker-compose.yml")
 _WORKDIR = re.compile(r"^\s*WORKDIR\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _FROM_LINE = re.compile(r"^\s*FROM\s", re.IGNORECASE | re.MULTILINE)
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
+_TEMPLATE = re.compile(r"\$\{([^}:]+)(?::-(.*))?\}")
 
 
 @dataclass(frozen=True)
 class TaskConfig:
     """What the suite needs from a task folder, whatever its format.
 
-    Times in seconds, memory in MiB. `dockerfile` is relative to `context`; `hidden` are the
-    names at the top of `context` that must stay out of the image build (tests, solution).
+    Times in seconds, sizes in MiB. `dockerfile` is relative to `context` (None: the task
+    names only a prebuilt `docker_image`); `hidden` are the names at the top of `context` that
+    must stay out of the image build (tests, solution). `workdir` None means the image's own
+    WORKDIR; `agent_user` / `verifier_user` None mean the image's USER (Harbor's defaults).
+    `network` is Harbor's network mode (`no-network`, `public`, `allowlist`), reported for the
+    sandbox's network policy; `env` is applied to every command in the sandbox.
     """
 
     format: TaskFormat
     path: Path
     instruction: str
     context: Path
-    dockerfile: str
-    workdir: str
+    dockerfile: str | None
+    workdir: str | None
     agent_timeout_s: float
     test_timeout_s: float
     parser_name: str = "pytest"
     run_tests_in_same_shell: bool = False
     cpus: float = 1.0
     memory_mb: int = 2048
-    allow_internet: bool = False
+    storage_mb: int | None = None
+    network: str = "no-network"
+    allowed_hosts: tuple[str, ...] = ()
+    agent_user: str | None = None
+    verifier_user: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
     verifier_env: dict[str, str] = field(default_factory=dict)
+    solution_env: dict[str, str] = field(default_factory=dict)
+    docker_image: str | None = None
+    build_timeout_s: float = 600.0
+    healthcheck: Healthcheck | None = None
+    artifacts: tuple[Artifact, ...] = ()
+    collect: tuple[CollectHook, ...] = ()
+    compose: ComposeFile | None = None
+    disable_asciinema: bool = False
     hidden: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -123,7 +100,14 @@ class TaskConfig:
 
     @property
     def dockerfile_text(self) -> str:
+        """The Dockerfile, or `FROM <docker_image>` for a task that names only a prebuilt image."""
+        if self.dockerfile is None:
+            return f"FROM {self.docker_image}\n"
         return (self.context / self.dockerfile).read_text(encoding="utf-8")
+
+    @property
+    def allow_internet(self) -> bool:
+        return self.network != "no-network"
 
 
 def detect_format(path: Path) -> TaskFormat:
@@ -140,8 +124,8 @@ def detect_format(path: Path) -> TaskFormat:
     )
 
 
-def load_task_config(path: Path, strict: bool = True) -> TaskConfig:
-    """Parse the task folder at `path` (either format)."""
+def load_task_config(path: Path, strict: bool = False) -> TaskConfig:
+    """Parse the task folder at `path` (either format); `strict` makes unknown keys errors."""
     fmt = detect_format(path)
     return (
         load_terminal_bench(path, strict) if fmt == "terminal-bench" else load_harbor(path, strict)
@@ -149,33 +133,6 @@ def load_task_config(path: Path, strict: bool = True) -> TaskConfig:
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _unknown_keys(where: str, keys: Mapping[str, Any], known: frozenset[str] | set[str]) -> None:
-    for key in keys:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), sorted(known), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise TaskError(
-                f"{where}: unknown key {key!r}.{hint} Known keys: {', '.join(sorted(known))} "
-                "(pass strict=False to ignore unknown keys)"
-            )
-
-
-def _number(where: str, key: str, value: Any, default: float) -> float:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise TaskError(f"{where}: {key} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
-def _flag(where: str, key: str, value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise TaskError(f"{where}: {key} must be true or false, got {value!r}")
-    return value
-
-
 def _require_files(path: Path, names: tuple[str, ...], fmt: str) -> None:
     for name in names:
         target = path / name
@@ -188,41 +145,60 @@ def _require_files(path: Path, names: tuple[str, ...], fmt: str) -> None:
             )
 
 
-def _workdir(dockerfile: Path) -> str:
-    """The last `WORKDIR` of the Dockerfile (relative ones resolved), else `/app`."""
+def dockerfile_workdir(dockerfile: Path) -> str | None:
+    """The last `WORKDIR` of the Dockerfile (relative ones resolved), None if it sets none."""
     text = dockerfile.read_text(encoding="utf-8")
     if not _FROM_LINE.search(text):
         raise TaskError(f"{dockerfile}: no FROM line; the Dockerfile must start from an image")
-    current = "/"
-    found = False
+    current: str | None = None
     for m in _WORKDIR.finditer(text):
         value = m.group(1).strip("\"'")
-        current = value if value.startswith("/") else f"{current.rstrip('/')}/{value}"
-        found = True
-    return current if found else DEFAULT_WORKDIR
+        base = current or "/"
+        current = value if value.startswith("/") else f"{base.rstrip('/')}/{value}"
+    return current
 
 
-def _memory_mb(where: str, env: Mapping[str, Any]) -> int:
-    if "memory_mb" in env:
-        value = env["memory_mb"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise TaskError(
-                f"{where}: environment.memory_mb must be a positive number, got {value!r}"
-            )
-        return int(value)
-    if "memory" in env:
-        m = _MEMORY.match(str(env["memory"]))
+def size_mb(where: str, key: str, value: str) -> int:
+    """'4G' / '512M' / '1024K' as MiB (Harbor's legacy `memory` / `storage` strings)."""
+    m = _SIZE.match(str(value))
+    if not m:
+        raise TaskError(f"{where}: {key} {value!r} is not a size like '2G' or '512M'")
+    scale = {"": 1 / 2**20, "K": 1 / 1024, "M": 1, "G": 1024, "T": 2**20}[m.group(2).upper()]
+    return max(1, int(float(m.group(1)) * scale))
+
+
+def resolve_env(where: str, table: str, env: dict[str, str]) -> dict[str, str]:
+    """Harbor's `${VAR}` / `${VAR:-default}` values read from this host's environment."""
+    out = {}
+    for key, value in env.items():
+        m = _TEMPLATE.fullmatch(value)
         if not m:
+            out[key] = value
+        elif m.group(1) in os.environ:
+            out[key] = os.environ[m.group(1)]
+        elif m.group(2) is not None:
+            out[key] = m.group(2)
+        else:
             raise TaskError(
-                f"{where}: environment.memory {env['memory']!r} is not a size like '2G' or '512M'"
+                f"{where}: [{table}] {key} = {value!r} needs ${m.group(1)}, which is not set "
+                f"on this host: export {m.group(1)}=... before the run"
             )
-        scale = {"": 1 / 2**20, "K": 1 / 1024, "M": 1, "G": 1024, "T": 2**20}[m.group(2).upper()]
-        return max(1, int(float(m.group(1)) * scale))
-    return 2048
+    return out
+
+
+def _user(value: str | int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _compose(path: Path, where_dir: Path, fmt: str) -> ComposeFile | None:
+    for name in COMPOSE_FILES:
+        if (where_dir / name).is_file():
+            return load_compose(where_dir / name, fmt)
+    return None
 
 
 # -- Terminal-Bench --------------------------------------------------------------------------
-def load_terminal_bench(path: Path, strict: bool = True) -> TaskConfig:
+def load_terminal_bench(path: Path, strict: bool = False) -> TaskConfig:
     """Parse a Terminal-Bench task folder (`task.yaml`, `Dockerfile`, `run-tests.sh`, `tests/`)."""
     where = str(path / "task.yaml")
     try:
@@ -241,73 +217,75 @@ def load_terminal_bench(path: Path, strict: bool = True) -> TaskConfig:
             f"{where}: expected a mapping of keys (instruction:, parser_name:, ...), "
             f"got {type(raw).__name__}"
         )
-    if strict:
-        _unknown_keys(where, raw, TB_KEYS)
-    instruction = raw.get("instruction")
-    if instruction is None and isinstance(raw.get("descriptions"), list):  # Terminal-Bench < 0.2
-        base = [d for d in raw["descriptions"] if isinstance(d, dict) and d.get("key") == "base"]
-        instruction = (
-            (base or raw["descriptions"])[0].get("description") if raw["descriptions"] else None
-        )
+    task: TerminalBenchTaskFile = spec.validate(TerminalBenchTaskFile, raw, where)
+    warnings = spec.check_unknown(task, where, strict)
+    instruction = task.statement()
     if not isinstance(instruction, str) or not instruction.strip():
         raise TaskError(
             f"{where}: `instruction` is missing or empty; it is the task statement shown "
             "to the agent (a non-empty string)"
         )
-    parser = raw.get("parser_name", "pytest")
-    if parser not in PARSERS:
+    if task.parser_name not in PARSERS:
         raise TaskError(
-            f"{where}: parser_name {parser!r} is not supported; supported: "
-            f"{', '.join(sorted(PARSERS))} (run-tests.sh must print pytest's `-rA` summary)"
+            f"{where}: parser_name {task.parser_name!r} is not supported; supported: "
+            f"{', '.join(sorted(PARSERS))} (Terminal-Bench's parsers)"
         )
-    _require_files(path, ("Dockerfile", "run-tests.sh", "tests/"), "Terminal-Bench")
-    tags = raw.get("tags") or []
-    if not isinstance(tags, list):
-        raise TaskError(f"{where}: tags must be a list of strings, got {tags!r}")
+    _require_files(path, ("run-tests.sh", "tests/"), "Terminal-Bench")
+    compose = _compose(path, path, "terminal-bench")
+    context, dockerfile = path, "Dockerfile"
+    if compose is not None:
+        context = compose.main.build_context or path
+        dockerfile = compose.main.dockerfile or "Dockerfile"
+    if not (context / dockerfile).is_file():
+        raise TaskError(f"{path}: the Terminal-Bench format needs {context / dockerfile}")
+    workdir = dockerfile_workdir(context / dockerfile)
+    env: dict[str, str] = {}
+    if compose is not None:
+        workdir = compose.main.working_dir or workdir
+        env = dict(compose.main.environment)
     meta = {
-        k: raw[k]
-        for k in (
+        k: v
+        for k, v in task.model_dump(exclude_none=True).items()
+        if k
+        in (
             "author_name",
             "author_email",
             "difficulty",
             "category",
+            "estimated_duration_sec",
             "expert_time_estimate_min",
             "junior_time_estimate_min",
         )
-        if k in raw
     }
     return TaskConfig(
         format="terminal-bench",
         path=path,
         instruction=instruction.strip(),
-        context=path,
-        dockerfile="Dockerfile",
-        workdir=_workdir(path / "Dockerfile"),
-        agent_timeout_s=_number(
-            where, "max_agent_timeout_sec", raw.get("max_agent_timeout_sec"), 360.0
-        ),
-        test_timeout_s=_number(
-            where, "max_test_timeout_sec", raw.get("max_test_timeout_sec"), 60.0
-        ),
-        parser_name=str(parser),
-        run_tests_in_same_shell=_flag(
-            where, "run_tests_in_same_shell", raw.get("run_tests_in_same_shell"), False
-        ),
+        context=context,
+        dockerfile=dockerfile,
+        workdir=workdir,
+        agent_timeout_s=task.max_agent_timeout_sec,
+        test_timeout_s=task.max_test_timeout_sec,
+        parser_name=task.parser_name,
+        run_tests_in_same_shell=task.run_tests_in_same_shell,
+        env=env,
+        compose=compose,
+        disable_asciinema=task.disable_asciinema,
         hidden=(
             "tests",
             "solution.sh",
             "solution.yaml",
             "run-tests.sh",
             "task.yaml",
-            "docker-compose.yaml",
-            "docker-compose.yml",
+            *COMPOSE_FILES,
         ),
-        metadata={**meta, "tags": [str(t) for t in tags]},
+        warnings=warnings + (compose.warnings if compose else ()),
+        metadata={**meta, "tags": [str(t) for t in task.tags]},
     )
 
 
 # -- Harbor ------------------------------------------------------------------------------------
-def load_harbor(path: Path, strict: bool = True) -> TaskConfig:
+def load_harbor(path: Path, strict: bool = False) -> TaskConfig:
     """Parse a Harbor task folder (`task.toml`, `instruction.md`, `environment/`, `tests/test.sh`)."""
     where = str(path / "task.toml")
     try:
@@ -319,50 +297,87 @@ def load_harbor(path: Path, strict: bool = True) -> TaskConfig:
             f"{where}: invalid TOML ({exc}); fix the syntax (strings need quotes, "
             "tables are [verifier], [agent], [environment])"
         ) from exc
-    if strict:
-        _unknown_keys(where, raw, set(HARBOR_TABLES))
-    tables: dict[str, dict[str, Any]] = {}
-    for table in ("metadata", "verifier", "agent", "environment", "solution"):
-        value = raw.get(table, {})
-        if not isinstance(value, dict):
-            raise TaskError(f"{where}: `{table}` must be a table ([{table}]), got {value!r}")
-        known = HARBOR_TABLES[table]
-        if strict and known is not None:
-            _unknown_keys(f"{where} [{table}]", value, known)
-        tables[table] = value
-    _require_files(path, ("instruction.md", "environment/Dockerfile", "tests/test.sh"), "Harbor")
+    for table in ("metadata", "verifier", "agent", "environment", "solution", "task"):
+        if table in raw and not isinstance(raw[table], dict):
+            raise TaskError(f"{where}: `{table}` must be a table ([{table}]), got {raw[table]!r}")
+    task: harbor_spec.HarborTaskFile = spec.validate(harbor_spec.HarborTaskFile, raw, where)
+    warnings = spec.check_unknown(task, where, strict)
+    env_dir = path / "environment"
+    compose = _compose(path, env_dir, "harbor")
+    refused = harbor_spec.refusals(task, compose is not None)
+    if refused:
+        raise TaskError(f"{where}: cannot run here: {'; '.join(refused)}")
+    e = task.environment
+    has_dockerfile = (env_dir / "Dockerfile").is_file()
+    if not has_dockerfile and e.docker_image is None:
+        raise TaskError(
+            f"{path}: the Harbor format needs environment/Dockerfile or "
+            "[environment] docker_image (neither is there)"
+        )
+    _require_files(path, ("instruction.md", "tests/test.sh"), "Harbor")
     instruction = (path / "instruction.md").read_text(encoding="utf-8").strip()
     if not instruction:
         raise TaskError(
             f"{path / 'instruction.md'}: empty; it is the task statement shown to the agent"
         )
-    env = tables["environment"]
-    cpus = env.get("cpus", 1)
-    if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
-        raise TaskError(f"{where}: environment.cpus must be a positive number, got {cpus!r}")
-    verifier_env = tables["verifier"].get("env", {})
-    if not isinstance(verifier_env, dict):
-        raise TaskError(f"{where}: verifier.env must be a table of strings, got {verifier_env!r}")
-    meta = dict(tables["metadata"])
+    for key in ("cpus", "memory_mb", "storage_mb", "build_timeout_sec"):
+        value = getattr(e, key)
+        if value is not None and value <= 0:
+            raise TaskError(f"{where}: environment.{key} must be a positive number, got {value!r}")
+    for table, value in (
+        ("agent", task.agent.timeout_sec),
+        ("verifier", task.verifier.timeout_sec),
+    ):
+        if value is not None and value <= 0:
+            raise TaskError(
+                f"{where}: {table}.timeout_sec must be a positive number of seconds, got {value!r}"
+            )
+    memory = e.memory_mb or (size_mb(where, "environment.memory", e.memory) if e.memory else 2048)
+    storage = e.storage_mb or (
+        size_mb(where, "environment.storage", e.storage) if e.storage else None
+    )
+    meta: dict[str, Any] = dict(task.metadata)
     meta.setdefault("tags", [])
-    if "version" in raw:
-        meta["harbor_version"] = str(raw["version"])
+    meta["harbor_schema_version"] = task.schema_version
+    if task.task is not None:
+        meta["task"] = task.task.model_dump(exclude_none=True)
+    if task.source is not None:
+        meta["source"] = task.source
+    if e.skills_dir is not None:
+        meta["skills_dir"] = e.skills_dir
+    if e.gpu_types:
+        meta["gpu_types"] = list(e.gpu_types)
+    workdir = e.workdir or (dockerfile_workdir(env_dir / "Dockerfile") if has_dockerfile else None)
+    if compose is not None:
+        workdir = e.workdir or compose.main.working_dir or workdir
     return TaskConfig(
         format="harbor",
         path=path,
         instruction=instruction,
-        context=path / "environment",
-        dockerfile="Dockerfile",
-        workdir=_workdir(path / "environment" / "Dockerfile"),
-        agent_timeout_s=_number(
-            where, "agent.timeout_sec", tables["agent"].get("timeout_sec"), 600.0
-        ),
-        test_timeout_s=_number(
-            where, "verifier.timeout_sec", tables["verifier"].get("timeout_sec"), 600.0
-        ),
-        cpus=float(cpus),
-        memory_mb=_memory_mb(where, env),
-        allow_internet=_flag(where, "environment.allow_internet", env.get("allow_internet"), False),
-        verifier_env={str(k): str(v) for k, v in verifier_env.items()},
+        context=env_dir,
+        dockerfile="Dockerfile" if has_dockerfile else None,
+        workdir=workdir,
+        agent_timeout_s=task.agent.timeout_sec or 600.0,
+        test_timeout_s=task.verifier.timeout_sec,
+        cpus=float(e.cpus or 1),
+        memory_mb=int(memory),
+        storage_mb=storage,
+        network=e.network,
+        allowed_hosts=tuple(e.allowed_hosts or ()),
+        agent_user=_user(task.agent.user),
+        verifier_user=_user(task.verifier.user),
+        env={
+            **(compose.main.environment if compose else {}),
+            **resolve_env(where, "environment.env", e.env),
+        },
+        verifier_env=resolve_env(where, "verifier.env", task.verifier.env),
+        solution_env=resolve_env(where, "solution.env", task.solution.env),
+        docker_image=e.docker_image,
+        build_timeout_s=e.build_timeout_sec,
+        healthcheck=e.healthcheck,
+        artifacts=tuple(task.artifact_entries()),
+        collect=tuple(task.verifier.collect),
+        compose=compose,
+        warnings=warnings + (compose.warnings if compose else ()),
         metadata=meta,
     )

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from envs.core.errors import TaskError, unknown_id_message
+from envs.rock import DEFAULT_IMAGE
+from envs.rock.standins import STANDIN_MAP, STANDINS
 from envs.suites.terminal_bench.config import (
     FORMAT_FILES,
     TaskFormat,
@@ -34,10 +36,13 @@ def _is_task(folder: Path, formats: tuple[TaskFormat, ...]) -> bool:
 class TaskFolderSuite:
     """Task folders of the formats in `formats` (both by default).
 
-    `base_image_map` rewrites Dockerfile `FROM` images to local ones: exact names, or `*` for
-    any (default `{"*": "ale-base:bookworm"}`, merged under the user's map; `{"*": ""}` turns
-    the wildcard off). The substitutions are in each task's `metadata["from_substitutions"]`.
-    `strict=False` ignores unknown keys in task files. `memory_mb` / `cpus` override the tasks'.
+    `base_image_map` rewrites Dockerfile `FROM` images to local ones: exact names, globs
+    (`python:3.13*`) or `*` for any, merged over the default map of stand-ins (see `image.py`;
+    an empty value removes a key). The substitutions are in each task's
+    `metadata["from_substitutions"]`. Unknown keys in task files are warnings
+    (`metadata["warnings"]`) unless `strict=True`. `memory_mb` / `cpus` override the tasks';
+    `build_network=False` builds images offline; `ca_bundle` is trusted by the builds
+    (default: `$ALE_EXTRA_CA_BUNDLE`, `$PIP_CERT`, `$SSL_CERT_FILE`).
     """
 
     formats: tuple[TaskFormat, ...] = ("terminal-bench", "harbor")
@@ -49,11 +54,13 @@ class TaskFolderSuite:
         base_image_map: dict[str, str] | None = None,
         *,
         name: str | None = None,
-        strict: bool = True,
+        strict: bool = False,
         image_prefix: str = "ale-tb",
         memory_mb: int | None = None,
         cpus: float | None = None,
         order: list[str] | None = None,
+        build_network: bool = True,
+        ca_bundle: str | Path | None = None,
     ) -> None:
         root = Path(path).expanduser().resolve()
         self.root = root
@@ -62,6 +69,8 @@ class TaskFolderSuite:
         self.image_prefix = image_prefix
         self.memory_mb = memory_mb
         self.cpus = cpus
+        self.build_network = build_network
+        self.ca_bundle = Path(ca_bundle) if ca_bundle else None
         self._name = name or root.name
         folders = self._discover(root)
         by_id = {f.name: f for f in folders}
@@ -119,6 +128,8 @@ class TaskFolderSuite:
                 image_prefix=self.image_prefix,
                 memory_mb=self.memory_mb,
                 cpus=self.cpus,
+                build_network=self.build_network,
+                ca_bundle=self.ca_bundle,
             )
         return self._tasks[task_id]
 
@@ -141,8 +152,19 @@ class HarborSuite(TaskFolderSuite):
     formats = ("harbor",)
 
 
+#: tb-mini's tasks are written to run on the ALE base image, which its FROM map says (the
+#: stand-ins' globs turned off), except `python:3.11-slim`: its offline stand-in, so that a
+#: Dockerfile's `pip install` works as on the real base.
+TB_MINI_BASE_MAP = {
+    **{pattern: "" for pattern in STANDIN_MAP},
+    "*": DEFAULT_IMAGE,
+    "python:3.11-slim": STANDINS["python:3.11-slim"].tag,
+}
+
+
 def tb_mini(task_ids: list[str] | None = None, **kwargs: Any) -> TaskFolderSuite:
-    """The shipped tb-mini suite: 14 offline tasks, 7 per format, in index.json order."""
+    """The shipped tb-mini suite, in index.json order (`base_image_map` over TB_MINI_BASE_MAP)."""
+    kwargs["base_image_map"] = {**TB_MINI_BASE_MAP, **(kwargs.get("base_image_map") or {})}
     index = TB_MINI_TASKS / "index.json"
     if not index.is_file():
         raise TaskError(f"the tb-mini tasks are missing: {index} (reinstall ale-gym)")

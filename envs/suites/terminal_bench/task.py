@@ -33,13 +33,17 @@ from envs.rock import ExecResult, Sandbox, SandboxError, SandboxFileError, Sandb
 from envs.rock.factory import default_backend
 from envs.rock.images import external_bases
 from envs.suites.terminal_bench import image as images
+from envs.suites.terminal_bench import services
+from envs.suites.terminal_bench.artifacts import collect_artifacts, healthcheck
 from envs.suites.terminal_bench.config import TaskConfig
-from envs.suites.terminal_bench.parsers import PARSERS, parse_pytest, resolved
+from envs.suites.terminal_bench.parsers import PARSERS, PASSING, parse_pytest, resolved
 
 TESTS_DIR = "/tests"
 VERIFIER_DIR = "/logs/verifier"
 GRADE_SESSION = "ale-grader"  # a fresh shell: the agent's exports and aliases do not reach it
 ORACLE_SESSION = "ale-oracle"
+SETUP_SESSION = "ale-setup"  # root: directories, ownership, the tests' unpacking
+HEALTH_SESSION = "ale-health"  # the image's USER, as Harbor runs healthchecks
 TB_LOG = "/logs/tests/test-output.txt"
 LOG_CHARS = 20_000
 FOLD_FILE_BYTES = (
@@ -66,10 +70,16 @@ def _read_tree(folder: Path) -> dict[str, bytes]:
 
 
 class FolderTask:
-    """What both formats share: image, sandbox spec, metadata, oracle runner.
+    """What both formats share: image, sandbox spec, users, metadata, oracle runner.
 
-    `from_map` maps FROM images to local ones (`*` for any); `memory_mb` / `cpus` override the
-    task's own resources (Harbor's [environment]; Terminal-Bench: 2048 MiB, 1 CPU).
+    `from_map` maps FROM images to local ones (exact names, globs, `*` for any); `memory_mb` /
+    `cpus` override the task's own resources (Harbor's [environment]; Terminal-Bench: 2048 MiB,
+    1 CPU). `build_network` lets image builds reach package indexes (see `image.py`).
+
+    Sessions and their users: the agent's shell (`default`) and the oracle's run as the
+    agent's user (Harbor's `agent.user`, else the image's USER); the grader as the verifier's
+    (Harbor's `verifier.user`, else the image's USER; Terminal-Bench: root, as its harness);
+    set-up steps as root.
     """
 
     def __init__(
@@ -79,13 +89,18 @@ class FolderTask:
         image_prefix: str = "ale-tb",
         memory_mb: int | None = None,
         cpus: float | None = None,
+        build_network: bool = True,
+        ca_bundle: Path | None = None,
     ) -> None:
         self.config = config
         self.from_map = images.base_map(from_map)
         self.image = images.image_tag(config, self.from_map, image_prefix)
         self.memory_mb = memory_mb or config.memory_mb
         self.cpus = cpus or config.cpus
+        self.build_network = build_network
+        self.ca_bundle = ca_bundle
         self.substitutions = images.substitutions(config, self.from_map)
+        self._image_config: images.ImageConfig | None = None
 
     # -- Task protocol: facts ---------------------------------------------------------------
     @property
@@ -97,8 +112,29 @@ class FolderTask:
         return self.config.instruction
 
     @property
+    def image_config(self) -> images.ImageConfig:
+        """The built image's USER, WORKDIR and ENV (defaults until the image exists)."""
+        if self._image_config is None:
+            found = images.image_config(self.image)
+            if found is None:
+                return images.ImageConfig()
+            self._image_config = found
+        return self._image_config
+
+    @property
     def workdir(self) -> str:
-        return self.config.workdir
+        """`[environment] workdir` (or compose `working_dir`), else the image's WORKDIR, else /."""
+        return self.config.workdir or self.image_config.workdir or "/"
+
+    @property
+    def agent_user(self) -> str:
+        return self.config.agent_user or self.image_config.user or "root"
+
+    @property
+    def verifier_user(self) -> str:
+        if self.config.format == "terminal-bench":
+            return "root"  # Terminal-Bench opens its test session as root
+        return self.config.verifier_user or self.image_config.user or "root"
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -115,50 +151,90 @@ class FolderTask:
             "parser_name": c.parser_name if c.format == "terminal-bench" else None,
             "run_tests_in_same_shell": c.run_tests_in_same_shell,
             "allow_internet": c.allow_internet,
+            "network": c.network,
+            "allowed_hosts": list(c.allowed_hosts),
+            "agent_user": c.agent_user,
+            "verifier_user": c.verifier_user,
+            "services": [s.name for s in c.compose.sidecars] if c.compose else [],
+            "warnings": list(c.warnings),
         }
 
     # -- Task protocol: sandbox --------------------------------------------------------------
     def sandbox_spec(self) -> SandboxSpec:
         c = self.config
+        agent, verifier = self.agent_user, self.verifier_user
         return SandboxSpec(
             image=self.image,
-            workdir=c.workdir,
+            workdir=self.workdir,
             cpus=self.cpus,
             memory_mb=self.memory_mb,
+            env={**self.image_config.env, **c.env},
+            user=agent,
+            session_users={
+                SETUP_SESSION: "root",
+                ORACLE_SESSION: agent,
+                GRADE_SESSION: verifier,
+                HEALTH_SESSION: self.image_config.user or "root",
+            },
             labels={"ale.task": self.id[:63]},
             ttl_s=max(3600.0, 2 * (c.agent_timeout_s + c.test_timeout_s)),
         )
 
     def ensure_image(self, backend: str) -> None:
-        """Build the task image offline (cached by tag and context hash)."""
+        """Build the task image (and its services' images); cached by tag and context hash."""
         name = default_backend() if backend == "auto" else backend
-        images.ensure_task_image(self.config, self.image, self.from_map, name)
+        if self.config.compose is not None and self.config.compose.sidecars and name != "docker":
+            raise TaskError(
+                f"{self.id}: its docker-compose.yaml runs services "
+                f"({', '.join(s.name for s in self.config.compose.sidecars)}), which need the "
+                "docker backend (--backend docker)"
+            )
+        images.ensure_task_image(
+            self.config,
+            self.image,
+            self.from_map,
+            name,
+            network=self.build_network,
+            ca_bundle=self.ca_bundle,
+        )
+        self._image_config = images.image_config(self.image)
+        services.ensure_images(self, name)
 
     def prepare(self, sandbox: Sandbox) -> None:
-        """Make sure the workdir exists; the image holds everything else."""
-        r = sandbox.run(f"mkdir -p {shlex.quote(self.workdir)} /logs/agent", timeout=60)
+        """As root: the workdir, /logs/agent for the agent's user, the oracle's folder for a
+        non-root agent; then the task's services and its healthcheck."""
+        agent = shlex.quote(self.agent_user)
+        dirs = f"{shlex.quote(self.workdir)} /logs/agent"
+        script = f"mkdir -p {dirs} && chmod 0777 /logs/agent"
+        if self.agent_user not in ("root", "0"):
+            script += f" && mkdir -p {self.oracle_dir} && chown {agent} {self.oracle_dir}"
+        r = sandbox.run(script, timeout=60, session=SETUP_SESSION)
         if not r.ok:
             raise TaskError(f"{self.id}: preparing the sandbox failed: {r.output[-1000:]}")
+        services.start(self, sandbox)
+        if self.config.healthcheck is not None:
+            healthcheck(self.id, self.config.healthcheck, sandbox, HEALTH_SESSION)
 
     # -- oracle ------------------------------------------------------------------------------
+    oracle_dir = "/oracle"
+
     def oracle_actions(self) -> list[str]:
         """The shipped solution as bash commands the agent could have typed."""
         raise NotImplementedError
 
     def apply_oracle(self, sandbox: Sandbox) -> None:
-        """Run `oracle_actions()` in a side shell; `TaskError` if one fails."""
+        """Run `oracle_actions()` in a side shell as the agent's user; like Harbor and
+        Terminal-Bench, whatever the solution's exit code, the tests decide."""
         for command in self.oracle_actions():
-            r = sandbox.run(command, timeout=self.config.agent_timeout_s, session=ORACLE_SESSION)
-            if not r.ok:
-                why = "timed out" if r.timed_out else f"exited {r.exit_code}"
-                raise TaskError(f"{self.id}: the solution {why}:\n{r.output[-2000:]}")
+            sandbox.run(command, timeout=self.config.agent_timeout_s, session=ORACLE_SESSION)
 
-    def _unpack_and_run(self, files: dict[str, bytes], dest: str, script: str) -> str:
+    def _unpack(self, files: dict[str, bytes], dest: str) -> str:
         blob = _tar_b64(files)
-        return (
-            f"mkdir -p {dest} && echo {blob} | base64 -d | tar -xzf - -C {dest} && "
-            f"cd {shlex.quote(self.workdir)} && bash {dest}/{script}"
-        )
+        return f"mkdir -p {dest} && echo {blob} | base64 -d | tar -xzf - -C {dest}"
+
+    def grade(self, sandbox: Sandbox) -> Grade:
+        """Grade the sandbox after the agent phase (each format has its own)."""
+        raise NotImplementedError
 
     def _grade_error(self, exc: Exception) -> Grade:
         return Grade(
@@ -182,6 +258,7 @@ class FolderTask:
         test: str,
         files: list[str],
         session: str,
+        user: str = "root",
     ) -> tuple[ExecResult, dict[str, str | None]]:
         """Set up, copy the tests in, run `test` and read `files` back in one `sandbox.run`.
 
@@ -192,7 +269,9 @@ class FolderTask:
         nonce, so neither the tests' output nor the agent can forge them. Returns (the test run's
         result, with the test command's exit code; {path: text or None if absent}). A file
         that did not come back whole (bigger than FOLD_FILE_BYTES, a timeout, a cut output)
-        is read with `sandbox.read` instead.
+        is read with `sandbox.read` instead. When `session` runs as a `user` other than root,
+        the set-up and the unpacking run first as root (one more round trip), the tests and the
+        verifier folder are handed to that user, and the rest runs in `session`.
         """
         nonce = secrets.token_hex(12)
         blob = _tar_b64(tests, gzip=False)  # plain tar: no gzip process on the critical path
@@ -208,6 +287,16 @@ class FolderTask:
             f"printf '\\n{nonce} end\\n'; fi; "
             for f in files
         )
+        if user not in ("root", "0"):
+            owned = f"chown -R {shlex.quote(user)} {TESTS_DIR} {VERIFIER_DIR}"
+            first = sandbox.run(
+                f"{{ {setup}; }} && {unpack} && mkdir -p {VERIFIER_DIR} && {owned}",
+                timeout=self.config.test_timeout_s,
+                session=SETUP_SESSION,
+            )
+            if not first.ok:
+                raise SandboxError(f"cannot set up {TESTS_DIR}: {first.output[-500:]}")
+            setup, unpack = "true", "true"
         command = (
             f"if {{ {setup}; }} && {unpack}; then {test}; __ale_rc=$?; {echo}"
             f"printf '\\n{nonce} rc %s\\n' $__ale_rc; (exit $__ale_rc); "
@@ -258,13 +347,13 @@ class TerminalBenchTask(FolderTask):
     """A Terminal-Bench task folder (task.yaml, Dockerfile, run-tests.sh, tests/, solution)."""
 
     def oracle_actions(self) -> list[str]:
+        """`bash /oracle/solution.sh` in the agent's shell (Terminal-Bench's oracle agent), or
+        the commands of solution.yaml one by one."""
         path = self.config.path
         if (path / "solution.sh").is_file():
-            return [
-                self._unpack_and_run(
-                    {"solution.sh": (path / "solution.sh").read_bytes()}, "/oracle", "solution.sh"
-                )
-            ]
+            files = {"solution.sh": (path / "solution.sh").read_bytes()}
+            unpack = self._unpack(files, self.oracle_dir)
+            return [f"{unpack} && cd {shlex.quote(self.workdir)} && bash /oracle/solution.sh"]
         if (path / "solution.yaml").is_file():
             return [f"cd {shlex.quote(self.workdir)}", *self._solution_yaml(path / "solution.yaml")]
         raise TaskError(
@@ -283,27 +372,30 @@ class TerminalBenchTask(FolderTask):
         return [str(s["command"]) for s in steps]
 
     def grade(self, sandbox: Sandbox) -> Grade:
-        """Copy tests in, run run-tests.sh, parse its log: one `sandbox.run` (see `_graded_run`)."""
+        """Copy tests in, run run-tests.sh, parse its log: one `sandbox.run` (see `_graded_run`).
+
+        As Terminal-Bench: `bash /tests/run-tests.sh` with TEST_DIR=/tests, as root in a fresh
+        shell in the image's WORKDIR, or in the agent's own shell (its user, cwd and exports)
+        when `run_tests_in_same_shell`; the log is parsed by `parser_name`.
+        """
         c = self.config
-        test_files = {
-            **_read_tree(c.tests_dir),
-            "run-tests.sh": (c.path / "run-tests.sh").read_bytes(),
-        }
+        files = {**_read_tree(c.tests_dir), "run-tests.sh": (c.path / "run-tests.sh").read_bytes()}
         setup = f"rm -rf {TESTS_DIR} && mkdir -p {TESTS_DIR} {Path(TB_LOG).parent}"
         run = f"TEST_DIR={TESTS_DIR} bash {TESTS_DIR}/run-tests.sh > {TB_LOG} 2>&1"
         try:
             if c.run_tests_in_same_shell:  # where the agent's shell is, as Terminal-Bench does
                 result, texts = self._graded_run(
-                    sandbox, setup, test_files, run, [TB_LOG], "default"
+                    sandbox, setup, files, run, [TB_LOG], "default", self.agent_user
                 )
             else:  # a fresh shell: the agent's exports and aliases do not reach it
                 result, texts = self._graded_run(
                     sandbox,
                     setup,
-                    test_files,
+                    files,
                     f"cd {shlex.quote(self.workdir)} && {run}",
                     [TB_LOG],
                     GRADE_SESSION,
+                    self.verifier_user,
                 )
             log = texts[TB_LOG] or result.output
         except SandboxError as exc:
@@ -316,10 +408,12 @@ class TerminalBenchTask(FolderTask):
             "parser_name": c.parser_name,
             "exit_code": result.exit_code,
             "timed_out": result.timed_out,
-            "tests_passed": sum(s == "PASSED" for s in tests.values()),
+            "tests_passed": sum(s in PASSING for s in tests.values()),
             "tests_total": len(tests),
         }
-        if not tests:
+        if result.timed_out:
+            report["note"] = f"run-tests.sh timed out after {c.test_timeout_s:g} s"
+        elif not tests:
             report["note"] = (
                 f"no test results in the log ({c.parser_name} parser): the tests "
                 "crashed before reporting, or run-tests.sh lacks pytest's -rA"
@@ -332,23 +426,47 @@ class TerminalBenchTask(FolderTask):
 class HarborTask(FolderTask):
     """A Harbor task folder (task.toml, instruction.md, environment/, tests/test.sh, solution/)."""
 
+    oracle_dir = "/solution"
+
     def oracle_actions(self) -> list[str]:
+        """Harbor's oracle agent: solution/ copied to /solution, solve.sh made executable and
+        run in the workdir with [solution.env], its output kept in /logs/agent/oracle.txt."""
         folder = self.config.path / "solution"
         if not (folder / "solve.sh").is_file():
             raise TaskError(
                 f"{self.id}: no solution/solve.sh in {self.config.path}; the oracle needs it"
             )
-        return [self._unpack_and_run(_read_tree(folder), "/solution", "solve.sh")]
+        env = {"DEBIAN_FRONTEND": "noninteractive", **self.config.solution_env}
+        exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in env.items())
+        return [
+            f"{self._unpack(_read_tree(folder), self.oracle_dir)} && "
+            f"chmod +x {self.oracle_dir}/solve.sh && mkdir -p /logs/agent && "
+            f"cd {shlex.quote(self.workdir)} && "
+            f"({exports}{self.oracle_dir}/solve.sh) > /logs/agent/oracle.txt 2>&1; "
+            "__rc=$?; tail -c 2000 /logs/agent/oracle.txt; "
+            'echo "[solve.sh exited $__rc; its output is in /logs/agent/oracle.txt]"; '
+            "(exit $__rc)"
+        ]
 
     def grade(self, sandbox: Sandbox) -> Grade:
-        """Copy tests in, run tests/test.sh, read the reward file it wrote: one `sandbox.run`."""
+        """Copy tests in, run tests/test.sh, read the reward file it wrote: one `sandbox.run`.
+
+        As Harbor: artifacts collected first, then test.sh made executable and run in the
+        workdir as the verifier's user with [verifier.env], its output in
+        /logs/verifier/test-stdout.txt; the reward is reward.json's, else reward.txt's.
+        """
         c = self.config
+        report: dict[str, Any] = {"task_id": self.id, "format": c.format}
+        files: dict[str, bytes] = {}
+        if c.artifacts or c.collect:
+            files, report["artifacts"] = collect_artifacts(self, sandbox)
         stdout = f"{VERIFIER_DIR}/test-stdout.txt"
         reward_files = [f"{VERIFIER_DIR}/reward.json", f"{VERIFIER_DIR}/reward.txt"]
         setup = f"rm -rf {TESTS_DIR} {VERIFIER_DIR} && mkdir -p {TESTS_DIR} {VERIFIER_DIR}"
         exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in c.verifier_env.items())
         test = (
-            f"{exports}cd {shlex.quote(self.workdir)} && bash {TESTS_DIR}/test.sh > {stdout} 2>&1"
+            f"cd {shlex.quote(self.workdir)} && chmod +x {TESTS_DIR}/test.sh 2>/dev/null; "
+            f"({exports}{TESTS_DIR}/test.sh) > {stdout} 2>&1"
         )
         try:
             result, texts = self._graded_run(
@@ -358,6 +476,7 @@ class HarborTask(FolderTask):
                 test,
                 [*reward_files, stdout],
                 GRADE_SESSION,
+                self.verifier_user,
             )
             log = texts[stdout] or result.output
             reward_json, reward_txt = texts[reward_files[0]], texts[reward_files[1]]
@@ -366,18 +485,16 @@ class HarborTask(FolderTask):
         reward, rewards, problem = read_reward(reward_json, reward_txt)
         if result.timed_out:
             reward, problem = 0.0, f"tests/test.sh timed out after {c.test_timeout_s:g} s"
-        tests = parse_pytest(log)
-        report: dict[str, Any] = {
-            "task_id": self.id,
-            "format": c.format,
-            "rewards": rewards,
-            "exit_code": result.exit_code,
-            "timed_out": result.timed_out,
-        }
+        report.update(rewards=rewards, exit_code=result.exit_code, timed_out=result.timed_out)
         if problem:
             report["verifier_problem"] = problem
         return Grade(
-            reward=reward, resolved=reward >= 1.0, tests=tests, log=log[-LOG_CHARS:], report=report
+            reward=reward,
+            resolved=reward >= 1.0,
+            tests=parse_pytest(log),
+            log=log[-LOG_CHARS:],
+            report=report,
+            files=files,
         )
 
 
