@@ -41,6 +41,38 @@ WorkersOpt = Annotated[int, typer.Option("--workers", "-w", min=1, help="paralle
 BackendOpt = Annotated[
     str, typer.Option("--backend", help="sandbox backend: docker, local or auto")
 ]
+FromOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--from",
+        help="Terminal-Bench / Harbor tasks: build FROM IMAGE with LOCAL instead, IMAGE=LOCAL "
+        "(exact name or glob such as 'python:3.13*'; repeatable)",
+    ),
+]
+FromMapOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-map",
+        exists=True,
+        dir_okay=False,
+        help="Terminal-Bench / Harbor tasks: a FROM map file (YAML mapping or IMAGE=LOCAL lines)",
+    ),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Terminal-Bench / Harbor tasks: a key the task file has and ALE-Gym does not know "
+        "is an error (default: a warning)",
+    ),
+]
+BuildNetworkOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Terminal-Bench / Harbor tasks: image builds may reach package indexes "
+        "(apt-get, pip in a Dockerfile); the agent's sandbox stays offline either way",
+    ),
+]
 RunDirOpt = Annotated[
     Path | None,
     typer.Option(
@@ -77,9 +109,48 @@ def split_ids(values: list[str] | None) -> list[str] | None:
     return [t for v in values for t in v.split(",") if t.strip()]
 
 
-def resolve_bench_suite(spec: str, task_ids: list[str] | None = None) -> Any:
+def resolve_bench_suite(
+    spec: str, task_ids: list[str] | None = None, folder_options: dict[str, Any] | None = None
+) -> Any:
     """A registered suite name, a SWE-bench file / data folder, a folder of TB/Harbor tasks, or
-    `pkg.module:factory` (a callable taking `task_ids=` and returning a `TaskSuite`)."""
+    `pkg.module:factory` (a callable taking `task_ids=` and returning a `TaskSuite`).
+    `folder_options` (`base_image_map`, `strict`, `build_network`) configure TB/Harbor suites."""
+    suite = _resolve_bench_suite(spec, task_ids)
+    from envs.suites.terminal_bench import TaskFolderSuite
+
+    if folder_options and isinstance(suite, TaskFolderSuite):
+        suite.configure(**folder_options)
+    return suite
+
+
+def folder_options(
+    pairs: list[str] | None, map_file: Path | None, strict: bool, build_network: bool
+) -> dict[str, Any]:
+    """The TB/Harbor options of `--from`, `--from-map`, `--strict`, `--build-network`."""
+    from envs.suites.terminal_bench.image import parse_from_map
+
+    try:
+        mapping = parse_from_map(pairs, map_file)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return {"base_image_map": mapping, "strict": strict, "build_network": build_network}
+
+
+def echo_task_warnings(suite: Any, store: Any) -> None:
+    """Unknown keys in task files: one warning line per key and task, kept in the run folder."""
+    from envs.suites.terminal_bench import TaskFolderSuite
+
+    if not isinstance(suite, TaskFolderSuite):
+        return
+    found = suite.warnings()
+    for task_id, lines in found.items():
+        for line in lines:
+            typer.echo(f"warning: {task_id}: {line}", err=True)
+    if found:
+        store.write_json("task_warnings.json", found)
+
+
+def _resolve_bench_suite(spec: str, task_ids: list[str] | None = None) -> Any:
     from envs.core.errors import EnvError
     from envs.core.suites import SUITES, resolve_suite
 
@@ -228,6 +299,10 @@ def run_cmd(
         int, typer.Option(help="re-runs of an attempt that failed for infrastructure reasons")
     ] = 2,
     progress: Annotated[bool, typer.Option(help="live progress bar")] = True,
+    from_: FromOpt = None,
+    from_map: FromMapOpt = None,
+    strict: StrictOpt = False,
+    build_network: BuildNetworkOpt = True,
 ) -> None:
     """Run an agent with a policy on a suite, in parallel sandboxes; resumable."""
     from agents.config import AgentConfig
@@ -237,7 +312,8 @@ def run_cmd(
     from bench.store import RunStore
 
     task_ids = split_ids(tasks)
-    the_suite = resolve_bench_suite(suite, task_ids)
+    options = folder_options(from_, from_map, strict, build_network)
+    the_suite = resolve_bench_suite(suite, task_ids, options)
     ids = task_ids or the_suite.task_ids()
     policy_spec, note = resolve_policy(policy)
     agent_name = agent or default_agent(the_suite)
@@ -260,6 +336,7 @@ def run_cmd(
     )
     if note:
         typer.echo(note)
+    echo_task_warnings(the_suite, store)
     run_id = run_id_of(folder)
     remove_run_sandboxes(run_id)
     runner = AgentRunner(

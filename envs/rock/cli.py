@@ -38,7 +38,8 @@ def images_build(
         Path | None, typer.Option(help="Also build this task folder's Dockerfile.")
     ] = None,
     tag: Annotated[
-        str | None, typer.Option(help="Tag for --task (default ale-task/<folder>).")
+        str | None,
+        typer.Option(help="Also tag the --task image so (default: ale-tb/<task>:<hash>)."),
     ] = None,
     release: Annotated[
         list[str] | None,
@@ -58,6 +59,29 @@ def images_build(
             help="Extra PEM CA bundle trusted in the image (default: $ALE_EXTRA_CA_BUNDLE, $PIP_CERT or $SSL_CERT_FILE)."
         ),
     ] = None,
+    base: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base",
+            help="Also build the offline stand-in for a published base image (python:3.13-slim, "
+            "python:3.11-slim, ubuntu:24.04, debian:bookworm, ...). Repeatable.",
+        ),
+    ] = None,
+    from_: Annotated[
+        list[str] | None,
+        typer.Option("--from", help="For --task: map a FROM image, IMAGE=LOCAL (repeatable)."),
+    ] = None,
+    from_map: Annotated[
+        Path | None,
+        typer.Option(help="For --task: a FROM map file (YAML mapping or IMAGE=LOCAL lines)."),
+    ] = None,
+    build_network: Annotated[
+        bool,
+        typer.Option(
+            help="Let --task / --base builds reach package indexes (apt-get, pip); the CA "
+            "bundle is injected into the build."
+        ),
+    ] = True,
 ) -> None:
     """Build base images from Debian (debootstrap + docker import); idempotent."""
     from envs.rock.images import (
@@ -65,7 +89,6 @@ def images_build(
         RELEASES,
         BaseImageRecipe,
         build_base,
-        build_task_image,
     )
 
     releases = [r for value in release or [DEFAULT_RELEASE] for r in value.split(",") if r]
@@ -73,20 +96,69 @@ def images_build(
     unknown = [r for r in releases if r not in RELEASES]
     if unknown:
         _fail(SandboxError(f"--release {unknown[0]!r}: choose bullseye, bookworm, trixie (or all)"))
+    from envs.core.errors import EnvError
+    from envs.rock.standins import build_standin, find_standin
+
     try:
-        for name in releases:
-            extra = {"ca_bundle": ca_bundle} if ca_bundle else {}
-            recipe = BaseImageRecipe.for_release(name, **extra)
-            build_base(recipe, force=force, docker_image=not local, log=console.print)
-        if task is not None:
-            name = tag or f"ale-task/{task.name.lower()}"
-            dockerfile = (
-                "Dockerfile" if (task / "Dockerfile").exists() else "environment/Dockerfile"
+        if not base or release:
+            for name in releases:
+                extra = {"ca_bundle": ca_bundle} if ca_bundle else {}
+                recipe = BaseImageRecipe.for_release(name, **extra)
+                build_base(recipe, force=force, docker_image=not local, log=console.print)
+        for published in base or []:
+            standin = find_standin(published)
+            built = build_standin(
+                standin,
+                network=build_network,
+                ca_bundle=ca_bundle,
+                build_base_too=True,
+                log=console.print,
             )
-            changed = build_task_image(task, name, dockerfile=dockerfile, force=force)
-            console.print(f"{name}: built (FROM rewritten: {changed or 'none'})")
-    except SandboxError as exc:
+            console.print(f"{published}: stand-in {built} ({standin.note or standin.from_image})")
+        if task is not None:
+            _build_task(task, tag, from_, from_map, build_network, ca_bundle, force)
+    except (SandboxError, EnvError, ValueError) as exc:
         _fail(exc)
+
+
+def _build_task(
+    folder: Path,
+    tag: str | None,
+    pairs: list[str] | None,
+    map_file: Path | None,
+    network: bool,
+    ca_bundle: Path | None,
+    force: bool,
+) -> None:
+    """Build one task folder's image as the suites do (tests and solution left out)."""
+    from envs.suites.terminal_bench import TaskFolderSuite
+    from envs.suites.terminal_bench.image import ensure_task_image, parse_from_map
+
+    suite = TaskFolderSuite(
+        folder,
+        base_image_map=parse_from_map(pairs, map_file),
+        build_network=network,
+        ca_bundle=ca_bundle,
+    )
+    for task_id in suite.task_ids():
+        task = suite.load(task_id)
+        for warning in task.config.warnings:
+            console.print(f"[yellow]warning:[/yellow] {task_id}: {warning}")
+        changed = ensure_task_image(
+            task.config,
+            task.image,
+            task.from_map,
+            "docker",
+            force=force,
+            network=network,
+            ca_bundle=ca_bundle,
+        )
+        if tag:
+            from envs.rock.docker_backend import client
+
+            repo, _, version = tag.partition(":")
+            client().images.get(task.image).tag(repo, version or "latest")
+        console.print(f"{tag or task.image}: built (FROM rewritten: {changed or 'none'})")
 
 
 @sandbox_app.command("create")

@@ -20,6 +20,7 @@ images (globs: `python:3.13*` covers `python:3.13-slim-bookworm`).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,9 @@ class StandIn:
 
     @property
     def from_image(self) -> str:
-        return f"ale-base:{self.release}"
+        from envs.rock.images import base_tag
+
+        return base_tag(self.release)
 
     def dockerfile(self) -> str:
         return f"FROM {self.from_image}\n{self.steps}"
@@ -68,33 +71,31 @@ STANDINS: dict[str, StandIn] = {
     s.base: s
     for s in (
         StandIn("debian:bookworm", "bookworm", "3.11", _PIP_OPEN + "WORKDIR /\n"),
+        StandIn("debian:bullseye", "bullseye", "3.9", _PIP_OPEN + "WORKDIR /\n"),
+        StandIn("debian:trixie", "trixie", "3.13", _PIP_OPEN + "WORKDIR /\n"),
+        StandIn("python:3.9-slim", "bullseye", "3.9", _PIP_OPEN + "WORKDIR /\n"),
         StandIn("python:3.11-slim", "bookworm", "3.11", _PIP_OPEN + "WORKDIR /\n"),
-        StandIn(
-            "python:3.13-slim",
-            "bookworm",
-            "3.11",
-            _PIP_OPEN + "WORKDIR /\n",
-            note="Python 3.11 (Debian bookworm) until an ale-base with Python 3.13 exists",
-        ),
+        StandIn("python:3.13-slim", "trixie", "3.13", _PIP_OPEN + "WORKDIR /\n"),
         StandIn(
             "ubuntu:24.04",
-            "bookworm",
-            "3.11",
+            "trixie",
+            "3.13",
             _PIP_OPEN + _UBUNTU_USER + "WORKDIR /\n",
-            note="a Debian bookworm userland with Ubuntu's `ubuntu` user (uid 1000)",
+            note="a Debian trixie userland (Python 3.13; noble has 3.12) with Ubuntu's "
+            "`ubuntu` user (uid 1000)",
         ),
         StandIn(
             "ghcr.io/laude-institute/t-bench/python-3-13",
-            "bookworm",
-            "3.11",
+            "trixie",
+            "3.13",
             _PIP_OPEN + _TMUX + "WORKDIR /app\n",
             needs_network=True,
             note="Terminal-Bench's harness base: python:3.13-slim with tmux and asciinema",
         ),
         StandIn(
             "ghcr.io/laude-institute/t-bench/ubuntu-24-04",
-            "bookworm",
-            "3.11",
+            "trixie",
+            "3.13",
             _PIP_OPEN + _UBUNTU_USER + _TMUX + "WORKDIR /app\n",
             needs_network=True,
             note="Terminal-Bench's harness base: ubuntu:24.04 with tmux and asciinema",
@@ -105,6 +106,11 @@ STANDINS: dict[str, StandIn] = {
 STANDIN_MAP: dict[str, str] = {
     "debian:bookworm*": STANDINS["debian:bookworm"].tag,
     "debian:12*": STANDINS["debian:bookworm"].tag,
+    "debian:bullseye*": STANDINS["debian:bullseye"].tag,
+    "debian:11*": STANDINS["debian:bullseye"].tag,
+    "debian:trixie*": STANDINS["debian:trixie"].tag,
+    "debian:13*": STANDINS["debian:trixie"].tag,
+    "python:3.9*": STANDINS["python:3.9-slim"].tag,
     "python:3.11*": STANDINS["python:3.11-slim"].tag,
     "python:3.13*": STANDINS["python:3.13-slim"].tag,
     "ubuntu:24.04*": STANDINS["ubuntu:24.04"].tag,
@@ -137,11 +143,25 @@ def find_standin(base: str) -> StandIn:
 
 
 def build_standin(
-    standin: StandIn, network: bool = True, ca_bundle: Path | None = None, force: bool = False
+    standin: StandIn,
+    network: bool = True,
+    ca_bundle: Path | None = None,
+    force: bool = False,
+    build_base_too: bool = False,
+    log: Callable[[str], object] = print,
 ) -> str:
-    """Build (or find cached) `standin`'s image on its `ale-base`; returns its tag."""
+    """Build (or find cached) `standin`'s image on its `ale-base`; returns its tag.
+
+    With `build_base_too` a missing `ale-base:<release>` is built first (debootstrap, root,
+    about a minute), as `ale images build --base` does; otherwise it is an `ImageNotFound`.
+    """
     from envs.rock.images import _image_recipe, build_task_image
 
+    if _image_recipe(standin.from_image) is None and build_base_too:
+        from envs.rock.images import BaseImageRecipe, build_base
+
+        extra = {"ca_bundle": ca_bundle} if ca_bundle else {}
+        build_base(BaseImageRecipe.for_release(standin.release, **extra), log=log)
     if _image_recipe(standin.from_image) is None:
         raise ImageNotFound(
             f"the stand-in for {standin.base} starts from {standin.from_image}, which is not "

@@ -45,6 +45,8 @@ from envs.suites.terminal_bench.task import FolderTask
 INDEX = json.loads((TB_MINI_TASKS / "index.json").read_text())
 IDS = [entry["id"] for entry in INDEX]
 TB_BASE = "ghcr.io/laude-institute/t-bench/python-3-13:20250620"
+#: Synthetic Terminal-Bench tasks run on the CI's base image (its stand-in needs Debian trixie).
+ON_ALE_BASE = {TB_BASE: DEFAULT_IMAGE}
 
 # ----------------------------------------------------------------------------- task folders
 
@@ -126,7 +128,7 @@ def write_harbor_task(root: Path, name: str = "hello-harbor") -> Path:
     (path / "task.toml").write_text(TASK_TOML)
     (path / "instruction.md").write_text("Write hello into /srv/out.txt.\n")
     (path / "environment" / "Dockerfile").write_text(
-        "FROM python:3.13-slim-bookworm AS base\nFROM base\nWORKDIR /srv\n"
+        "FROM python:3.11-slim-bookworm AS base\nFROM base\nWORKDIR /srv\n"
     )
     (path / "tests" / "test.sh").write_text(HARBOR_TEST)
     (path / "solution" / "solve.sh").write_text('bash "$(dirname "$0")/helper.sh"\n')
@@ -422,23 +424,23 @@ def test_registered_suite_names_resolve(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_from_map_defaults_merges_and_reports(tmp_path: Path) -> None:
     assert base_map(None) == DEFAULT_BASE_MAP and "*" not in DEFAULT_BASE_MAP
-    assert base_map({"python:3.13-slim-bookworm": "py:local"}) == {
+    assert base_map({"python:3.11-slim-bookworm": "py:local"}) == {
         **DEFAULT_BASE_MAP,
-        "python:3.13-slim-bookworm": "py:local",
+        "python:3.11-slim-bookworm": "py:local",
     }
     assert base_map({k: "" for k in DEFAULT_BASE_MAP}) == {}
     path = write_harbor_task(tmp_path)
     default = HarborSuite(path).load("hello-harbor")
     assert default.substitutions == {
-        "python:3.13-slim-bookworm": STANDINS["python:3.13-slim"].tag
+        "python:3.11-slim-bookworm": STANDINS["python:3.11-slim"].tag
     }  # the stand-in (a glob of the default map); stage `base` kept
-    mapped = HarborSuite(path, base_image_map={"python:3.13-slim-bookworm": "py:local"}).load(
+    mapped = HarborSuite(path, base_image_map={"python:3.11-slim-bookworm": "py:local"}).load(
         "hello-harbor"
     )
-    assert mapped.metadata["from_substitutions"] == {"python:3.13-slim-bookworm": "py:local"}
-    assert mapped.metadata["base_images"] == ["python:3.13-slim-bookworm"]
+    assert mapped.metadata["from_substitutions"] == {"python:3.11-slim-bookworm": "py:local"}
+    assert mapped.metadata["base_images"] == ["python:3.11-slim-bookworm"]
     assert mapped.image != default.image  # one image per FROM map
-    untouched = HarborSuite(path, base_image_map={"python:3.13*": ""}).load("hello-harbor")
+    untouched = HarborSuite(path, base_image_map={"python:3.11*": ""}).load("hello-harbor")
     assert untouched.metadata["from_substitutions"] == {}
     assert image_tag(default.config, default.from_map).startswith("ale-tb/hello-harbor:")
 
@@ -689,7 +691,8 @@ def test_synthetic_tasks_same_shell_and_fractional_reward(docker: None, tmp_path
     write_tb_task(tmp_path, "same-shell", same_shell=True)
     write_tb_task(tmp_path, "own-shell", same_shell=False)
     write_harbor_task(tmp_path)
-    env = ChunkEnv(TaskFolderSuite(tmp_path, image_prefix="ale-tb-test"), backend="docker")
+    suite = TaskFolderSuite(tmp_path, base_image_map=ON_ALE_BASE, image_prefix="ale-tb-test")
+    env = ChunkEnv(suite, backend="docker")
     try:
         rewards = {}
         for task_id in ("same-shell", "own-shell"):
@@ -733,7 +736,8 @@ def test_image_build_failures_say_what_to_fix(docker: None, tmp_path: Path) -> N
     path = write_tb_task(tmp_path)
     (path / "Dockerfile").write_text(f"FROM {TB_BASE}\nRUN echo broken-step >&2 && false\n")
     with pytest.raises(TaskError, match="building its image") as err:
-        TerminalBenchSuite(path, image_prefix="ale-tb-test").load("hello-tb").ensure_image("docker")
+        suite = TerminalBenchSuite(path, base_image_map=ON_ALE_BASE, image_prefix="ale-tb-test")
+        suite.load("hello-tb").ensure_image("docker")
     assert "broken-step" in str(err.value)
     (path / "Dockerfile").write_text(TB_DOCKERFILE)
     no_standin = {"ghcr.io/laude-institute/t-bench/python-3-13*": ""}

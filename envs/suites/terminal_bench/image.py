@@ -248,3 +248,31 @@ __all__ = [
     "resolve_bases",
     "substitutions",
 ]
+
+
+def parse_from_map(pairs: list[str] | None = None, file: Path | None = None) -> dict[str, str]:
+    """A FROM map from `--from-map FILE` (a YAML/JSON mapping, or `IMAGE=LOCAL` lines) and
+    `--from IMAGE=LOCAL` flags (which win); `ValueError` saying what is wrong."""
+    import yaml
+
+    out: dict[str, str] = {}
+    if file is not None:
+        text = Path(file).read_text(encoding="utf-8")
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError:
+            loaded = None
+        if isinstance(loaded, dict):
+            out.update({str(k): "" if v is None else str(v) for k, v in loaded.items()})
+        else:
+            pairs = [
+                ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")
+            ] + list(pairs or [])
+    for pair in pairs or []:
+        image, sep, local = pair.partition("=")
+        if not sep or not image.strip():
+            raise ValueError(
+                f"--from {pair!r}: expected IMAGE=LOCAL_IMAGE (e.g. --from python:3.13-slim=my-py:3.13)"
+            )
+        out[image.strip()] = local.strip()
+    return out

@@ -82,6 +82,38 @@ class TaskFolderSuite:
         self.folders = {i: by_id[i] for i in ids if wanted is None or i in wanted}
         self._tasks: dict[str, TerminalBenchTask | HarborTask] = {}
 
+    def configure(
+        self,
+        *,
+        base_image_map: dict[str, str] | None = None,
+        strict: bool | None = None,
+        build_network: bool | None = None,
+        ca_bundle: str | Path | None = None,
+    ) -> None:
+        """Change how tasks load (the CLI's --from, --strict, ...): `base_image_map` is merged
+        over the suite's own; tasks loaded before are dropped."""
+        if base_image_map:
+            self.base_image_map = {**self.base_image_map, **base_image_map}
+        if strict is not None:
+            self.strict = strict
+        if build_network is not None:
+            self.build_network = build_network
+        if ca_bundle is not None:
+            self.ca_bundle = Path(ca_bundle)
+        self._tasks.clear()
+
+    def warnings(self) -> dict[str, list[str]]:
+        """{task id: unknown-key warnings} of every task that parses (others fail at load)."""
+        out = {}
+        for task_id in self.task_ids():
+            try:
+                found = list(self.load(task_id).config.warnings)
+            except TaskError:
+                continue
+            if found:
+                out[task_id] = found
+        return out
+
     def _kind(self) -> str:
         return " / ".join(self.formats)
 
