@@ -2,7 +2,7 @@
 files, and in Docker, through `gymnasium.make("ale/TBMini-v0")`: every tb-mini task's oracle
 gives reward 1, doing nothing gives 0, and the tests are not readable during the episode.
 
-The Docker checks run the 14 tasks in parallel threads (one env each) inside a single test so
+The Docker checks run the tb-mini tasks in parallel threads (one env each) inside a single test so
 the whole file stays at a few minutes on 2 cores; failures name every task that failed.
 """
 
@@ -43,6 +43,7 @@ from envs.suites.terminal_bench.image import DEFAULT_BASE_MAP, base_map, image_t
 from envs.suites.terminal_bench.task import FolderTask
 
 INDEX = json.loads((TB_MINI_TASKS / "index.json").read_text())
+WORKDIRS = {"report-job-service-account": "/srv/reports"}  # [environment] workdir
 IDS = [entry["id"] for entry in INDEX]
 TB_BASE = "ghcr.io/laude-institute/t-bench/python-3-13:20250620"
 #: Synthetic Terminal-Bench tasks run on the CI's base image (its stand-in needs Debian trixie).
@@ -143,11 +144,52 @@ def test_tb_mini_loads_every_task_with_metadata() -> None:
         task = suite.load(entry["id"])
         meta = task.metadata
         assert meta["format"] == entry["format"] and meta["category"] == entry["domain"]
-        assert task.workdir == "/app" and task.instruction.strip()
-        assert meta["from_substitutions"] == {meta["base_images"][0]: DEFAULT_IMAGE}
+        assert task.workdir == WORKDIRS.get(entry["id"], "/app") and task.instruction.strip()
+        base = meta["base_images"][0]
+        expected_base = STANDINS["python:3.11-slim"].tag if "3.11" in base else DEFAULT_IMAGE
+        assert meta["from_substitutions"] == {base: expected_base}
         assert task.sandbox_spec().image == task.image and task.sandbox_spec().network == "none"
         assert meta["agent_timeout_s"] > 0 and meta["test_timeout_s"] > 0
-    assert len(TerminalBenchSuite(TB_MINI_TASKS)) == len(HarborSuite(TB_MINI_TASKS)) == 7
+        assert meta["warnings"] == [], entry["id"]  # tb-mini uses only keys ALE-Gym knows
+    assert len(TerminalBenchSuite(TB_MINI_TASKS)) == len(HarborSuite(TB_MINI_TASKS)) == 9
+    assert tb_mini(task_ids=["sokoban-solver"]).task_ids() == ["sokoban-solver"]
+
+
+def test_spec_tasks_of_tb_mini_parse_to_harbor_semantics() -> None:
+    """The tb-mini tasks written to cover the spec: users, workdir, env tables, artifacts,
+    schema_version / [task], services (compose, both formats), same-shell grading."""
+    suite = tb_mini()
+    report = suite.load("report-job-service-account")
+    c = report.config
+    assert c.metadata["harbor_schema_version"] == "1.4"
+    assert c.metadata["task"]["name"] == "ale-gym/report-job-service-account"
+    assert (c.workdir, c.agent_user, c.verifier_user) == ("/srv/reports", "reporter", "auditor")
+    assert c.env == {"REPORT_CURRENCY": "EUR"} and c.verifier_env == {"REPORT_OWNER": "reporter"}
+    assert c.solution_env == {"REPORT_FORMAT": "github"} and c.network == "no-network"
+    assert [(a.source, a.destination) for a in c.artifacts] == [
+        ("/srv/reports/out", None),
+        ("/var/log/report-job/run.log", "job/run.log"),
+    ]
+    spec = report.sandbox_spec()
+    assert spec.user == "reporter" and spec.env["REPORT_CURRENCY"] == "EUR"
+    assert (
+        spec.session_users["ale-grader"] == "auditor" and spec.session_users["ale-setup"] == "root"
+    )
+    stock = suite.load("stock-service-lookup").config
+    assert stock.compose is not None and [s.name for s in stock.compose.sidecars] == ["inventory"]
+    assert stock.env["INVENTORY_URL"] == "http://inventory:8080" and stock.healthcheck is not None
+    assert (stock.memory_mb, stock.network) == (1024, "no-network")  # legacy memory, allow_internet
+    fx = suite.load("fx-rates-sidecar").config
+    assert fx.compose is not None and [s.name for s in fx.compose.sidecars] == ["fxrates"]
+    assert fx.env == {"TEST_DIR": "/tests"}  # the client service's T_BENCH_TEST_DIR
+    shell = suite.load("project-shell-setup")
+    assert shell.config.run_tests_in_same_shell and shell.config.disable_asciinema
+    assert shell.oracle_actions()[1:] == [
+        "export BILLING_ENV=staging BILLING_HOME=/app/billing",
+        "export PATH=/app/billing/bin:$PATH",
+        "umask 027",
+        "mkdir -p /app/billing/var && cd /app/billing/var",
+    ]
     assert tb_mini(task_ids=["sokoban-solver"]).task_ids() == ["sokoban-solver"]
 
 
@@ -532,7 +574,7 @@ def bash(command: str) -> str:
 SUBMIT = render_call("submit", {}, "xml")
 #: Everything hidden material could leave behind, searched for during the episode.
 LEAK_PROBE = (
-    "ls -d /tests /oracle /solution /logs/verifier 2>/dev/null; "
+    "find /tests /oracle /solution /logs/verifier -type f 2>/dev/null; "
     "find / -xdev \\( -name test_outputs.py -o -name run-tests.sh -o -name solution.sh "
     "-o -name solve.sh -o -name expected_\\* \\) -not -path '/proc/*' 2>/dev/null; "
     "grep -rlF -e {needle} $(ls -d /* | grep -vx -e /proc -e /sys -e /dev -e /usr) /usr/local "
@@ -668,10 +710,13 @@ def test_planted_results_do_not_fool_the_graders(docker: None) -> None:
 
 @pytest.mark.docker
 def test_apply_oracle_and_grade_directly(docker: None) -> None:
-    """The `Task` protocol path (no env): apply_oracle in a side shell, then grade."""
+    """The `Task` protocol path (no env): apply_oracle in a side shell, then grade; Harbor's
+    artifacts come back with the grade (`Grade.files`)."""
     from envs.rock.factory import create_sandbox
 
-    suite = tb_mini(task_ids=["calendar-free-slots-bugs", "semver-range-matcher"])
+    suite = tb_mini(
+        task_ids=["calendar-free-slots-bugs", "semver-range-matcher", "report-job-service-account"]
+    )
     for task_id in suite.task_ids():
         task = suite.load(task_id)
         task.ensure_image("docker")
@@ -681,6 +726,13 @@ def test_apply_oracle_and_grade_directly(docker: None) -> None:
             task.apply_oracle(sb)
             grade = task.grade(sb)
             assert grade.reward == 1.0 and grade.resolved and grade.error is None, grade.log[-2000:]
+            if task_id == "report-job-service-account":
+                assert set(grade.files) == {"srv/reports/out/summary.txt", "job/run.log"}
+                assert grade.files["job/run.log"] == b"report ok EUR\n"
+                assert b"| north    |      169.15 |" in grade.files["srv/reports/out/summary.txt"]
+                assert [a["status"] for a in grade.report["artifacts"]] == ["collected"] * 2
+                oracle_log = sb.run("cat /logs/agent/oracle.txt; stat -c %U /logs/agent/oracle.txt")
+                assert oracle_log.output.strip() == "reporter"  # solve.sh ran as agent.user
         finally:
             sb.close()
 

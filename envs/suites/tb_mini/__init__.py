@@ -1,1 +1,1 @@
-"""tb-mini: 14 offline terminal tasks in the Terminal-Bench and Harbor folder formats."""
+"""tb-mini: 18 terminal tasks in the Terminal-Bench and Harbor folder formats."""
