@@ -116,7 +116,9 @@ def serve(
         str, typer.Option("--model", "-m", help="Model directory (HF format) or `tiny`.")
     ],
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[
+        int, typer.Option(help="Port (0: a free one; the URL served is printed).")
+    ] = 8000,
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
     name: Annotated[str | None, typer.Option(help="Model id served (default: --model).")] = None,
 ) -> None:

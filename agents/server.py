@@ -134,7 +134,13 @@ def serve(
     device: str = "cpu",
     model_name: str | None = None,
 ) -> None:
-    """Load `model` (a directory, or `tiny`) and serve it until interrupted."""
+    """Load `model` (a directory, or `tiny`) and serve it until interrupted.
+
+    `port=0` binds a free port. Once the model is loaded and the port bound, one line
+    `serving NAME at http://HOST:PORT/v1` goes to stdout, naming the port actually bound.
+    """
+    import socket
+
     import uvicorn
     from transformers import AutoTokenizer
 
@@ -146,6 +152,9 @@ def serve(
         path = model
     engine = HFEngine.from_pretrained(path, device=device)
     tok = AutoTokenizer.from_pretrained(path)
-    uvicorn.run(
-        create_app(engine, tok, model_name or model), host=host, port=port, log_level="warning"
-    )
+    name = model_name or model
+    sock = socket.create_server((host, port))
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(engine, tok, name), log_level="warning"))
+    print(f"serving {name} at http://{host}:{bound}/v1", flush=True)
+    server.run(sockets=[sock])

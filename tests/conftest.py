@@ -9,10 +9,12 @@ test, with the test's markers, instead).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,6 +78,29 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
             f"CI=true: module {collector.nodeid} skipped as a whole at import; skip per test "
             f"(so a gpu test may skip and a docker/local/ray test fails): {_skip_reason(report)}"
         )
+
+
+def once_per_session(
+    tmp_path_factory: pytest.TempPathFactory, name: str, compute: Callable[[], Any]
+) -> Any:
+    """`compute()` once per pytest session, its JSON-able result shared by every xdist worker.
+
+    The first worker to ask computes under a file lock in the session's base temp folder (the
+    parent of the workers' own); the others wait for the lock and read the result. A new
+    session (another `pytest` run, also a concurrent one) has its own folder, so computes again.
+    """
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    path = root / f"{name}.json"
+    with FileLock(str(path) + ".lock"):
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+        result = compute()
+        path.write_text(json.dumps(result), encoding="utf-8")
+        return result
 
 
 @pytest.fixture(scope="session")

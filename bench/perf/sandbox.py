@@ -122,7 +122,7 @@ def bench_files(backend: str, n: int) -> dict[str, Stat]:
 def bench_pool_reset(backend: str, n: int, size: int, work_steps: int) -> tuple[Stat, int, int]:
     """Reset = release the used sandbox + acquire a ready one, between short episodes."""
     with WarmPool(SandboxSpec(), size=size, backend=backend) as pool:
-        time.sleep(0.5)
+        pool.wait_ready()
         sb = pool.acquire()
         samples = []
         for _ in range(n):

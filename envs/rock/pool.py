@@ -39,6 +39,7 @@ class WarmPool:
             max_workers=workers or max(2, size), thread_name_prefix="ale-pool"
         )
         self._lock = threading.Lock()
+        self._put = threading.Condition(self._lock)  # notified whenever `_ready` grows
         self._closed = False
         self.hits = self.misses = 0
         for _ in range(size):
@@ -52,14 +53,30 @@ class WarmPool:
             sb = self._factory(self.spec, self.backend)
             sb.run("true", timeout=30)  # opens the default session
         except BaseException as exc:  # delivered to the acquirer, which re-raises
-            self._ready.put(exc)
+            with self._put:
+                self._ready.put(exc)
+                self._put.notify_all()
             return
-        with self._lock:
+        with self._put:
             closed = self._closed
+            if not closed:
+                self._ready.put(sb)
+                self._put.notify_all()
         if closed:
             sb.close()
-        else:
-            self._ready.put(sb)
+
+    @property
+    def ready(self) -> int:
+        """Sandboxes started and waiting now (the next `ready` acquires are hits)."""
+        return self._ready.qsize()
+
+    def wait_ready(self, n: int | None = None, timeout: float = 120.0) -> None:
+        """Block until `n` (default `size`) sandboxes are ready, or raise `SandboxError`
+        after `timeout` seconds. A failed start counts as ready: `acquire` raises it."""
+        want = self.size if n is None else n
+        with self._put:
+            if not self._put.wait_for(lambda: self._ready.qsize() >= want, timeout):
+                raise SandboxError(f"{want} sandboxes were not ready within {timeout} s")
 
     def acquire(self, timeout: float | None = 120.0) -> Sandbox:
         """A fresh, started sandbox; its replacement starts in the background."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
-import time
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,15 +29,9 @@ from envs.toy.shell import expert_actions
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tiny_path: Path) -> Iterator[str]:
-    port = _free_port()
+    """`ale serve --port 0`: the server binds a free port and prints its URL."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [
@@ -47,7 +42,7 @@ def server(tiny_path: Path) -> Iterator[str]:
             "--model",
             str(tiny_path),
             "--port",
-            str(port),
+            "0",
             "--name",
             "tiny",
         ],
@@ -55,25 +50,26 @@ def server(tiny_path: Path) -> Iterator[str]:
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"ale serve exited: {proc.stdout.read().decode() if proc.stdout else ''}"
-            )
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.5)
-    yield f"{url}/v1"
-    proc.terminate()
-    proc.wait(timeout=30)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:  # until the announcement (or the process exits)
+            lines.append(line)
+            if match := re.match(r"serving tiny at (http://127\.0\.0\.1:\d+/v1)$", line.strip()):
+                break
+        else:
+            raise RuntimeError(f"ale serve exited: {''.join(lines)}")
+        url = match.group(1)
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+        assert not url.endswith(":0/v1")
+        with urllib.request.urlopen(f"{url.removesuffix('/v1')}/health", timeout=60) as r:
+            assert r.status == 200
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_sdk_chat_completion_with_logprobs(server: str, tiny_path: Path) -> None:
@@ -126,18 +122,20 @@ def test_scripted_episode_through_http(server: str, tmp_path: Path) -> None:
 
 
 def test_transient_errors_are_retried_then_reported() -> None:
-    pol = OpenAIPolicy(
-        "m", f"http://127.0.0.1:{_free_port()}/v1", max_retries=2, backoff_s=0.01, timeout_s=5
-    )
-    with pytest.raises(PolicyError, match="giving up after 3 tries"):
-        pol.act([{"role": "user", "content": "hi"}])
+    with socket.socket() as bound:  # bound, never listening: every connection is refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        pol = OpenAIPolicy(
+            "m", f"http://127.0.0.1:{port}/v1", max_retries=2, backoff_s=0.01, timeout_s=5
+        )
+        with pytest.raises(PolicyError, match="giving up after 3 tries"):
+            pol.act([{"role": "user", "content": "hi"}])
     assert pol.retries == 2
 
 
 def test_5xx_is_retried_with_backoff_then_succeeds() -> None:
     """A flaky loopback server: 503 twice, then a completion with logprobs."""
     import json
-    import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     calls: list[dict[str, object]] = []

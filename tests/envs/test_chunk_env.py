@@ -164,10 +164,16 @@ def test_batch_env_steps_independent_envs_concurrently() -> None:
         assert len({info["sandbox_id"] for _, info in resets}) == 3
         out = batch.step_all([bash("echo 42 > answer.txt"), bash("echo 8 > answer.txt"), None])
         assert out[2] is None and all(o is not None and o[4]["exit_code"] == 0 for o in out[:2])
-        slow = batch.step(2, bash("sleep 1; echo 9 > answer.txt"))
+        # env 2's step waits until the test lets it go (a file it creates), up to 120 s
+        gate = "i=0; while [ ! -e /tmp/go ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done"
+        slow = batch.step(2, bash(f"{gate}; echo 9 > answer.txt"))
         fast = batch.step(0, SUBMIT).result()
         assert fast[1] == 1.0 and not slow.done()  # env 0 finished while env 2 still works
         assert [o[1] for o in batch.step_all([None, SUBMIT, None]) if o] == [1.0]
+        assert not slow.done()
+        sandbox = batch.envs[2].sandbox
+        assert sandbox is not None
+        sandbox.write("/tmp/go", b"")
         assert slow.result()[4]["exit_code"] == 0 and batch.step(2, SUBMIT).result()[1] == 0.0
     finally:
         batch.close()

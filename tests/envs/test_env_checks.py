@@ -188,6 +188,10 @@ def test_adversarial_action_gets_clear_observation(
 
 @pytest.mark.docker
 def test_outside_edits_left_no_trace(tb_env: ChunkEnv) -> None:
+    """Self-contained: makes the outside edits itself, then looks for them."""
+    for name, action, expected, _ in ADVERSARIAL:
+        if name.startswith("edit-"):
+            assert expected in tb_env.step(action)[0]
     obs = tb_env.step(bash("grep -c pwned /etc/passwd /etc/shadow; true"))[0]
     assert "/etc/passwd:0" in obs and "/etc/shadow:0" in obs
 
@@ -199,8 +203,24 @@ def test_one_megabyte_bash_command_runs(tb_env: ChunkEnv) -> None:
     _still_usable(tb_env)
 
 
+@pytest.fixture()
+def own_tb_env() -> Iterator[ChunkEnv]:
+    """A tb-mini env of the test's own (for actions that may end its sandbox)."""
+    reason = _docker_missing()
+    if reason:
+        pytest.skip(reason)
+    env = gymnasium.make(
+        "ale/TBMini-v0", backend="docker", task_ids=[TB_TASK], max_turns=40
+    ).unwrapped
+    assert isinstance(env, ChunkEnv)
+    env.reset(options={"task_id": TB_TASK})
+    yield env
+    env.close()
+
+
 @pytest.mark.docker
-def test_kill_everything_then_the_oracle_still_scores(tb_env: ChunkEnv) -> None:
+def test_kill_everything_then_the_oracle_still_scores(own_tb_env: ChunkEnv) -> None:
+    tb_env = own_tb_env
     obs, _, term, trunc, info = tb_env.step(bash("kill -9 -1"))
     if trunc or term:  # the only acceptable way to end here
         assert info["infra_error"], obs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rl.checkpoint import latest_checkpoint
 from rl.records import effective, read_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,20 +56,26 @@ def test_kill_dash_nine_then_resume(tmp_path: Path, mode: str) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.time() + 300
-    # wait until a checkpoint exists and at least one more step was trained after it
-    while time.time() < deadline:
-        steps = [t["step"] for t in read_jsonl(run / "trained.jsonl")]
-        if (run / "checkpoints" / "LATEST").exists() and steps and max(steps) >= 3:
-            break
+    # Kill in a state the test has seen: a checkpoint exists and a step after it was trained.
+    # The run is frozen (SIGSTOP) while the test looks, so the state cannot move on between
+    # the look and the kill; when the state is not there yet, the run goes on (SIGCONT).
+    ckpt_step = killed_at = None
+    deadline = time.monotonic() + 600
+    while killed_at is None:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        time.sleep(0.05)
-    else:
-        pytest.fail("training did not reach step 3 in 300 s")
-    os.killpg(proc.pid, signal.SIGKILL)
+        assert time.monotonic() < deadline, "training reached no killable state in 600 s"
+        os.killpg(proc.pid, signal.SIGSTOP)
+        steps = [t["step"] for t in read_jsonl(run / "trained.jsonl")]
+        ckpt = latest_checkpoint(run / "checkpoints")
+        ckpt_step = json.loads((ckpt / "meta.json").read_text())["step"] if ckpt else None
+        if ckpt_step is not None and steps and ckpt_step < max(steps) < 6:
+            killed_at = max(steps)
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            os.killpg(proc.pid, signal.SIGCONT)
+            time.sleep(0.05)
     proc.wait()
-    killed_at = max(t["step"] for t in read_jsonl(run / "trained.jsonl"))
-    assert killed_at < 6, "the run finished before the kill"
+    assert max(t["step"] for t in read_jsonl(run / "trained.jsonl")) == killed_at
 
     done = subprocess.run(
         _ale(str(cfg), "--resume"), cwd=REPO, env=env, capture_output=True, text=True, timeout=600
@@ -76,7 +84,7 @@ def test_kill_dash_nine_then_resume(tmp_path: Path, mode: str) -> None:
     events = read_jsonl(run / "events.jsonl")
     assert [e["event"] for e in events] == ["start", "resume"]
     resumed_from = events[1]["from_step"]
-    assert resumed_from in (2, 4) and resumed_from < killed_at + 1
+    assert resumed_from == ckpt_step and resumed_from in (2, 4)
     # work of the killed process after its last checkpoint was voided, then redone
     voided = [
         t

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -33,16 +32,16 @@ class CountingSandbox:
 
 def test_acquire_hits_refills_and_never_reuses() -> None:
     pool = WarmPool(SandboxSpec(), size=2, factory=lambda spec, backend: CountingSandbox(spec))  # type: ignore[arg-type,return-value]
-    time.sleep(0.2)
     seen = set()
     for _ in range(6):
+        pool.wait_ready()  # the refill of the previous acquire has landed
+        assert pool.ready == 2
         sb = pool.acquire()
         assert sb.id not in seen
         seen.add(sb.id)
         pool.release(sb).result()
         assert sb.closed  # type: ignore[attr-defined]
-        time.sleep(0.05)
-    assert pool.hits >= 5
+    assert (pool.hits, pool.misses) == (6, 0)
     pool.close()
     pool.close()
     with pytest.raises(SandboxError):
@@ -61,9 +60,23 @@ def test_factory_error_reaches_the_caller() -> None:
 @pytest.mark.docker
 def test_docker_pool_hands_out_started_sandboxes() -> None:
     with WarmPool(SandboxSpec(), size=2, backend="docker") as pool:
+        pool.wait_ready()
         sb = pool.acquire()
-        t = time.perf_counter()
+        assert (pool.hits, pool.misses) == (1, 0) and sb.alive()  # started before it was asked
         assert sb.run("echo warm").output == "warm\n"
-        assert time.perf_counter() - t < 5
         pool.release(sb).result()
         assert not sb.alive()
+
+
+def test_wait_ready_times_out_with_a_clear_error() -> None:
+    never = threading.Event()
+
+    def stuck(spec: SandboxSpec, backend: str) -> CountingSandbox:
+        never.wait(30)
+        return CountingSandbox(spec)
+
+    pool = WarmPool(SandboxSpec(), size=1, factory=stuck)  # type: ignore[arg-type]
+    with pytest.raises(SandboxError, match="not ready within 0.1 s"):
+        pool.wait_ready(timeout=0.1)
+    never.set()
+    pool.close()

@@ -14,7 +14,7 @@ import json
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from envs.suites.terminal_bench import (
 )
 from envs.suites.terminal_bench.image import DEFAULT_BASE_MAP, base_map, image_tag
 from envs.suites.terminal_bench.task import FolderTask
+from tests.conftest import once_per_session
 
 INDEX = json.loads((TB_MINI_TASKS / "index.json").read_text())
 WORKDIRS = {"report-job-service-account": "/srv/reports"}  # [environment] workdir
@@ -626,16 +627,26 @@ def run_task(task_id: str) -> dict[str, Any]:
         env.close()
 
 
-@pytest.fixture(scope="module")
-def tb_mini_runs(docker: None) -> Iterator[dict[str, dict[str, Any] | BaseException]]:
-    def safe(task_id: str) -> dict[str, Any] | BaseException:
+def _run_all_tasks() -> dict[str, dict[str, Any]]:
+    def safe(task_id: str) -> dict[str, Any]:
         try:
             return run_task(task_id)
-        except BaseException as exc:  # reported by the test, per task
-            return exc
+        except BaseException as exc:  # reported by the tests, per task
+            return {"exception": f"{type(exc).__name__}: {exc}"}
 
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="tb-mini") as pool:
-        yield dict(zip(IDS, pool.map(safe, IDS), strict=True))
+        return dict(zip(IDS, pool.map(safe, IDS), strict=True))
+
+
+@pytest.fixture(scope="session")
+def tb_mini_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """An oracle and an empty episode of every tb-mini task, run once per pytest session
+    (shared by all xdist workers through a file-locked cache); a task whose episodes raised
+    maps to {"exception": ...}."""
+    reason = _docker_ready()
+    if reason:
+        pytest.skip(reason)
+    return once_per_session(tmp_path_factory, "tb_mini_runs", _run_all_tasks)
 
 
 @pytest.mark.docker
@@ -644,8 +655,8 @@ def test_every_tb_mini_oracle_gives_1_and_doing_nothing_gives_0(
 ) -> None:
     bad = []
     for task_id, run in tb_mini_runs.items():
-        if isinstance(run, BaseException):
-            bad.append(f"{task_id}: {type(run).__name__}: {run}")
+        if "exception" in run:
+            bad.append(f"{task_id}: {run['exception']}")
             continue
         grade = run["oracle_grade"]
         if run["oracle_reward"] != 1.0 or not grade["resolved"] or grade["error"]:
@@ -673,8 +684,8 @@ def test_every_tb_mini_oracle_gives_1_and_doing_nothing_gives_0(
 @pytest.mark.docker
 def test_tests_are_not_readable_during_the_episode(tb_mini_runs: dict[str, Any]) -> None:
     for task_id, run in tb_mini_runs.items():
-        if isinstance(run, BaseException):
-            pytest.fail(f"{task_id}: {run}")
+        if "exception" in run:
+            pytest.fail(f"{task_id}: {run['exception']}")
         assert run["probe"] == "probe-done", f"{task_id} leaks: {run['probe']}"
         assert "/tests/test_outputs.py\n" in run["probe_after"], f"{task_id}: {run['probe_after']}"
         assert run["probe_after"].count("/tests/test_outputs.py") >= 2, (
@@ -820,7 +831,7 @@ def test_every_tb_mini_oracle_is_stable_3_of_3(tb_mini_runs: dict[str, Any]) -> 
     jobs = [task_id for task_id in IDS for _ in range(2)]
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="tb-mini-stable") as pool:
         rewards = list(pool.map(oracle_reward, jobs))
-    first = {t: r["oracle_reward"] if isinstance(r, dict) else 0.0 for t, r in tb_mini_runs.items()}
+    first = {t: r.get("oracle_reward", 0.0) for t, r in tb_mini_runs.items()}
     flaky = {t: [first[t], *(r for j, r in zip(jobs, rewards, strict=True) if j == t)] for t in IDS}
     assert all(rs == [1.0, 1.0, 1.0] for rs in flaky.values()), {
         t: rs for t, rs in flaky.items() if rs != [1.0] * 3

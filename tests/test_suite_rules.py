@@ -1,4 +1,5 @@
-"""The CI rule of tests/conftest.py: under CI=true a docker/local/ray skip is a failure."""
+"""Rules of the suite itself (tests/conftest.py): under CI=true a docker/local/ray skip is a
+failure; `once_per_session` computes once for all xdist workers of one session."""
 
 from __future__ import annotations
 
@@ -111,3 +112,45 @@ def test_without_ci_they_stay_skips(
 ) -> None:
     result = _run(pytester, monkeypatch, ci, ".")
     result.assert_outcomes(passed=1, skipped=6, xfailed=1)
+
+
+ONCE = """
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import once_per_session
+
+CALLS = Path(os.environ["ONCE_CALLS"])
+
+
+def compute():
+    with CALLS.open("a") as fh:
+        fh.write(os.environ.get("PYTEST_XDIST_WORKER", "main") + "\\n")
+    return {"value": 42}
+
+
+@pytest.mark.parametrize("i", range(6))
+def test_uses_it(tmp_path_factory, i):
+    assert once_per_session(tmp_path_factory, "answer", compute) == {"value": 42}
+"""
+
+
+def test_once_per_session_computes_once_across_xdist_workers(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import REPO
+
+    pytester.syspathinsert(REPO)
+    pytester.makepyfile(test_once=ONCE)
+    calls = pytester.path / "calls.txt"
+    monkeypatch.setenv("ONCE_CALLS", str(calls))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-q")
+    result.assert_outcomes(passed=6)
+    assert len(calls.read_text().splitlines()) == 1, calls.read_text()
+    calls.unlink()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-q")
+    result.assert_outcomes(passed=6)  # a new session computes again
+    assert len(calls.read_text().splitlines()) == 1
