@@ -89,6 +89,7 @@ def run(
     from agents.errors import AgentError
     from agents.loop import run_episode
     from agents.policies import make_policy
+    from envs.core.config import ConfigError
 
     console = Console(stderr=False)
     try:
@@ -97,7 +98,7 @@ def run(
         )  # config errors: before any sandbox starts
         uses_sampling = policy.split(":")[0] in ("hf", "tiny", "openai", "vllm")
         pol = make_policy(policy, sampling=cfg.sampling) if uses_sampling else make_policy(policy)
-    except AgentError as exc:
+    except (AgentError, ConfigError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     path = out or Path("runs") / f"{task}.jsonl"

@@ -10,16 +10,15 @@ not provide (templates use `StrictUndefined`).
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from agents.errors import ConfigError
+from envs.core.config import ConfigError, StrictModel, load_yaml, validate
+from envs.core.errors import did_you_mean
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 #: variables each template may use (the loop provides exactly these).
@@ -52,8 +51,8 @@ _JINJA = jinja2.Environment(
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class _Strict(StrictModel):
+    model_config = ConfigDict(validate_assignment=True)
 
 
 class Templates(_Strict):
@@ -140,24 +139,12 @@ class AgentConfig(_Strict):
     @classmethod
     def load(cls, path_or_name: str | Path, overrides: list[str] | None = None) -> AgentConfig:
         """Load a shipped config by name (`swe`, `terminal`) or a YAML file, then `a.b=c` overrides."""
-        path = resolve_config_path(path_or_name)
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections")
-        for item in overrides or []:
-            apply_override(data, item)
-        return cls.from_dict(data, source=str(path))
+        return load_yaml(cls, path_or_name, overrides or [], CONFIG_DIR, "agent config")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> AgentConfig:
         """Validate `data`; errors name the key, what is wrong and the fix."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(f"{source}: invalid agent config:\n" + explain(exc)) from None
+        return validate(cls, data, source, "agent config")
 
     def render(self, template: str, **variables: Any) -> str:
         """Render `templates.<template>` with `variables` (strict: a missing one is an error)."""
@@ -168,38 +155,6 @@ class AgentConfig(_Strict):
             raise ConfigError(
                 f"templates.{template}: {exc.message}; available: {sorted(variables)}"
             ) from exc
-
-
-def resolve_config_path(path_or_name: str | Path) -> Path:
-    """A shipped config name or an existing YAML path."""
-    path = Path(path_or_name)
-    if path.is_file():
-        return path
-    shipped = CONFIG_DIR / f"{path_or_name}.yaml"
-    if shipped.is_file():
-        return shipped
-    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-    near = difflib.get_close_matches(str(path_or_name), names, n=1)
-    hint = f" Did you mean {near[0]!r}?" if near else ""
-    raise ConfigError(
-        f"no agent config {str(path_or_name)!r}: not a file and not one of {names}.{hint}"
-    )
-
-
-def apply_override(data: dict[str, Any], item: str) -> None:
-    """Apply `a.b=c` (c parsed as YAML) to nested dict `data` in place."""
-    key, sep, raw = item.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(
-            f"override {item!r}: write it as section.key=value, e.g. limits.max_turns=5"
-        )
-    node = data
-    parts = key.strip().split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {item!r}: {part!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw)
 
 
 def check_template(where: str, text: str, allowed: tuple[str, ...]) -> None:
@@ -214,39 +169,9 @@ def check_template(where: str, text: str, allowed: tuple[str, ...]) -> None:
     if unknown:
         hints = []
         for name in unknown:
-            near = difflib.get_close_matches(name, allowed, n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+            hint = did_you_mean(name, allowed).strip()  # "Did you mean 'x'?"
+            hints.append(f"{name!r} (d{hint[1:]})" if hint else repr(name))
         raise ValueError(
             f"{where} uses undefined variable(s) {', '.join(hints)}; "
             f"available: {', '.join(allowed)}"
         )
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] = AgentConfig
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        ann = getattr(field, "annotation", None)
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return None
-        model = ann
-    return model
-
-
-def explain(exc: ValidationError) -> str:
-    """One line per error: dotted key, what is wrong, and what to write instead."""
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc) or "<top>"
-        if err["type"] == "extra_forbidden":
-            model = _model_at(loc[:-1])
-            valid = list(model.model_fields) if model else []
-            near = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
-            hint = f" Did you mean {near[0]!r}?" if near else ""
-            lines.append(f"  {key}: unknown key.{hint} Valid keys here: {', '.join(valid)}")
-        elif err["type"] == "value_error":
-            lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
-        else:
-            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
-    return "\n".join(lines)

@@ -1,14 +1,13 @@
-"""Errors of the `agents` package: one base class, few subclasses, messages that say what to do."""
+"""Errors of the `agents` package: one base class, few subclasses, messages that say what to do.
+
+Config mistakes (YAML, overrides, templates) raise the project's one `envs.core.config.ConfigError`.
+"""
 
 from __future__ import annotations
 
 
 class AgentError(Exception):
     """Base class of every error raised by `agents`."""
-
-
-class ConfigError(AgentError):
-    """An agent config (YAML, override, template) is invalid; the message names the fix."""
 
 
 class PolicyError(AgentError):

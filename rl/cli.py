@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from rl.config import ConfigError, load_config
+from envs.core.config import ConfigError
+from rl.config import load_config
 
 
 def train_cmd(

@@ -6,22 +6,17 @@ type-checked. Sections: run, task, model, engine, scheduler, rollout, algo, trai
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
+from envs.core.config import StrictModel, load_yaml, validate
 from rl.loss_config import LossConfig
 
 
-class ConfigError(ValueError):
-    """A training config could not be read; the message says which key and what to write."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(StrictModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class RunConfig(_Strict):
@@ -178,59 +173,15 @@ class TrainConfig(_Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
 
-def _section_model(loc: tuple[Any, ...]) -> type[BaseModel]:
-    model: type[BaseModel] = TrainConfig
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        ann = field.annotation if field else None
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
-            break
-    return model
-
-
-def _explain(err: ValidationError, source: str) -> str:
-    lines = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        dotted = ".".join(str(p) for p in loc)
-        if e["type"] == "extra_forbidden":
-            valid = list(_section_model(loc[:-1]).model_fields)
-            close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
-            hint = f"did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}? " if close else ""
-            lines.append(f"unknown key {dotted!r}: {hint}valid keys here: {', '.join(valid)}")
-        else:
-            lines.append(f"{dotted}: {e['msg']} (got {e.get('input')!r})")
-    return f"{source}: invalid training config:\n  " + "\n  ".join(lines)
-
-
-def _override(data: dict[str, Any], item: str) -> None:
-    key, sep, raw = item.partition("=")
-    if not sep:
-        raise ConfigError(f"override {item!r} must look like section.key=value")
-    node = data
-    parts = key.split(".")
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-    node[parts[-1]] = yaml.safe_load(raw)
+CONFIG_DIR = Path(__file__).parent / "configs"
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Read and validate a YAML config; `overrides` are `section.key=value` strings."""
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"config {p} does not exist; shipped ones are in rl/configs/")
-    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping of sections")
-    for item in overrides or []:
-        _override(data, item)
-    return parse_config(data, str(p))
+    """Read and validate a YAML config (a path, or a shipped name such as `toy_ipa`);
+    `overrides` are `section.key=value` strings."""
+    return load_yaml(TrainConfig, path, overrides or [], CONFIG_DIR, "training config")
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>") -> TrainConfig:
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(_explain(err, source)) from None
+    """Validate a mapping of sections (as read from YAML)."""
+    return validate(TrainConfig, data, source, "training config")

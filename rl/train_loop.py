@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from envs.core.config import ConfigError
 from rl.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -25,7 +26,7 @@ from rl.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from rl.config import ConfigError, TrainConfig
+from rl.config import TrainConfig
 from rl.engines import make_engine
 from rl.models import build_model
 from rl.records import Ledger, read_jsonl

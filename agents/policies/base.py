@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from agents.errors import PolicyError
+from envs.core.errors import did_you_mean
 
 
 @dataclass
@@ -129,9 +130,6 @@ def make_policy(spec: str, **options: Any) -> Policy:
             cls = getattr(module, _ORACLE_CLASSES[kind])
             return cls()  # type: ignore[no-any-return]
     if kind not in _REGISTRY:
-        import difflib
-
-        near = difflib.get_close_matches(kind, policy_kinds(), n=1)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
+        hint = did_you_mean(kind, policy_kinds())
         raise PolicyError(f"unknown policy spec {spec!r}.{hint} Kinds: {', '.join(policy_kinds())}")
     return _REGISTRY[kind](arg, **options)

@@ -7,9 +7,9 @@ the algorithm name.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
+from envs.core.errors import did_you_mean
 from rl.algos.batch import ChunkBatch, LossConfig, LossOutput
 
 LossFn = Callable[[ChunkBatch, LossConfig], LossOutput]
@@ -45,8 +45,7 @@ class Registry:
         try:
             return self._fns[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self._fns, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, self._fns)
             raise AlgoError(
                 f"no {self.kind} named {name!r}.{hint} Known: {', '.join(sorted(self._fns))}"
             ) from None

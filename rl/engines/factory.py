@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from torch import nn
 
+from envs.core.errors import did_you_mean
 from rl.engines.agents_hf import hf_engine
 from rl.engines.base import EngineError, RolloutEngine
 from rl.engines.local import HFEngine, ToyEngine
@@ -46,6 +46,5 @@ def make_engine(
         if path is None:
             raise EngineError("the vllm engine needs `path` (a saved model directory)")
         return VLLMEngine(path, **kwargs)
-    close = difflib.get_close_matches(kind, KINDS, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(kind, KINDS)
     raise EngineError(f"unknown engine {kind!r}.{hint} Choose one of {', '.join(KINDS)}")

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.config import AgentConfig
-from agents.errors import ConfigError
+from envs.core.config import ConfigError
 
 
 @pytest.mark.parametrize("name", ["swe", "terminal", "toy"])
@@ -44,7 +44,7 @@ def test_unknown_key_names_nearest(tmp_path: Path) -> None:
     p = tmp_path / "a.yaml"
     p.write_text("limits:\n  max_turn: 3\n")
     with pytest.raises(
-        ConfigError, match=r"limits\.max_turn: unknown key\. Did you mean 'max_turns'\?"
+        ConfigError, match=r"unknown key 'limits\.max_turn'\. Did you mean 'max_turns'\?"
     ):
         AgentConfig.load(p)
     with pytest.raises(ConfigError, match="Did you mean 'templates'"):

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from envs.core.config import ConfigError
 from rl.algos import LossConfig
 from rl.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from rl.config import ConfigError, load_config, parse_config
+from rl.config import load_config, parse_config
 from rl.packing import Chunk, Trajectory
 from rl.recipes.toy_lm import TinyLM
 from rl.records import Rollout
@@ -88,9 +89,7 @@ def test_rollout_record_round_trip() -> None:
 
 
 def test_config_unknown_key_names_the_nearest(tmp_path: Path) -> None:
-    with pytest.raises(
-        ConfigError, match=r"unknown key 'scheduler.max_stalenes'.*'scheduler.max_staleness'"
-    ):
+    with pytest.raises(ConfigError, match=r"unknown key 'scheduler.max_stalenes'.*'max_staleness'"):
         parse_config({"scheduler": {"max_stalenes": 1}})
     with pytest.raises(ConfigError, match=r"scheduler.mode"):
         parse_config({"scheduler": {"mode": "colocate"}})
