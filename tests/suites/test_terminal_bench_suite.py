@@ -307,6 +307,11 @@ TB_BROKEN = [
         ["run_tests_in_same_shell: Input should be a valid boolean", "'maybe'"],
     ),
     ("no-run-tests", _edit("run-tests.sh", None), ["needs the file run-tests.sh"]),
+    (
+        "env-name",
+        _replace("task.yaml", "parser_name: pytest", "parser_name: pytest\nenv_name: py-base"),
+        ["env_name 'py-base'", "own Dockerfile"],
+    ),
     ("no-tests", _edit("tests", None), ["needs the folder tests"]),
     ("no-from", _edit("Dockerfile", "WORKDIR /work\n"), ["no FROM line"]),
 ]

@@ -225,6 +225,11 @@ def load_terminal_bench(path: Path, strict: bool = False) -> TaskConfig:
             f"{where}: `instruction` is missing or empty; it is the task statement shown "
             "to the agent (a non-empty string)"
         )
+    if task.env_name:
+        raise TaskError(
+            f"{where}: env_name {task.env_name!r} names a shared environment of Terminal-Bench "
+            "< 0.2, which is not supported: give the task its own Dockerfile"
+        )
     if task.parser_name not in PARSERS:
         raise TaskError(
             f"{where}: parser_name {task.parser_name!r} is not supported; supported: "
