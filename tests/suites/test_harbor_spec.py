@@ -336,7 +336,7 @@ def test_timeouts_from_the_task_file(tmp_path: Path) -> None:
     if reason:
         pytest.skip(reason)
     from envs.core.env import ChunkEnv
-    from tests.suites.test_terminal_bench_suite import SUBMIT, bash
+    from tests.suites.test_terminal_bench_suite import bash
 
     toml = OLDER.replace("timeout_sec = 120.0", "timeout_sec = 3.0").replace(
         "timeout_sec = 60.0", "timeout_sec = 2.0"
