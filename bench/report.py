@@ -86,6 +86,11 @@ def write_report(run_dir: Path) -> Path:
             f"| {r.task_id} | {r.attempt} | {r.status} | {r.reward:g} | {r.turns} | {r.tokens} | "
             f"{r.duration_s:.1f} | {err} |"
         )
+    warnings_file = run_dir / "task_warnings.json"
+    if warnings_file.exists():  # unknown keys in Terminal-Bench / Harbor task files
+        lines += ["", "## Task file warnings", "", "| task | warning |", "| --- | --- |"]
+        for task_id, found in sorted(json.loads(warnings_file.read_text()).items()):
+            lines += ["| " + task_id + " | " + w.replace("|", "\\|") + " |" for w in found]
     lines += [""] + [f"![{name}]({path.name})" for name, path in plots.items()]
     out = run_dir / "report.md"
     out.write_text("\n".join(lines) + "\n")

@@ -280,6 +280,8 @@ class AgentRunner:
                 else "the episode ended without a grade",
             )
         store.log_path(task_id, attempt, "grade").write_text(grade.log)
+        if grade.files:
+            store.write_files(task_id, attempt, grade.files)
         patch = grade.report.get("model_patch")
         if grade.error is not None and env.sandbox is not None and not env.sandbox.alive():
             return AttemptResult(

@@ -5,6 +5,8 @@
       results.jsonl        one line per finished (task, attempt), appended + fsync'd: the truth
       trajectories/ID__aN.jsonl   the agent's record of each attempt
       logs/ID__aN.agent.log, ID__aN.grade.log
+      artifacts/ID__aN/    files the task copied out after the agent phase (Harbor's artifacts)
+      task_warnings.json   unknown keys in Terminal-Bench / Harbor task files, per task
       predictions.jsonl    SWE-bench predictions, rewritten from results (atomic rename)
       report.json          SWE-bench report fields (+ pass@k), rewritten from results
 
@@ -109,6 +111,18 @@ class RunStore:
 
     def log_path(self, task_id: str, attempt: int, kind: str) -> Path:
         return self.root / "logs" / f"{_safe(task_id)}__a{attempt}.{kind}.log"
+
+    def write_files(self, task_id: str, attempt: int, files: dict[str, bytes]) -> Path:
+        """Files a task copied out of its sandbox (Harbor's `artifacts`), under
+        `artifacts/ID__aN/<relative path>`; paths that would leave that folder are skipped."""
+        root = self.root / "artifacts" / f"{_safe(task_id)}__a{attempt}"
+        for rel, data in files.items():
+            target = (root / rel).resolve()
+            if not target.is_relative_to(root.resolve()):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        return root
 
     def write_json(self, name: str, obj: object) -> Path:
         path = self.root / name

@@ -7,6 +7,7 @@ Each test is named in the spec table of docs/environments.md. Docker tests build
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -354,3 +355,45 @@ def test_timeouts_from_the_task_file(tmp_path: Path) -> None:
         assert report["timed_out"] and "timed out after 2 s" in report["verifier_problem"]
     finally:
         env.close()
+
+
+def test_bad_from_flag_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bench.cli.main import app
+
+    harbor_task(tmp_path, OLDER)
+    result = CliRunner().invoke(app, ["bench", "run", "--suite", str(tmp_path), "--from", "nope"])
+    assert result.exit_code == 2 and "expected IMAGE=LOCAL_IMAGE" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.docker
+def test_bench_run_warns_per_task_and_keeps_artifacts(tmp_path: Path) -> None:
+    """`ale bench run` on a published-format folder: unknown keys warn on the console, in
+    task_warnings.json and report.md; artifacts land in the run folder."""
+    reason = _docker_ready()
+    if reason:
+        pytest.skip(reason)
+    from typer.testing import CliRunner
+
+    from bench.cli.main import app
+
+    tasks = tmp_path / "tasks"
+    toml = 'artifacts = ["/app/out.txt"]\nfuture_key = 1\n' + OLDER
+    path = harbor_task(tasks, toml, dockerfile="FROM debian:bookworm\nWORKDIR /app\n")
+    (path / "solution" / "solve.sh").write_text("echo done > /app/out.txt\n")
+    (path / "tests" / "test.sh").write_text(
+        "[ -f /app/out.txt ] && echo 1 > /logs/verifier/reward.txt || echo 0 > /logs/verifier/reward.txt\n"
+    )
+    run = tmp_path / "run"
+    args = ["bench", "run", "--suite", str(tasks), "--policy", "oracle", "--run-dir", str(run)]
+    result = CliRunner().invoke(app, [*args, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "warning: widget: unknown key 'future_key'." in result.output
+    assert "resolved 1/1" in result.output
+    assert json.loads((run / "task_warnings.json").read_text()) == {
+        "widget": ["unknown key 'future_key'."]
+    }
+    assert "| widget | unknown key 'future_key'. |" in (run / "report.md").read_text()
+    assert (run / "artifacts" / "widget__a0" / "app" / "out.txt").read_text() == "done\n"
