@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+from envs.rock.policy import NetworkMode, Policy
 
 #: Label keys written on every sandbox we start (docker labels, local state files).
 LABEL_APP = "ale.app"
@@ -28,15 +30,15 @@ DETACHED_PID = "0"
 DEFAULT_IMAGE = "ale-base:bookworm"
 DEFAULT_OUTPUT_LIMIT = 64 * 1024  # bytes kept per command output (head + tail)
 
-NetworkPolicy = Literal["none", "bridge"]
-
 
 @dataclass(frozen=True)
 class SandboxSpec:
     """What to start. Units: `cpus` in cores, `memory_mb` in MiB, `ttl_s` in seconds.
 
-    `memory_mb` also caps swap (swap == memory, so no swap beyond it). `network` is `none`
-    by default: no interface but loopback. `labels` are added to ours (see `owner_labels`).
+    `memory_mb` also caps swap (swap == memory, so no swap beyond it). `policy` holds the
+    network and filesystem permissions (`envs.rock.policy`; network `none` by default: no
+    interface but loopback). `command_timeout_s` caps every `run`'s timeout. `labels` are
+    added to ours (see `owner_labels`).
     `user` runs every shell session, except those named in `session_users` ({session name:
     user}), which run as theirs: a task's agent shell as one user, its grader as another.
     """
@@ -46,7 +48,7 @@ class SandboxSpec:
     memory_mb: int = 1024
     pids_limit: int = 256
     disk_mb: int | None = None
-    network: NetworkPolicy = "none"
+    policy: Policy = field(default_factory=Policy)
     env: dict[str, str] = field(default_factory=dict)
     workdir: str = "/root"
     user: str = "root"
@@ -54,6 +56,29 @@ class SandboxSpec:
     labels: dict[str, str] = field(default_factory=dict)
     ttl_s: float = 3600.0
     output_limit: int = DEFAULT_OUTPUT_LIMIT
+    command_timeout_s: float | None = None
+
+    @property
+    def network(self) -> NetworkMode:
+        """The network mode (`policy.network.mode`)."""
+        return self.policy.network.mode
+
+    def timeout(self, asked: float) -> float:
+        """The timeout a `run` gets: `asked`, capped by `command_timeout_s`."""
+        return min(asked, self.command_timeout_s) if self.command_timeout_s else asked
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data; `SandboxSpec.from_dict` reads it back."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["policy"] = self.policy.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SandboxSpec:
+        data = dict(data)
+        network = data.pop("network", None)  # state written before policies existed
+        policy = Policy.from_dict(data.pop("policy", None) or {"network": network or "none"})
+        return cls(**data, policy=policy)
 
 
 @dataclass(frozen=True)
@@ -124,6 +149,11 @@ class Sandbox(Protocol):
         ...
 
     def alive(self) -> bool: ...
+
+    def audit(self) -> list[dict[str, Any]]:
+        """The egress audit log: one dict per allowed or refused connection attempt
+        (`envs.rock.egress.audit`); [] for a sandbox without egress (network `none`)."""
+        ...
 
     def close(self) -> None:
         """Stop and remove the sandbox. Safe to call twice."""

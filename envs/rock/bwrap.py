@@ -137,12 +137,14 @@ def shell_argv(
     init_start: str,
     env: dict[str, str],
     user_prefix: list[str],
+    mounts: list[str] | tuple[str, ...] = (),
 ) -> list[str]:
     """sh (checks the init, joins the cgroup) -> nsenter -> bwrap -> bash, one pid each.
 
     The init's namespaces are opened first and the init's start time checked after, so a
     recycled pid can never lead a shell into another process's namespaces. The namespace
-    fds are closed inside before the shell starts.
+    fds are closed inside before the shell starts. `mounts` are extra bwrap mount arguments
+    applied after /proc, /sys and /dev (a path policy's hidden pseudo files).
     """
     opens = " ".join(f"{fd}</proc/{init_pid}/ns/{ns}" for ns, fd in _NS_FDS.items())
     script = (
@@ -172,6 +174,7 @@ def shell_argv(
         str(layout.sysfs),
         "/sys",
         *PROC_AND_DEV,
+        *mounts,
         "--die-with-parent",
         "--new-session",
         "--cap-drop",

@@ -168,20 +168,26 @@ def sandbox_create(
     ttl: Annotated[float, typer.Option(help="Seconds until the sandbox removes itself.")] = 3600,
     memory_mb: int = 1024,
     cpus: float = 1.0,
-    network: str = "none",
+    network: Annotated[str, typer.Option(help="none, allowlist or open.")] = "none",
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(help="An allowlist rule (repeat): pypi.org, *.example.com, host:port, CIDR."),
+    ] = None,
 ) -> None:
     """Start a detached sandbox (ended by its TTL or `ale sandbox rm`); prints its id."""
     from envs.rock.factory import create_sandbox
+    from envs.rock.policy import NetworkPolicy, Policy
 
-    spec = SandboxSpec(
-        image=image,
-        ttl_s=ttl,
-        memory_mb=memory_mb,
-        cpus=cpus,
-        network=network,  # type: ignore[arg-type]
-        labels={LABEL_OWNER_PID: DETACHED_PID},
-    )
     try:
+        mode = "allowlist" if allow and network == "none" else network
+        spec = SandboxSpec(
+            image=image,
+            ttl_s=ttl,
+            memory_mb=memory_mb,
+            cpus=cpus,
+            policy=Policy(NetworkPolicy.from_value({"mode": mode, "allow": allow or []})),
+            labels={LABEL_OWNER_PID: DETACHED_PID},
+        )
         sb = create_sandbox(spec, backend)
     except SandboxError as exc:
         _fail(exc)

@@ -15,6 +15,7 @@ import contextlib
 import io
 import os
 import select
+import shlex
 import socket
 import struct
 import threading
@@ -28,6 +29,15 @@ import requests
 
 from envs.rock import tario
 from envs.rock.api import LABEL_EXPIRES_AT, ExecResult, SandboxSpec, owner_labels
+from envs.rock.docker_policy import (
+    container_env,
+    create_container,
+    policy_from_labels,
+    policy_label,
+    policy_options,
+)
+from envs.rock.egress import EgressHandle, start_egress
+from envs.rock.egress.audit import read_audit
 from envs.rock.errors import (
     BackendUnavailable,
     CommandKilledSandbox,
@@ -37,7 +47,9 @@ from envs.rock.errors import (
     SandboxFileError,
 )
 from envs.rock.host_root import ContainerRoot, open_container_root
+from envs.rock.images import ale_home
 from envs.rock.pid1 import ttl_init_script
+from envs.rock.policy import PolicyError
 from envs.rock.proctree import interrupt_shell
 from envs.rock.shell import SHELL_ARGV, ShellSession
 
@@ -220,13 +232,48 @@ class DockerSandbox:
         self._root_probed = os.environ.get("ALE_DOCKER_FILES") == "engine"  # never probe
         self._root_lock = threading.Lock()
         self._started_at = time.time()  # for the engine's event log (`_lost`)
+        self._egress: EgressHandle | None = None
+        self._audit_path = ale_home() / "egress" / f"docker-{container.id[:12]}.jsonl"
 
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
     def create(cls, spec: SandboxSpec) -> DockerSandbox:
         sb = cls(spec, cls._start_container(spec))
         sb._host_root()  # probed now: also shields the init from the OOM killer
+        try:
+            sb._enforce_policy()
+        except BaseException:
+            sb.close()
+            raise
         return sb
+
+    def _enforce_policy(self) -> None:
+        """What the engine cannot do at create: the egress proxy, read-only paths checked."""
+        if self._spec.network == "allowlist":
+            try:
+                self._container.reload()
+                pid = int(self._container.attrs.get("State", {}).get("Pid") or 0)
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                raise engine_error(exc, f"inspecting {self.id}") from exc
+            if not pid or not os.path.exists(f"/proc/{pid}/ns/net"):
+                raise PolicyError(
+                    "network 'allowlist' needs the Docker engine on this host (its proxy is "
+                    "bound inside the container's network namespace): run ale on the engine's "
+                    "host, or use network 'none' or 'open'."
+                )
+            self._egress = start_egress(pid, self.id, self._spec.policy.network, self._audit_path)
+        ro = self._spec.policy.paths.read_only
+        if ro:
+            tests = " && ".join(f"test -e {shlex.quote(p)}" for p in ro)
+            if not self.run(f"{tests} && echo ok", timeout=30).output.endswith("ok\n"):
+                raise PolicyError(
+                    f"a read-only path of {list(ro)} does not exist in the sandbox's image; "
+                    "create it in the image or drop it from the policy"
+                )
+
+    def audit(self) -> list[dict[str, Any]]:
+        """The egress audit log so far (`envs.rock.egress.audit`); [] without egress."""
+        return read_audit(self._audit_path)
 
     @classmethod
     def attach(cls, container_id: str) -> DockerSandbox:
@@ -242,21 +289,23 @@ class DockerSandbox:
             workdir=cfg.get("WorkingDir") or "/",
             env=env,
             labels=dict(container.labels),
+            policy=policy_from_labels(dict(container.labels)),
         )
         return cls(spec, container)
 
     @staticmethod
     def _start_container(spec: SandboxSpec, image: str | None = None) -> Any:
         c = client()
+        net_and_paths, raw_host_config = policy_options(spec)
         kwargs: dict[str, Any] = dict(
             command=["bash", "-c", ttl_init_script(spec.ttl_s)],
             detach=True,
             stdin_open=True,  # PID 1 blocks reading it: no fork, nothing to kill
             auto_remove=True,
-            labels=owner_labels(spec, BACKEND),
-            environment=spec.env,
+            labels={**owner_labels(spec, BACKEND), **policy_label(spec.policy)},
+            environment=container_env(spec),
             working_dir=spec.workdir,
-            network_mode=spec.network,
+            **net_and_paths,
             nano_cpus=int(spec.cpus * 1e9),
             mem_limit=f"{spec.memory_mb}m",
             memswap_limit=f"{spec.memory_mb}m",
@@ -270,7 +319,7 @@ class DockerSandbox:
             kwargs["storage_opt"] = {"size": f"{spec.disk_mb}m"}
         kwargs.pop("detach")
         try:  # create + start: unlike `run`, never tries to pull from a registry
-            container = c.containers.create(image or spec.image, **kwargs)
+            container = create_container(c, image or spec.image, kwargs, raw_host_config)
             try:
                 container.start()
             except BaseException:
@@ -283,6 +332,14 @@ class DockerSandbox:
                 "reachable here): build it with `ale images build` (base image) or "
                 "`ale images build --task DIR` (a task's Dockerfile)."
             ) from exc
+        except docker.errors.APIError as exc:
+            if spec.disk_mb and "storage" in str(exc.explanation or exc).lower():
+                raise PolicyError(
+                    f"disk_mb={spec.disk_mb} cannot be enforced by this Docker engine's storage "
+                    f"driver ({exc.explanation}): drop disk_mb, or run the engine with overlay2 "
+                    "on xfs mounted with pquota."
+                ) from exc
+            raise engine_error(exc, f"starting a container from {spec.image!r}") from exc
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise engine_error(exc, f"starting a container from {spec.image!r}") from exc
 
@@ -310,7 +367,7 @@ class DockerSandbox:
             session.close()
         self._sessions.clear()
         try:
-            self._container.remove(force=True)
+            self._container.remove(force=True, v=True)
         except (docker.errors.DockerException, requests.RequestException):
             pass  # already gone, or the engine is: gc and the TTL cover it
         for image in self._snapshots:
@@ -318,6 +375,10 @@ class DockerSandbox:
                 docker.errors.DockerException, requests.RequestException, SandboxError
             ):
                 client().images.remove(image, force=True, noprune=False)
+        if self._egress is not None:
+            self._egress.stop()
+        for path in (self._audit_path, self._audit_path.with_suffix(".log")):
+            path.unlink(missing_ok=True)
 
     # -- commands ------------------------------------------------------------------------
     def _session(self, name: str) -> ShellSession:
@@ -339,7 +400,7 @@ class DockerSandbox:
     def run(self, command: str, timeout: float = 60.0, session: str = "default") -> ExecResult:
         oom_before = self._oom_kills()
         try:
-            result = self._session(session).run(command, timeout)
+            result = self._session(session).run(command, self._spec.timeout(timeout))
         except (docker.errors.DockerException, requests.RequestException, SandboxDead) as exc:
             self._sessions.pop(session, None)
             if not self._alive_settled():
@@ -524,6 +585,12 @@ class DockerSandbox:
     # -- snapshots -----------------------------------------------------------------------
     def snapshot(self) -> str:
         """Commit the container's filesystem to a local image; returns its id."""
+        if self._spec.policy.paths.read_only_root:
+            raise PolicyError(
+                "snapshots of a docker sandbox with read_only_root are not supported (its "
+                "writable paths are volumes, which an image commit leaves out); use the local "
+                "backend or a writable root"
+            )
         try:
             image = self._container.commit(
                 repository=SNAPSHOT_REPO,
@@ -548,8 +615,11 @@ class DockerSandbox:
         self._sessions.clear()
         for name, cwd in cwds.items():
             self._session(name).cwd = cwd
+        if self._egress is not None:
+            self._egress.stop()
+        self._enforce_policy()
         with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
-            old.remove(force=True)
+            old.remove(force=True, v=True)
 
     def __repr__(self) -> str:
         return f"DockerSandbox(id={self.id!r}, image={self._spec.image!r})"

@@ -10,8 +10,9 @@ through the host view of the root, resolved inside it by the kernel (`inroot.San
 
 Limits: every process joins the cgroup before it execs anything. Without usable cgroups,
 `create` raises `BackendUnavailable`; a sandbox never runs unlimited. `disk_mb` is not
-enforced by this backend. `network="bridge"` shares the host's network namespace (there is
-no daemon to run a bridge); `"none"` leaves only loopback.
+refused by this backend. Every sandbox has its own network namespace with only loopback;
+`allowlist` and `open` reach out through the egress proxy bound into it (`envs.rock.egress`).
+Path policies are mounts made under the root before the init starts (`envs.rock.mounts`).
 
 TTL and gc: no `--die-with-parent` on the init. Sandboxes must outlive their creator
 (`ale sandbox create` is detached; the warm pool creates on worker threads, and a parent-death
@@ -32,10 +33,13 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from envs.rock.api import LABEL_EXPIRES_AT, ExecResult, SandboxSpec, owner_labels
 from envs.rock.bwrap import SessionTransport, init_argv, shell_argv, user_prefix
 from envs.rock.cgroups import Limits, SandboxCgroup
+from envs.rock.egress import RESOLV_CONF, EgressHandle, proxy_env, start_egress
+from envs.rock.egress.audit import read_audit
 from envs.rock.errors import (
     BackendUnavailable,
     CommandKilledSandbox,
@@ -55,6 +59,7 @@ from envs.rock.local_state import (
     teardown,
     write_state,
 )
+from envs.rock.mounts import apply_paths, bwrap_args, empty_file
 from envs.rock.overlay import (
     HOST_ENV,
     SANDBOX_ID,
@@ -65,6 +70,7 @@ from envs.rock.overlay import (
     run_host,
 )
 from envs.rock.pipe_transport import PipeTransport
+from envs.rock.policy import PolicyError
 from envs.rock.proctree import children
 from envs.rock.shell import ShellSession
 
@@ -109,11 +115,18 @@ class LocalSandbox:
         self._init_pid = 0
         self._init_start = ""
         self._closed = False
+        self._egress: EgressHandle | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
     def create(cls, spec: SandboxSpec) -> LocalSandbox:
         _check_host()
+        if spec.disk_mb:
+            raise PolicyError(
+                f"disk_mb={spec.disk_mb} cannot be enforced by the local backend (the overlay's "
+                "upper dir lives on the host's disk, with no quota): drop disk_mb, or use the "
+                "docker backend on a storage driver with quotas (overlay2 on xfs with pquota)."
+            )
         rootfs = rootfs_path(spec.image)
         if not (rootfs / "bin").exists():
             raise ImageNotFound(
@@ -130,8 +143,10 @@ class LocalSandbox:
             for d in (layout.upper, layout.work, layout.merged, layout.sysfs, layout.snapshots):
                 d.mkdir()
             mount_overlay(rootfs, layout)
-            sb._boot(spec.ttl_s)
             sb._files.makedirs(spec.workdir)  # like docker's WORKDIR
+            if spec.network != "none":
+                sb._files.write("/etc/resolv.conf", RESOLV_CONF)
+            sb._boot(spec.ttl_s)
         except BaseException:
             sb._closed = True
             with contextlib.suppress(SandboxError, OSError):  # else gc finds it by its labels
@@ -149,17 +164,18 @@ class LocalSandbox:
             raise SandboxDead(
                 f"local sandbox {sandbox_id} is gone ({exc}): see `ale sandbox ls`"
             ) from exc
-        sb = cls(SandboxSpec(**state["spec"]), layout)
+        sb = cls(SandboxSpec.from_dict(state["spec"]), layout)
         sb._init_pid, sb._init_start = int(state["init_pid"]), str(state["init_start"])
         return sb
 
     def _boot(self, ttl_s: float) -> None:
-        """Start the init and wait until it runs bash in its namespaces; mount its sysfs."""
+        """Mount the path policy, start the init and wait until it runs bash in its
+        namespaces; mount its sysfs; start its egress proxy."""
+        paths = self._spec.policy.paths
+        apply_paths(self._layout.merged, paths, self._spec.workdir, empty_file(self._layout.dir))
         keep_r, keep_w = os.pipe()
-        env = {**IMAGE_ENV, **self._spec.env}
-        argv = init_argv(
-            self._layout, self._cgroup, env, self._spec.network == "none", ttl_s, keep_r
-        )
+        env = {**IMAGE_ENV, **self._env()}
+        argv = init_argv(self._layout, self._cgroup, env, True, ttl_s, keep_r)
         try:
             with open(self._layout.log, "ab") as log:
                 self._proc = subprocess.Popen(
@@ -197,7 +213,7 @@ class LocalSandbox:
         with contextlib.suppress(OSError):
             Path(f"/proc/{self._init_pid}/oom_score_adj").write_text("-1000")
         state = {
-            "spec": dataclasses.asdict(self._spec),
+            "spec": self._spec.to_dict(),
             "init_pid": self._init_pid,
             "init_start": self._init_start,
         }
@@ -217,6 +233,22 @@ class LocalSandbox:
             ],
             f"mounting /sys of sandbox {self.id}",
         )
+        if self._spec.network != "none":
+            self._egress = start_egress(
+                self._init_pid, self.id, self._spec.policy.network, self._audit_path
+            )
+
+    @property
+    def _audit_path(self) -> Path:
+        return self._layout.dir / "audit.jsonl"
+
+    def _env(self) -> dict[str, str]:
+        """The spec's environment, over the proxy settings when the network is not `none`."""
+        return {**proxy_env(), **self._spec.env} if self._spec.network != "none" else self._spec.env
+
+    def audit(self) -> list[dict[str, Any]]:
+        """The egress audit log so far (`envs.rock.egress.audit`); [] without egress."""
+        return read_audit(self._audit_path)
 
     @property
     def id(self) -> str:
@@ -239,14 +271,19 @@ class LocalSandbox:
         self._closed = True
         sessions, self._sessions = list(self._sessions.values()), {}
         teardown(self._layout, self._proc, sessions)
+        if self._egress is not None:
+            self._egress.stop()
 
     # -- commands ------------------------------------------------------------------------
     def _connect(self, user_name: str | None = None) -> PipeTransport:
         if not self.alive():
             raise SandboxDead(self._dead_message())
         user, home = user_prefix(user_name or self._spec.user, self._passwd())
-        env = {**IMAGE_ENV, "HOME": home, "HOSTNAME": self.id, **self._spec.env}
-        argv = shell_argv(self._layout, self._cgroup, self._init_pid, self._init_start, env, user)
+        env = {**IMAGE_ENV, "HOME": home, "HOSTNAME": self.id, **self._env()}
+        hide = bwrap_args(self._spec.policy.paths, empty_file(self._layout.dir))
+        argv = shell_argv(
+            self._layout, self._cgroup, self._init_pid, self._init_start, env, user, hide
+        )
         return SessionTransport(argv, env=HOST_ENV, shell_depth=1)
 
     def _passwd(self) -> list[str]:
@@ -297,7 +334,7 @@ class LocalSandbox:
     def run(self, command: str, timeout: float = 60.0, session: str = "default") -> ExecResult:
         oom_before = self._cgroup.oom_kills()
         try:
-            result = self._session(session).run(command, timeout)
+            result = self._session(session).run(command, self._spec.timeout(timeout))
         except (SandboxDead, OSError) as exc:
             self._sessions.pop(session, None)
             if not self.alive():
@@ -374,9 +411,11 @@ class LocalSandbox:
         cwds = {name: s.cwd for name, s in self._sessions.items()}
         sessions, self._sessions = list(self._sessions.values()), {}
         write_state(
-            self._layout, {"spec": dataclasses.asdict(self._spec), "init_pid": 0, "init_start": ""}
+            self._layout, {"spec": self._spec.to_dict(), "init_pid": 0, "init_start": ""}
         )  # "starting": gc leaves it alone
         stop(self._layout, self._proc, sessions, init=(self._init_pid, self._init_start))
+        if self._egress is not None:
+            self._egress.stop()
         replace_upper(self._layout, src, rootfs_path(self._spec.image))
         self._boot(remaining)
         for name, cwd in cwds.items():

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from envs.rock.errors import BackendUnavailable, SandboxError
 from envs.rock.images import ale_home
+from envs.rock.mounts import unmount_below
 
 #: The environment of host-side helpers (mount, cp, nsenter, bwrap); never the sandbox's.
 HOST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
@@ -97,7 +98,9 @@ def run_host(argv: list[str], what: str) -> None:
 
 
 def umount(path: Path) -> None:
-    """Unmount `path` if it is a mount point; lazily as a last resort."""
+    """Unmount `path` (and what a path policy mounted below it) if it is a mount point;
+    lazily as a last resort."""
+    unmount_below(path)
     for flags in (0, 0, 0, _MNT_DETACH):
         if not os.path.ismount(path):
             return

@@ -102,6 +102,9 @@ class SandboxActor:
     def alive(self) -> bool:
         return self.sandbox.alive()
 
+    def audit(self) -> list[dict[str, Any]]:
+        return self.sandbox.audit()
+
     def close(self) -> None:
         self.sandbox.close()
 
@@ -174,6 +177,10 @@ class RaySandbox:
 
     def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
         self._call("write", path, data, mode)
+
+    def audit(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self._call("audit")
+        return events
 
     def read(self, path: str) -> bytes:
         data: bytes = self._call("read", path)
