@@ -2,9 +2,10 @@
 
 Under `CI=true` (`.ci/run` exports it) the machine is set up for every part, so a `docker`,
 `local` or `ray` test that skips is a broken part, not a missing one: its skip is reported as
-a failure with the skip's reason. `gpu` tests still skip where no CUDA device is present, and
-so does anything else. A module that skips as a whole at import under CI fails too (skip per
-test, with the test's markers, instead).
+a failure with the skip's reason. `gpu` tests still skip where no CUDA device is present,
+`network` tests where the package index is unreachable, and so does anything else. A module
+that skips as a whole at import under CI fails too (skip per test, with the test's markers,
+instead).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
 def ci_skip_failure(markers: set[str], reason: str) -> str | None:
     """The failure message for a skip under CI, or None when the skip may stand."""
     needed = sorted(markers & set(CI_REQUIRED_MARKS))
-    if not needed or "gpu" in markers:
+    if not needed or "gpu" in markers or "network" in markers:
         return None
     return (
         f"CI=true: this {'/'.join(needed)} test skipped, but CI provides "

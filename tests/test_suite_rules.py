@@ -1,5 +1,6 @@
 """Rules of the suite itself (tests/conftest.py): under CI=true a docker/local/ray skip is a
-failure; `once_per_session` computes once for all xdist workers of one session."""
+failure (not one of a `gpu` or `network` test); `once_per_session` computes once for all
+xdist workers of one session."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ markers =
     local: l
     ray: r
     gpu: g
+    network: n
 """
 TESTS = """
 import pytest
@@ -42,6 +44,11 @@ def test_ray_skipif():
 @pytest.mark.docker
 def test_gpu_skips():
     pytest.skip("no CUDA device")
+
+@pytest.mark.network
+@pytest.mark.local
+def test_registry_unreachable_skips():
+    pytest.skip("package index unreachable")
 
 def test_unmarked_skips():
     pytest.skip("optional data absent")
@@ -85,7 +92,7 @@ def test_ci_turns_docker_local_ray_skips_into_failures(
 ) -> None:
     result = _run(pytester, monkeypatch, "true", "test_marked.py")
     # a skip in the test body fails it; one in setup (fixture, skipif) errors it
-    result.assert_outcomes(passed=1, failed=1, errors=2, skipped=2, xfailed=1)
+    result.assert_outcomes(passed=1, failed=1, errors=2, skipped=3, xfailed=1)
     assert result.ret != 0
     for name, reason in [
         ("test_docker_skips", "engine down"),
@@ -95,7 +102,13 @@ def test_ci_turns_docker_local_ray_skips_into_failures(
         result.stdout.re_match_lines(
             [f"(FAILED|ERROR) test_marked.py::{name} - CI=true: .*{reason}"]
         )
-    result.stdout.re_match_lines(["SKIPPED .*no CUDA device", "SKIPPED .*optional data absent"])
+    result.stdout.re_match_lines(
+        [
+            "SKIPPED .*no CUDA device",
+            "SKIPPED .*package index unreachable",
+            "SKIPPED .*optional data absent",
+        ]
+    )
 
 
 def test_ci_fails_a_module_that_skips_as_a_whole(
@@ -111,7 +124,7 @@ def test_without_ci_they_stay_skips(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str | None
 ) -> None:
     result = _run(pytester, monkeypatch, ci, ".")
-    result.assert_outcomes(passed=1, skipped=6, xfailed=1)
+    result.assert_outcomes(passed=1, skipped=7, xfailed=1)
 
 
 ONCE = """

@@ -7,6 +7,7 @@ test that reaches a package index is marked `network` and skips where it is unre
 
 from __future__ import annotations
 
+import errno
 import http.server
 import socket
 import ssl
@@ -147,10 +148,10 @@ def test_raw_ip_and_proxy_bypass_fail_fast(
     r = sb.run(bypass + " ".join(targets), timeout=60, session="bypass")
     rows = [line.split() for line in r.output.splitlines()]
     assert len(rows) == 4, r.output
-    for host, _port, code, seconds in rows:
-        assert code != "0", r.output  # nothing is reachable but through the proxy
-        assert float(seconds) < 2.0, r.output  # refused or unreachable at once, no hang
-        assert host != "1.1.1.1" or code == "101", r.output  # ENETUNREACH: no route out
+    for host, _port, code, _seconds in rows:
+        # refused or unreachable at once: never a timeout (EAGAIN), never a connection
+        assert int(code) in (errno.ECONNREFUSED, errno.ENETUNREACH), r.output
+        assert host != "1.1.1.1" or int(code) == errno.ENETUNREACH, r.output  # no route out
     r = sb.run(
         f"{VIA_PROXY}curl -sS -m 10 -w '%{{http_code}}' http://{host_ip}:{ok.port}/", timeout=30
     )
