@@ -120,7 +120,7 @@ def test_vllm_policy_skips_cleanly_without_gpu() -> None:
 
     ok, why = vllm_available()
     if ok:
-        pytest.skip("vllm present: covered by the gpu test")
+        pytest.skip("vllm present: tests/agents/test_vllm_policy.py (gpu) covers it")
     with pytest.raises(PolicyError, match="vllm policy unavailable"):
         make_policy("vllm:/nonexistent")
     assert why
