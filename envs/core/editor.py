@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from envs.rock import Sandbox, SandboxFileError
+from envs.rock.reads import ReadLimitExceeded
 
 MAX_VIEW_LINES = 2000
+MAX_FILE_BYTES = 4 << 20  # the editor reads, edits and keeps for undo files up to this size
 SNIPPET_CONTEXT = 4
 
 
@@ -64,9 +66,20 @@ class Editor:
             )
         return norm
 
+    def _read(self, path: str) -> bytes:
+        """The file's bytes, at most `MAX_FILE_BYTES` (a sandbox file may be a sparse 20 GiB)."""
+        try:
+            return self.sandbox.read(path, max_bytes=MAX_FILE_BYTES)
+        except ReadLimitExceeded as exc:
+            raise EditorError(
+                f"{path} is larger than the editor's {MAX_FILE_BYTES}-byte limit: use bash "
+                f"to look at parts of it (sed -n '1,100p' {path}, grep -n PATTERN {path}, "
+                f"head -c, tail -c) and to change it"
+            ) from exc
+
     def _read_text(self, path: str) -> str:
         try:
-            data = self.sandbox.read(path)
+            data = self._read(path)
         except SandboxFileError as exc:
             raise EditorError(f"cannot read {path}: it does not exist or is a directory") from exc
         return data.decode("utf-8", errors="replace")
@@ -129,7 +142,7 @@ class Editor:
         if self._is_dir(path):
             raise EditorError(f"{path} is a directory")
         try:
-            previous: bytes | None = self.sandbox.read(path)
+            previous: bytes | None = self._read(path)
         except SandboxFileError:
             previous = None
         self._write(path, file_text, previous if previous is not None else b"\x00ALE-NEW-FILE")

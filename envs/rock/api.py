@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from envs.rock.policy import NetworkMode, Policy
+from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
 
 #: Label keys written on every sandbox we start (docker labels, local state files).
 LABEL_APP = "ale.app"
@@ -130,14 +131,19 @@ class Sandbox(Protocol):
 
     def write(self, path: str, data: bytes, mode: int = 0o644) -> None: ...
 
-    def read(self, path: str) -> bytes: ...
+    def read(self, path: str, max_bytes: int = READ_LIMIT) -> bytes:
+        """The bytes of the file at `path`, streamed; over `max_bytes` it raises
+        `ReadLimitExceeded` (a `SandboxFileError`) instead of allocating them."""
+        ...
 
     def upload(self, local_path: str | Path, path: str) -> None:
         """Copy a host file or directory tree into the sandbox at `path`."""
         ...
 
-    def download(self, path: str, local_path: str | Path) -> None:
-        """Copy a sandbox file or directory tree to the host at `local_path`."""
+    def download(self, path: str, local_path: str | Path, max_bytes: int = DOWNLOAD_LIMIT) -> None:
+        """Copy a sandbox file or directory tree to the host at `local_path`, streamed to disk
+        (at most `max_bytes` of content); links that would reach outside `local_path`, hard
+        links, devices and FIFOs are dropped with a warning (`envs.rock.hostcopy`)."""
         ...
 
     def snapshot(self) -> str:

@@ -20,8 +20,9 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 import docker.errors
@@ -47,10 +48,18 @@ from envs.rock.errors import (
     SandboxFileError,
 )
 from envs.rock.host_root import ContainerRoot, open_container_root
+from envs.rock.hostcopy import unpack_tar
 from envs.rock.images import ale_home
 from envs.rock.pid1 import ttl_init_script
 from envs.rock.policy import PolicyError
 from envs.rock.proctree import interrupt_shell
+from envs.rock.reads import (
+    CHUNK,
+    DOWNLOAD_LIMIT,
+    READ_LIMIT,
+    ChunkStream,
+    too_large,
+)
 from envs.rock.shell import SHELL_ARGV, ShellSession
 
 BACKEND = "docker"
@@ -65,6 +74,8 @@ SHELL_CAPS = [
     "NET_BIND_SERVICE",
 ]
 SNAPSHOT_REPO = "ale-snapshot"
+_TAR_SLACK = 16 << 20  # tar headers and padding allowed on top of a read's content cap
+_GO_MODE_DIR = 1 << 31  # os.ModeDir in the stat the engine returns with an archive
 _API_TIMEOUT_S = 60
 _STDOUT = 1
 
@@ -520,11 +531,14 @@ class DockerSandbox:
         else:
             self._put(tario.single_file(path, data, mode), path)
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, max_bytes: int = READ_LIMIT) -> bytes:
         root = self._host_root()
         if root is not None:
-            return root.read(path)
-        return tario.extract_single_file(self._get(path), path)
+            return root.read(path, max_bytes)
+        with self._get(path, max_bytes + _TAR_SLACK) as (stream, st):
+            if not int(st.get("mode", 0)) & _GO_MODE_DIR and int(st.get("size", 0)) > max_bytes:
+                raise too_large(path, int(st["size"]), max_bytes)
+            return tario.extract_single_file(stream, path, max_bytes)
 
     def upload(self, local_path: str | Path, path: str) -> None:
         root = self._host_root()
@@ -533,12 +547,13 @@ class DockerSandbox:
         else:
             self._put(tario.pack_host_path(Path(local_path), path), path)
 
-    def download(self, path: str, local_path: str | Path) -> None:
+    def download(self, path: str, local_path: str | Path, max_bytes: int = DOWNLOAD_LIMIT) -> None:
         root = self._host_root()
         if root is not None:
-            root.download(path, Path(local_path))
-        else:
-            tario.unpack_to_host(self._get(path), path, Path(local_path))
+            root.download(path, Path(local_path), max_bytes)
+            return
+        with self._get(path, 2 * max_bytes + _TAR_SLACK) as (stream, _):
+            unpack_tar(stream, path, Path(local_path), max_bytes)
 
     def _require_open(self) -> None:
         if self._closed:
@@ -570,11 +585,14 @@ class DockerSandbox:
         if not ok:
             raise SandboxFileError(f"cannot write {path!r} in {self.id}")
 
-    def _get(self, path: str) -> io.BytesIO:
+    @contextlib.contextmanager
+    def _get(self, path: str, limit: int) -> Iterator[tuple[BinaryIO, dict[str, Any]]]:
+        """The engine's tar stream of `path` (read as it comes, at most `limit` bytes) and
+        its stat; engine failures while it is read are mapped like the call's."""
         self._require_open()
         try:
-            stream, _ = self._container.get_archive(path)
-            return io.BytesIO(b"".join(stream))
+            chunks, st = self._container.get_archive(path, chunk_size=CHUNK)
+            yield io.BufferedReader(ChunkStream(chunks, limit, path), CHUNK), dict(st or {})
         except docker.errors.NotFound as exc:
             raise self._gone(f"reading {path!r}") or SandboxFileError(
                 f"no such file in sandbox {self.id}: {path!r}"

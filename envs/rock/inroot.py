@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import io
 import os
 import posixpath
 import stat
-import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from envs.rock import tario
 from envs.rock.errors import BackendUnavailable, SandboxFileError
+from envs.rock.hostcopy import HostTree, add_fd
+from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT, read_capped, too_large
 
 _SYS_OPENAT2 = 437  # the same number on every architecture with the generic syscall table
 RESOLVE_NO_MAGICLINKS = 0x02
@@ -158,8 +157,9 @@ class SandboxRoot:
             except OSError as exc:
                 raise _file_error(path, exc, "create directory") from exc
 
-    def read(self, path: str) -> bytes:
-        """The bytes of the regular file at `path` (symlinks followed inside the root)."""
+    def read(self, path: str, max_bytes: int = READ_LIMIT) -> bytes:
+        """The bytes of the regular file at `path` (symlinks followed inside the root),
+        streamed; `ReadLimitExceeded` past `max_bytes`, before reading when its size says so."""
         with self._root_fd() as root_fd:
             try:
                 fd = openat2(root_fd, path, os.O_RDONLY | os.O_NONBLOCK)
@@ -172,7 +172,9 @@ class SandboxRoot:
                     raise SandboxFileError(f"{path!r} is a directory: use download() for trees")
                 raise SandboxFileError(f"{path!r} is not a regular file")
             with open(fd, "rb", closefd=True) as f:
-                return f.read()
+                if st.st_size > max_bytes:
+                    raise too_large(path, st.st_size, max_bytes)
+                return read_capped(f, max_bytes, path)
 
     def upload(self, local: Path, path: str) -> None:
         """Copy a host file or tree to `path`; modes and symlinks kept, directories merged."""
@@ -204,60 +206,21 @@ class SandboxRoot:
                 os.close(fd)
         # sockets, FIFOs and devices are skipped, like `docker cp`
 
-    def download(self, path: str, local: Path) -> None:
-        """Copy the file or tree at `path` to host `local` (replaced if it exists).
-
-        Goes through the same tar extraction as the docker backend (`tario`), so links that
-        would point outside `local` are refused the same way.
-        """
-        buf = io.BytesIO()
+    def download(self, path: str, local: Path, max_bytes: int = DOWNLOAD_LIMIT) -> None:
+        """Copy the file or tree at `path` to host `local` (replaced if it exists), streamed,
+        by `hostcopy.HostTree`'s rules: links that would reach outside `local`, devices and
+        FIFOs are dropped; `ReadLimitExceeded` past `max_bytes` of content."""
         with self._root_fd() as root_fd:
             try:
                 fd = openat2(root_fd, path, os.O_RDONLY | os.O_NONBLOCK)
             except OSError as exc:
                 raise _file_error(path, exc, "download") from exc
-            top = posixpath.basename(posixpath.normpath("/" + path)) or "root"
+            tree = HostTree(local, path, max_bytes)
             try:
-                with tarfile.open(fileobj=buf, mode="w") as tf:
-                    _tar_fd(tf, fd, top)
+                add_fd(tree, fd, "")
+                tree.commit()
             except OSError as exc:
                 raise _file_error(path, exc, "download") from exc
             finally:
                 os.close(fd)
-        buf.seek(0)
-        tario.unpack_to_host(buf, path, local)
-
-
-def _tar_fd(tf: tarfile.TarFile, fd: int, name: str) -> None:
-    """Add the open file or directory `fd` to `tf` as `name`; never follows a symlink."""
-    st = os.fstat(fd)
-    info = tarfile.TarInfo(name)
-    info.mode, info.mtime = stat.S_IMODE(st.st_mode), int(st.st_mtime)
-    info.uid, info.gid = st.st_uid, st.st_gid
-    if stat.S_ISREG(st.st_mode):
-        info.size = st.st_size
-        with open(os.dup(fd), "rb", closefd=True) as f:
-            tf.addfile(info, f)
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        return  # FIFOs, sockets, devices: not copied
-    info.type = tarfile.DIRTYPE
-    tf.addfile(info)
-    for entry in sorted(os.scandir(fd), key=lambda e: e.name):
-        child = f"{name}/{entry.name}"
-        if entry.is_symlink():
-            link = tarfile.TarInfo(child)
-            link.type, link.linkname = tarfile.SYMTYPE, os.readlink(entry.name, dir_fd=fd)
-            tf.addfile(link)
-            continue
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        try:
-            sub = os.open(entry.name, flags, dir_fd=fd)
-        except OSError as exc:
-            if exc.errno in (errno.ENXIO, errno.ELOOP, errno.ENOENT):
-                continue  # a socket, a link swapped in meanwhile, or gone
-            raise
-        try:
-            _tar_fd(tf, sub, child)
-        finally:
-            os.close(sub)
+                tree.close()

@@ -72,6 +72,7 @@ from envs.rock.overlay import (
 from envs.rock.pipe_transport import PipeTransport
 from envs.rock.policy import PolicyError
 from envs.rock.proctree import children
+from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
 from envs.rock.shell import ShellSession
 
 __all__ = [  # the state-directory functions live in `local_state`; callers may import them here
@@ -84,6 +85,7 @@ __all__ = [  # the state-directory functions live in `local_state`; callers may 
 BACKEND = "local"
 LABEL_IMAGE = "ale.image"  # read by `gc.list_local`
 _START_TIMEOUT_S = 15.0
+_PASSWD_LIMIT = 1 << 20  # bytes of the sandbox's /etc/passwd read at each shell start
 
 
 # -- host helpers ----------------------------------------------------------------------------
@@ -288,7 +290,8 @@ class LocalSandbox:
 
     def _passwd(self) -> list[str]:
         try:
-            return self._files.read("/etc/passwd").decode("utf-8", "replace").splitlines()
+            passwd = self._files.read("/etc/passwd", _PASSWD_LIMIT)
+            return passwd.decode("utf-8", "replace").splitlines()
         except SandboxError:
             return []
 
@@ -361,17 +364,17 @@ class LocalSandbox:
         self._require_open()
         self._files.write(path, data, mode)
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, max_bytes: int = READ_LIMIT) -> bytes:
         self._require_open()
-        return self._files.read(path)
+        return self._files.read(path, max_bytes)
 
     def upload(self, local_path: str | Path, path: str) -> None:
         self._require_open()
         self._files.upload(Path(local_path), path)
 
-    def download(self, path: str, local_path: str | Path) -> None:
+    def download(self, path: str, local_path: str | Path, max_bytes: int = DOWNLOAD_LIMIT) -> None:
         self._require_open()
-        self._files.download(path, Path(local_path))
+        self._files.download(path, Path(local_path), max_bytes)
 
     # -- snapshots -----------------------------------------------------------------------
     def snapshot(self) -> str:

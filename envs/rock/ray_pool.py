@@ -35,6 +35,8 @@ from typing import Any, Literal
 
 from envs.rock.api import ExecResult, SandboxSpec
 from envs.rock.errors import BackendUnavailable, SandboxDead, SandboxError
+from envs.rock.hostcopy import unpack_tar
+from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
 
 LABEL_RAY_POOL = "ale.ray.pool"
 LABEL_RAY_NODE = "ale.ray.node"
@@ -74,8 +76,8 @@ class SandboxActor:
     def write(self, path: str, data: bytes, mode: int) -> None:
         self.sandbox.write(path, data, mode)
 
-    def read(self, path: str) -> bytes:
-        return self.sandbox.read(path)
+    def read(self, path: str, max_bytes: int) -> bytes:
+        return self.sandbox.read(path, max_bytes)
 
     def upload_tar(self, archive: bytes, name: str, path: str) -> None:
         """Unpack `archive` (top entry `name`) on this node, then upload it to `path`."""
@@ -84,10 +86,11 @@ class SandboxActor:
                 tf.extractall(tmp, filter="tar")
             self.sandbox.upload(Path(tmp) / name, path)
 
-    def download_tar(self, path: str) -> bytes:
-        """`path` downloaded on this node, as a tar whose top entry is `payload`."""
+    def download_tar(self, path: str, max_bytes: int) -> bytes:
+        """`path` downloaded on this node (by `hostcopy`'s rules, at most `max_bytes` of
+        content), as a tar whose top entry is `payload`."""
         with tempfile.TemporaryDirectory(prefix="ale-ray-down-") as tmp:
-            self.sandbox.download(path, Path(tmp) / "payload")
+            self.sandbox.download(path, Path(tmp) / "payload", max_bytes)
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w") as tf:
                 tf.add(str(Path(tmp) / "payload"), arcname="payload")
@@ -182,8 +185,8 @@ class RaySandbox:
         events: list[dict[str, Any]] = self._call("audit")
         return events
 
-    def read(self, path: str) -> bytes:
-        data: bytes = self._call("read", path)
+    def read(self, path: str, max_bytes: int = READ_LIMIT) -> bytes:
+        data: bytes = self._call("read", path, max_bytes)
         return data
 
     def upload(self, local_path: str | Path, path: str) -> None:
@@ -195,20 +198,11 @@ class RaySandbox:
             tf.add(str(local), arcname=local.name or "payload")
         self._call("upload_tar", buf.getvalue(), local.name or "payload", path)
 
-    def download(self, path: str, local_path: str | Path) -> None:
-        import shutil
-
-        archive: bytes = self._call("download_tar", path)
-        local = Path(local_path)
-        local.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".ale-ray-", dir=local.parent) as tmp:
-            with tarfile.open(fileobj=io.BytesIO(archive)) as tf:
-                tf.extractall(tmp, filter="tar")
-            if local.is_dir():
-                shutil.rmtree(local)
-            elif local.exists():
-                local.unlink()
-            (Path(tmp) / "payload").rename(local)
+    def download(self, path: str, local_path: str | Path, max_bytes: int = DOWNLOAD_LIMIT) -> None:
+        """Held in memory once on each side (capped by `max_bytes`), extracted here by the
+        same rules as on the sandbox's node (`hostcopy.unpack_tar`)."""
+        archive: bytes = self._call("download_tar", path, max_bytes)
+        unpack_tar(io.BytesIO(archive), path, Path(local_path), max_bytes)
 
     def snapshot(self) -> str:
         snap: str = self._call("snapshot")

@@ -1,20 +1,21 @@
 """Tar archives for moving files in and out of sandboxes, byte-exact.
 
 Archives are rooted at `/` with relative member names (`tmp/a/b.bin`), so extracting one at
-the sandbox's root creates missing parent directories. Host-side extraction refuses members
-that would escape the target (absolute names, `..`, links pointing outside).
+the sandbox's root creates missing parent directories. Reading out of one streams and is
+capped (`envs.rock.reads`); host-side extraction is `hostcopy.unpack_tar`.
 """
 
 from __future__ import annotations
 
 import io
 import posixpath
-import shutil
 import tarfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from envs.rock.errors import SandboxFileError
+from envs.rock.reads import READ_LIMIT, read_capped, too_large
 
 
 def _member_name(path: str) -> str:
@@ -44,34 +45,17 @@ def pack_host_path(local: Path, path: str) -> bytes:
     return buf.getvalue()
 
 
-def extract_single_file(archive: io.BytesIO, path: str) -> bytes:
-    """The bytes of the one regular file in a `get_archive` stream of `path`."""
-    with tarfile.open(fileobj=archive) as tf:
+def extract_single_file(archive: BinaryIO, path: str, limit: int = READ_LIMIT) -> bytes:
+    """The bytes of the one regular file in a `get_archive` stream of `path`, streamed and
+    capped at `limit` bytes (`ReadLimitExceeded`)."""
+    with tarfile.open(fileobj=archive, mode="r|") as tf:
         for member in tf:
             if member.isfile():
+                if member.size > limit:
+                    raise too_large(path, member.size, limit)
                 f = tf.extractfile(member)
                 assert f is not None
-                return f.read()
+                return read_capped(f, limit, path)  # type: ignore[arg-type]
             if member.isdir():
                 raise SandboxFileError(f"{path!r} is a directory: use download() for trees")
     raise SandboxFileError(f"{path!r} is not a regular file")
-
-
-def unpack_to_host(archive: io.BytesIO, path: str, local: Path) -> None:
-    """Extract a `get_archive` stream of sandbox `path` so that it lands at host `local`.
-
-    The archive's top entry is the basename of `path`; it is renamed to `local`.
-    """
-    top = posixpath.basename(posixpath.normpath(path)) or "root"
-    staging = local.parent / f".ale-download-{time.monotonic_ns()}"
-    staging.mkdir(parents=True, exist_ok=True)
-    try:
-        with tarfile.open(fileobj=archive) as tf:
-            tf.extractall(staging, filter="tar")  # refuses absolute names, '..', escapes
-        if local.exists():
-            shutil.rmtree(local) if local.is_dir() else local.unlink()
-        (staging / top).rename(local)
-    except tarfile.FilterError as exc:
-        raise SandboxFileError(f"refusing to download {path!r}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
