@@ -161,6 +161,48 @@ def _build_task(
         console.print(f"{tag or task.image}: built (FROM rewritten: {changed or 'none'})")
 
 
+@images_app.command("ls")
+def images_ls() -> None:
+    """List derived images (task images prepared once, see `envs.rock.derived`)."""
+    from envs.rock.derived import LABEL_SOURCE, list_derived
+
+    now = time.time()
+    rows = [
+        (
+            d.backend,
+            d.image,
+            d.labels.get(LABEL_SOURCE, "?"),
+            "yes" if d.stale else "",
+            f"{(now - d.last_used) / 86400:.1f} d" if d.last_used else "?",
+        )
+        for d in list_derived()
+    ]
+    for row in (("backend", "image", "source", "stale", "unused for"), *rows):
+        print("\t".join(row))
+
+
+@images_app.command("gc")
+def images_gc(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Remove every derived image, not only stale ones.")
+    ] = False,
+    unused_days: Annotated[
+        float | None,
+        typer.Option(help="Also remove derived images unused for this many days."),
+    ] = None,
+    match: Annotated[str, typer.Option(help="Only images whose name contains this.")] = "",
+) -> None:
+    """Remove derived images whose source image is gone or was rebuilt (stale), those unused
+    for --unused-days, or --all; never one a sandbox still runs. They are a cache: the next
+    episode of their task prepares them again."""
+    from envs.rock.derived import gc_derived
+
+    removed = gc_derived(everything=everything, unused_days=unused_days, match=match)
+    console.print(f"removed {len(removed)} derived image(s)")
+    for d in removed:
+        print(f"{d.backend}\t{d.image}")
+
+
 @sandbox_app.command("create")
 def sandbox_create(
     image: str = DEFAULT_IMAGE,

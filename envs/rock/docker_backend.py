@@ -620,6 +620,29 @@ class DockerSandbox:
         self._snapshots.append(str(image.id))
         return str(image.id)
 
+    def commit(self, tag: str, labels: dict[str, str], env: dict[str, str]) -> None:
+        """Commit the container's filesystem as local image `tag` (`envs.rock.derived`).
+
+        The image keeps its source image's Cmd, Entrypoint, Env (plus `env`) and labels, plus
+        `labels`; the container's own labels (owner, expiry, run) are blanked, so that `gc`
+        never takes the image for a sandbox's snapshot."""
+        try:
+            source = client().images.get(self._spec.image).attrs.get("Config") or {}
+            mine = dict(self._container.labels or {})
+            keep = dict(source.get("Labels") or {})
+            source_env = dict(e.split("=", 1) for e in source.get("Env") or [] if "=" in e)
+            conf = {
+                "Labels": {**{k: "" for k in mine if k not in keep}, **keep, **labels},
+                "Env": [f"{k}={v}" for k, v in {**source_env, **env}.items()],
+                "Cmd": source.get("Cmd"),
+                "Entrypoint": source.get("Entrypoint"),
+                "WorkingDir": self._spec.workdir,
+            }
+            repository, _, name = tag.rpartition(":")
+            self._container.commit(repository=repository, tag=name, conf=conf)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise engine_error(exc, f"committing {self.id} as {tag}") from exc
+
     def restore(self, snapshot_id: str) -> None:
         """Replace the container by a fresh one from the snapshot; sessions keep their cwd."""
         old = self._container

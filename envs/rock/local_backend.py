@@ -65,6 +65,7 @@ from envs.rock.overlay import (
     SANDBOX_ID,
     Layout,
     copy_tree,
+    merge_upper,
     mount_overlay,
     replace_upper,
     run_host,
@@ -390,6 +391,33 @@ class LocalSandbox:
             if frozen:
                 self._cgroup.freeze(False)
         return f"{self.id}.{n}"
+
+    def commit(self, tag: str, labels: dict[str, str], env: dict[str, str]) -> None:
+        """Write the sandbox's filesystem as the root filesystem of image `tag`
+        (`envs.rock.derived`): hard links to the source tree plus the overlay's changes,
+        made while the sandbox's processes are frozen. `labels` and `env` go to a file beside
+        it (this backend has no image ENV: callers put `env` in their specs)."""
+        self._require_open()
+        dest = rootfs_path(tag)
+        staging = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        frozen = self._cgroup.freeze(True)
+        try:
+            run_host(
+                ["cp", "-al", str(rootfs_path(self._spec.image)), str(staging)],
+                f"linking the root filesystem of {self._spec.image}",
+            )
+            merge_upper(self._layout.upper, staging)
+        finally:
+            if frozen:
+                self._cgroup.freeze(False)
+        stamp = staging / ".ale-recipe"
+        stamp.unlink(missing_ok=True)  # a hard link into the source: never write through it
+        stamp.write_text(labels.get("ale.recipe", tag))
+        sidecar = dest.with_name(dest.name + ".labels.json")
+        sidecar.write_text(json.dumps({**labels, "ale.derived.tag": tag, "env": json.dumps(env)}))
+        shutil.rmtree(dest, ignore_errors=True)
+        staging.rename(dest)
 
     def restore(self, snapshot_id: str) -> None:
         """Restart the sandbox on a copy of the snapshot; sessions keep their cwd.

@@ -8,12 +8,14 @@ so restoring one is: unmount, replace `upper/`, mount again.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import errno
 import os
 import re
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -134,6 +136,56 @@ def mount_overlay(lower: Path, layout: Layout) -> None:
 def copy_tree(src: Path, dest: Path, what: str) -> None:
     """`cp -a --reflink=auto`: owners, modes, xattrs (overlay's opaque marks) and whiteouts."""
     run_host(["cp", "-a", "--reflink=auto", str(src), str(dest)], what)
+
+
+def _whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _opaque(path: Path) -> bool:
+    try:
+        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def merge_upper(upper: Path, dest: Path) -> None:
+    """Apply an overlay's upper dir onto `dest`, a hard-linked copy of its lower dir: whiteouts
+    delete, opaque dirs replace, a changed type replaces, everything else is copied over with
+    the destination unlinked first (`cp --remove-destination`), so no write goes through a
+    hard link into the lower tree."""
+    whiteouts, opaque = [], []
+    for root, dirs, files in os.walk(upper):
+        here = Path(root)
+        target = dest / here.relative_to(upper)
+        if here != upper and _opaque(here):
+            opaque.append(target)
+            for child in list(target.iterdir()) if target.is_dir() else []:
+                _remove(child)
+        for name in [*dirs, *files]:
+            src, dst = here / name, target / name
+            st = os.lstat(src)
+            if _whiteout(st):
+                whiteouts.append(dst)
+                _remove(dst)
+            elif stat.S_ISDIR(st.st_mode) != (dst.is_dir() and not dst.is_symlink()):
+                _remove(dst)
+    run_host(
+        ["cp", "-a", "--remove-destination", f"{upper}/.", f"{dest}/"],
+        f"merging {upper} into {dest}",
+    )
+    for path in whiteouts:  # cp copied the whiteout devices themselves
+        _remove(path)
+    for path in opaque:  # meaningless in a lower dir; dropped so the tree reads plainly
+        with contextlib.suppress(OSError):
+            os.removexattr(path, "trusted.overlay.opaque", follow_symlinks=False)
 
 
 def replace_upper(layout: Layout, snapshot: Path, lower: Path) -> None:

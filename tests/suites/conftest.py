@@ -16,3 +16,12 @@ def sandboxes() -> Iterator[list[Sandbox]]:
     yield made
     for sb in made:
         sb.close()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _remove_task_images() -> Iterator[None]:
+    """Task images prepared by a module's tests go when the module ends (they are a cache)."""
+    yield
+    from tests.suites.swebench_checks import remove_task_images
+
+    remove_task_images()

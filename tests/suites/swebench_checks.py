@@ -17,6 +17,9 @@ from envs.rock import Sandbox
 from envs.suites.swebench import SWEBenchTask
 
 TOP_DIRS = "$(ls -d /* | grep -vxE '/(proc|sys|dev)')"  # grep -r over /, minus the kernel's trees
+#: Task images (derived) of test-made instances this process prepared: removed at module end
+#: (conftest). Those of shipped suites are shared by parallel workers and stay (a cache).
+TASK_IMAGES: set[tuple[str, str]] = set()
 
 
 def git_out(repo: Path, *args: str) -> str:
@@ -40,11 +43,22 @@ def started(
     from envs.rock.factory import create_sandbox
 
     task.ensure_image(backend)
+    if task.task_image is not None and task.id.startswith("ale-test__"):  # not shipped data's
+        TASK_IMAGES.add((backend, task.task_image.derived.image))
     sb = create_sandbox(task.sandbox_spec(), backend)
     made.append(sb)
     if prepare:
         task.prepare(sb)
     return sb
+
+
+def remove_task_images() -> None:
+    """Remove the task images `started` saw (best effort: one still in use stays)."""
+    from envs.rock.derived import DerivedImage, remove_derived
+
+    while TASK_IMAGES:
+        backend, image = TASK_IMAGES.pop()
+        remove_derived(DerivedImage(backend, image, {}, 0.0))
 
 
 def sh(sb: Sandbox, command: str, timeout: float = 120) -> str:

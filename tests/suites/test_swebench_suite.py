@@ -21,18 +21,21 @@ from swebench.task.checks import expected_image
 
 from envs.core.errors import TaskError
 from envs.core.task import Grade, Task, TaskSuite
-from envs.rock import DEFAULT_IMAGE, Sandbox
+from envs.rock import DEFAULT_IMAGE, Sandbox, SandboxSpec
+from envs.rock.factory import create_sandbox
+from envs.rock.images import IMAGE_ENV
 from envs.suites.swebench import (
     SWEBenchSuite,
     SWEBenchTask,
     grading,
     images,
     official_image_names,
+    plan_image,
     register_local_repos,
-    resolve_image,
     swe_mini,
     write_run_report,
 )
+from envs.suites.swebench.images import CONDA_PATH
 from envs.suites.swebench.report import load_run_report
 from envs.suites.swebench.suite import SWE_MINI_DATA
 from tests.conftest import backend_params
@@ -271,34 +274,41 @@ def test_official_image_names_are_swebench_names() -> None:
     )
     assert names[1] == "sweb.eval.x86_64.django_1776_django-11099:latest"
     assert names[2] == ImageSpec(instance_id=iid, dockerfile="-", namespace=None).name
+    assert names[2] == "sweb.eval.x86_64.django__django-11099:latest"  # both spellings
     assert official_image_names({"instance_id": iid, "image": "my/img:1"})[0] == "my/img:1"
+    mirror = official_image_names({"instance_id": iid}, namespace="127.0.0.1:5000/swebench")
+    assert mirror[0] == "127.0.0.1:5000/swebench/sweb.eval.x86_64.django_1776_django-11099:latest"
+    assert mirror[1:] == names
 
 
-def test_image_resolution(
-    tiny: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_image_resolution_order(tiny: tuple[dict[str, Any], Path]) -> None:
+    """No official image on the engine: pull only when asked, else build or run on a base;
+    a Python no Debian release ships is refused in one line naming both ways out."""
     inst, repos = tiny
-    present: set[str] = set()
-    monkeypatch.setattr(images, "docker_has_image", lambda name: name in present)
-    choice = resolve_image(inst, repos, "docker")
-    assert (choice.image, choice.official, choice.bundle) == (
+    inst = inst | {"instance_id": f"ale-test__nowhere-{os.getpid()}"}
+    spec = SPECS[REPO]["1.0"]
+    choice = plan_image(inst, spec, repos, "docker")
+    assert (choice.image, choice.how, choice.bundle) == (
         DEFAULT_IMAGE,
-        False,
+        "base",
         repos / "tinycalc.bundle",
     )
-    present.add("sweb.eval.x86_64.ale-test_1776_tinycalc-1:latest")
-    choice = resolve_image(inst, repos, "docker")
-    assert choice.official and choice.image == "sweb.eval.x86_64.ale-test_1776_tinycalc-1:latest"
-    assert not resolve_image(
-        inst, repos, "local"
-    ).official  # the local backend has no official images
-    with pytest.raises(TaskError, match=r"no image for x__y-1.*docker pull swebench/sweb\.eval"):
-        resolve_image(inst | {"instance_id": "x__y-1", "repo": "x/y"}, repos, "local")
-    task = SWEBenchTask(inst, SPECS[REPO]["1.0"], repos)
-    monkeypatch.setattr("envs.suites.swebench.task.local_base_ready", lambda backend: False)
-    with pytest.raises(TaskError, match="ale images build"):
-        task.ensure_image("local")
+    pulled = plan_image(inst, spec, repos, "docker", pull=True)
+    assert pulled.how == "to-pull" and pulled.image == official_image_names(inst)[0]
+    built = plan_image(inst, spec | {"python": "3.9", "pip_packages": ["pytest"]}, repos, "docker")
+    assert (built.image, built.how, built.builder) == ("ale-base:bullseye", "to-build", "ale")
+    assert plan_image(inst, spec | {"python": "3.13"}, repos, "local").image == "ale-base:trixie"
+    with pytest.raises(TaskError) as err:
+        plan_image(inst, spec | {"python": "3.6", "install": "pip install -e ."}, repos, "docker")
+    line = str(err.value)
+    assert "\n" not in line and "Python 3.6" in line and "--pull" in line and "local image" in line
+    with pytest.raises(TaskError, match="conda environment.yml"):
+        plan_image(inst, spec | {"packages": "environment.yml"}, repos, "docker")
+    with pytest.raises(TaskError, match=r"no image for x__y-1.*--pull.*--repos DIR"):
+        plan_image(inst | {"instance_id": "x__y-1", "repo": "x/y"}, spec, repos, "local")
+    task = SWEBenchTask(inst, spec, repos)
     assert task.sandbox_spec().image == DEFAULT_IMAGE and task.sandbox_spec().workdir == "/testbed"
+    assert task.metadata["image_source"] == f"{DEFAULT_IMAGE} (Debian base + tinycalc.bundle)"
 
 
 # -- grading without a sandbox ------------------------------------------------------------------
@@ -550,25 +560,70 @@ def official_tiny(
 
 
 @pytest.mark.docker
-def test_official_image_is_sanitized_and_graded(
+def test_official_image_is_sanitized_once_and_graded(
     official_tiny: tuple[SWEBenchTask, Path], sandboxes: list[Sandbox], tmp_path: Path
 ) -> None:
     task, src = official_tiny
-    sb = started(task, sandboxes, prepare=False)
-    assert task.image_choice().official and sb.spec.image == task.metadata["image"]
+    task.ensure_image("docker")
+    choice = task.image_choice()
+    assert (choice.how, choice.image) == ("local", official_image_names(task.instance)[-1])
+    source = create_sandbox(SandboxSpec(image=choice.image, workdir="/testbed"), "docker")
+    sandboxes.append(source)  # the image itself holds the future: tags, origin, stash, notes
     assert _git(src, "rev-parse", "v1.0-fixed").strip() in sh(
-        sb, "cd /testbed && git log --all --format=%H"
+        source, "cd /testbed && git log --all --format=%H"
     )
-    baseline = found_in_sandbox(sb, [SECRET, FIX_LINE])
-    task.prepare(sb)
-    assert_no_future(task, sb, tmp_path, baseline, source=src)
+    sb = started(task, sandboxes)
+    derived = task.metadata["image"]
+    assert derived.startswith("ale-derived/") and sb.spec.image == derived
+    assert_no_future(task, sb, tmp_path, found_in_sandbox(source, [SECRET, FIX_LINE]), source=src)
     assert found_in_sandbox(sb, [SECRET, FIX_LINE]) == set()
-    assert "ale-installed" in sh(sb, "ls /tmp")  # the spec's install ran
+    assert "ale-installed" not in sh(sb, "ls /tmp")  # an image's environment is complete as is
+    assert sh(sb, "echo $PATH").strip() == IMAGE_ENV["PATH"]  # no conda here: its own PATH
+    again = SWEBenchSuite([task.instance], specs={REPO: {"1.0": task.spec}}).load(task.id)
+    again.ensure_image("docker")  # a new task object (another process) reuses the image
+    assert again.task_image is not None and not again.task_image.derived.built
+    assert again.metadata["image"] == derived
     assert task.grade(sb).reward == 0.0
     task.apply_oracle(sb)
     grade = task.grade(sb)
     assert grade.reward == 1.0 and grade.error is None, grade.log[-2000:]
-    assert "conda activate testbed" in grade.log  # the official images' eval-script shape
+    assert (
+        "conda activate" not in grade.log and grade.report["model_patch"] == task.instance["patch"]
+    )
+
+
+@pytest.mark.docker
+def test_official_conda_layout_gets_its_path(
+    official_tiny: tuple[SWEBenchTask, Path], sandboxes: list[Sandbox], tmp_path: Path
+) -> None:
+    """An image with the official conda layout (`/opt/miniconda3/envs/testbed`, not on the
+    image's PATH) runs with the conda PATH and the eval script activates the env."""
+    from envs.rock.docker_backend import client
+    from envs.rock.images import build_task_image
+
+    task, _ = official_tiny
+    inst = task.instance | {"instance_id": f"ale-test__tinycalc-conda-{os.getpid()}"}
+    source = official_image_names(task.instance)[-1]
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {source}\n"
+        "RUN mkdir -p /opt/miniconda3/envs/testbed/bin "
+        "&& ln -s /usr/bin/python3 /opt/miniconda3/envs/testbed/bin/python\n"
+    )
+    tag = official_image_names(inst)[1]  # the published name without namespace
+    build_task_image(tmp_path, tag, from_map={source: source})
+    try:
+        conda = SWEBenchSuite([inst], specs={REPO: {"1.0": task.spec}}).load(inst["instance_id"])
+        sb = started(conda, sandboxes)
+        assert conda.conda and sb.spec.env["PATH"] == CONDA_PATH
+        assert sh(sb, "echo $PATH").strip() == CONDA_PATH
+        conda.apply_oracle(sb)
+        grade = conda.grade(sb)
+        assert grade.reward == 1.0, grade.log[-2000:]
+        assert "conda activate testbed" in grade.log
+    finally:
+        for sb in sandboxes:
+            sb.close()
+        client().images.remove(tag, force=True)
 
 
 # -- swe-mini -----------------------------------------------------------------------------------

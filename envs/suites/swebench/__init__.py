@@ -4,13 +4,14 @@
     task = suite.load(suite.task_ids()[0])   # a `envs.core.task.Task`
     swe_mini()                               # the shipped small suite
 
-Modules: `loader` (files and datasets), `images` (official image or base + git bundle), `task`
-(`SWEBenchTask`: prepare, oracle), `grading` and `grader` (the official swebench functions),
+Modules: `loader` (files and datasets), `images` (local, pulled or built image, in that order),
+`envbuild` (environment builds), `testbed` (/testbed sanitized once per image, the agent's exact
+diff), `task` (`SWEBenchTask`), `grading` and `grader` (the official swebench functions),
 `report` (the aggregate report.json).
 """
 
 from envs.suites.swebench.grading import register_local_repos
-from envs.suites.swebench.images import ImageChoice, official_image_names, resolve_image
+from envs.suites.swebench.images import ImageChoice, official_image_names, plan_image
 from envs.suites.swebench.loader import load_instances
 from envs.suites.swebench.report import prediction, write_run_report
 from envs.suites.swebench.suite import SWEBenchSuite, load_specs, swe_mini
@@ -25,7 +26,7 @@ __all__ = [
     "official_image_names",
     "prediction",
     "register_local_repos",
-    "resolve_image",
+    "plan_image",
     "swe_mini",
     "write_run_report",
 ]

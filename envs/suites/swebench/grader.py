@@ -1,7 +1,7 @@
 """Grading in the episode's own sandbox, the official harness's steps in order.
 
-1. The agent's patch: `git add -A && git diff --cached --binary <base_commit>` (kept in the
-   report; `--binary` so that a binary file it adds still applies elsewhere).
+1. The agent's patch: the working tree against the tree it had at reset (`testbed.diff_script`,
+   binary-safe; files present at reset are not the agent's), kept in the report.
 2. The test files of the test patch reset to base (new ones removed), the test patch checked
    with `git apply --check`: a test patch that does not apply is an infrastructure failure.
 3. The eval script (the dataset's, or one in the official shape from the repo spec) runs in a
@@ -21,6 +21,7 @@ from envs.core.task import Grade
 from envs.rock import SandboxFileError
 from envs.suites.swebench import grading
 from envs.suites.swebench.task import GRADE_DIR, GRADE_SESSION, WORKDIR, bash
+from envs.suites.swebench.testbed import diff_script
 
 if TYPE_CHECKING:
     from envs.rock import Sandbox
@@ -42,12 +43,13 @@ def _read_text(sandbox: Sandbox, path: str) -> str:
 
 
 def agent_patch(task: SWEBenchTask, sandbox: Sandbox, where: str) -> tuple[str | None, str]:
-    """(the agent's diff against base_commit, or None if /testbed's git is unusable; output)."""
+    """(the agent's diff against /testbed at reset, or None if /testbed's git is unusable;
+    output)."""
     out = f"{where}/model.patch"
     result = bash(
         sandbox,
-        f"rm -rf {where}\nmkdir -m 700 {where}\ncd {WORKDIR}\ngit add -A && "
-        f"git diff --cached --binary --no-color {task.base_commit} > {out}\n",
+        f"rm -rf {where}\nmkdir -m 700 {where}\n"
+        + diff_script(task.base_commit, f"{where}/git", out),
         timeout=600,
         session=GRADE_SESSION,
     )
@@ -91,9 +93,8 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
     ok, output = stage_test_patch(task, sandbox, where)
     if not ok:
         return _failed(task, f"the test patch does not apply:\n{output[-2000:]}", output, patch)
-    choice = task.image_choice()
     test_spec = grading.build_test_spec(
-        task.instance, choice.image, task.spec, f"{where}/test.patch", conda=choice.official
+        task.instance, sandbox.spec.image, task.spec, f"{where}/test.patch", conda=task.conda
     )
     sandbox.write(f"{where}/eval.sh", test_spec.eval_script.encode(), mode=0o755)
     result = sandbox.run(

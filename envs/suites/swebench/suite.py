@@ -9,11 +9,23 @@ from typing import Any
 
 from envs.core.errors import TaskError, unknown_id_message
 from envs.suites.swebench.grading import RepoSpecs, register_local_repos
+from envs.suites.swebench.images import OFFICIAL_NAMESPACE
 from envs.suites.swebench.loader import load_instances
 from envs.suites.swebench.task import SWEBenchTask
 
 #: The shipped swe-mini data (written by the swe_mini package).
 SWE_MINI_DATA = Path(__file__).resolve().parents[1] / "swe_mini" / "data"
+
+
+def data_folder(source: object) -> Path | None:
+    """The folder a dataset file (or a folder of split files) lives in; None for a dataset
+    name or rows in memory."""
+    if not isinstance(source, str | Path):
+        return None
+    path = Path(source)
+    if path.is_dir():
+        return path
+    return path.parent if path.is_file() else None
 
 
 def load_specs(specs: RepoSpecs | str | Path | None) -> dict[str, dict[str, dict[str, Any]]]:
@@ -53,9 +65,13 @@ class SWEBenchSuite:
     `datasets.Dataset`), or a Hugging Face dataset name (`datasets.load_dataset(name, split)`,
     from the cache when HF_DATASETS_OFFLINE / HF_HUB_OFFLINE is set).
 
-    `repos_dir` holds `<repo>.bundle` git bundles for instances without an official image;
-    `specs` (dict or JSON file, `{repo: {version: spec}}`) gives `test_cmd`/`install` for
-    instances without an `eval_script` column, and is registered into swebench's maps.
+    `specs` (dict or JSON file, `{repo: {version: spec}}`) gives `test_cmd`, `python` and
+    what to install for instances without an `eval_script` column (and for environment
+    builds); it is registered into swebench's maps. `repos_dir` holds `<repo>.bundle` git
+    bundles for instances without an image. For a dataset file, `specs.json` and `repos/`
+    beside it are used when `specs` / `repos_dir` are not given. `pull` allows pulling official
+    images (published under `namespace`); `task_repo` is a swebench 5 task repo for swebench's
+    own image builder. See `images` for the order images are looked for.
     """
 
     def __init__(
@@ -70,8 +86,16 @@ class SWEBenchSuite:
         include_hints: bool = False,
         test_timeout_s: float = 1800.0,
         memory_mb: int = 4096,
+        pull: bool = False,
+        namespace: str = OFFICIAL_NAMESPACE,
+        task_repo: str | Path | None = None,
     ) -> None:
         instances = load_instances(path_or_dataset_name, split)
+        beside = data_folder(path_or_dataset_name)
+        if specs is None and beside is not None and (beside / "specs.json").is_file():
+            specs = beside / "specs.json"
+        if repos_dir is None and beside is not None and (beside / "repos").is_dir():
+            repos_dir = beside / "repos"
         self.specs = load_specs(specs)
         register_local_repos(self.specs)
         known = [row["instance_id"] for row in instances]
@@ -87,6 +111,9 @@ class SWEBenchSuite:
         self.include_hints = include_hints
         self.test_timeout_s = test_timeout_s
         self.memory_mb = memory_mb
+        self.pull = pull
+        self.namespace = namespace
+        self.task_repo = Path(task_repo) if task_repo is not None else None
         source = path_or_dataset_name
         self._name = name or (Path(source).stem if isinstance(source, str | Path) else "swebench")
         self._tasks: dict[str, SWEBenchTask] = {}
@@ -99,7 +126,16 @@ class SWEBenchSuite:
         return list(self.instances)
 
     def spec_for(self, instance: Mapping[str, Any]) -> dict[str, Any] | None:
-        return self.specs.get(instance["repo"], {}).get(instance["version"])
+        """The repo spec of an instance: ours (`specs`), else swebench's own map where the
+        installed swebench still has one (`MAP_REPO_VERSION_TO_SPECS`, swebench < 5)."""
+        spec = self.specs.get(instance["repo"], {}).get(instance["version"])
+        if spec is None:
+            from swebench.harness import constants
+
+            official = getattr(constants, "MAP_REPO_VERSION_TO_SPECS", {})
+            found = official.get(instance["repo"], {}).get(instance["version"])
+            spec = dict(found) if found else None
+        return spec
 
     def load(self, task_id: str) -> SWEBenchTask:
         """The task (the same object on every call); `TaskError` for an unknown id."""
@@ -111,8 +147,9 @@ class SWEBenchSuite:
             if spec is None and not instance.get("eval_script"):
                 raise TaskError(
                     f"{task_id}: no spec for {instance['repo']} version {instance['version']!r} "
-                    "and no eval_script column: pass specs={repo: {version: {'test_cmd': ...}}} "
-                    "(or a specs.json), or use a swebench 5 dataset with eval_script"
+                    "and no eval_script column: give specs (--specs FILE, specs.json beside the "
+                    "dataset, or specs={repo: {version: {'test_cmd': ...}}}), or use a dataset "
+                    "with eval_script columns (swebench 5)"
                 )
             self._tasks[task_id] = SWEBenchTask(
                 instance,
@@ -121,6 +158,9 @@ class SWEBenchSuite:
                 include_hints=self.include_hints,
                 test_timeout_s=self.test_timeout_s,
                 memory_mb=self.memory_mb,
+                pull=self.pull,
+                namespace=self.namespace,
+                task_repo=self.task_repo,
             )
         return self._tasks[task_id]
 
@@ -139,12 +179,9 @@ def swe_mini(
     jsonl = data / "swe-mini.jsonl"
     if not jsonl.is_file():
         raise TaskError(f"the swe-mini data is missing: {jsonl} (reinstall ale-gym)")
-    specs = data / "specs.json"
     return SWEBenchSuite(
         jsonl,
         task_ids=task_ids,
-        repos_dir=data / "repos",
-        specs=specs if specs.is_file() else None,
         name="swe-mini",
         **{"memory_mb": 2048, **kwargs},
     )

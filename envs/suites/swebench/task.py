@@ -1,72 +1,65 @@
 """`SWEBenchTask`: one SWE-bench instance as a `envs.core.task.Task`.
 
 The episode sees only /testbed at base_commit, with no trace of the future: one branch, no
-other refs, no reflog, no unreachable objects. The test patch and the gold patch stay on the host;
-`grade` writes the test patch into the sandbox only after the agent is done.
+other refs, no reflog, no unreachable objects. That state is prepared once per task image
+(`ensure_image`: the source image from `images`, then `testbed.prepare_testbed` committed to a
+derived image by `envs.rock.derived`), so a reset is a container start and `prepare` does
+nothing. Where no image can be committed (a backend without `commit`), `prepare` does the same
+work in the episode's sandbox. The test patch and the gold patch stay on the host; `grade`
+writes the test patch into the sandbox only after the agent is done.
 """
 
 from __future__ import annotations
 
-import shlex
+import hashlib
+import threading
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from envs.core.errors import TaskError
 from envs.core.task import Grade
-from envs.rock import ExecResult, Sandbox, SandboxError, SandboxSpec
+from envs.rock import Sandbox, SandboxError, SandboxSpec
+from envs.rock.derived import Derived, Recipe, ensure_derived
 from envs.rock.factory import default_backend
-from envs.suites.swebench import grading
-from envs.suites.swebench.images import CONDA_PATH, ImageChoice, local_base_ready, resolve_image
+from envs.suites.swebench import testbed
+from envs.suites.swebench.images import (
+    CONDA_PATH,
+    OFFICIAL_NAMESPACE,
+    ImageChoice,
+    describe,
+    ensure_source,
+    plan_image,
+)
+from envs.suites.swebench.testbed import WORKDIR, bash, check
 
-WORKDIR = grading.WORKDIR
-BRANCH = "main"
+BRANCH = testbed.BRANCH
 GRADE_DIR = "/tmp/ale-grade"
-SETUP_SESSION = "ale-setup"
 GRADE_SESSION = "ale-grader"  # a fresh shell: the agent's exports and aliases do not reach it
+#: Bump when what `prepare_testbed` leaves changes: every task image is prepared again.
+PREPARE_VERSION = 1
+_PREPARE_KEY = hashlib.sha256(
+    (testbed.SANITIZE + testbed.BASELINE + testbed.FACTS).encode()
+).hexdigest()[:16]
 
-#: Leaves /testbed with one branch at HEAD and nothing unreachable; fails if anything remains.
-SANITIZE = f"""set -eu
-cd {WORKDIR}
-git config --global --add safe.directory {WORKDIR}
-git -c advice.detachedHead=false checkout -q -f "$BASE"
-git checkout -q -B {BRANCH}
-for r in $(git remote); do git remote remove "$r"; done
-git for-each-ref --format='%(refname)' | {{ grep -vxF refs/heads/{BRANCH} || true; }} | while read -r ref; do git update-ref -d "$ref"; done
-rm -rf .git/FETCH_HEAD .git/ORIG_HEAD .git/MERGE_HEAD .git/CHERRY_PICK_HEAD .git/REVERT_HEAD \\
-  .git/AUTO_MERGE .git/BISECT_LOG .git/rebase-merge .git/rebase-apply .git/logs .git/refs/original
-git worktree prune
-git reflog expire --expire=now --expire-unreachable=now --all
-if [ -s .git/objects/info/alternates ]; then git repack -a -d -q; rm -f .git/objects/info/alternates; fi
-git -c gc.auto=0 -c gc.reflogExpire=now -c gc.reflogExpireUnreachable=now gc -q --prune=now
-all=$(git cat-file --batch-all-objects --batch-check='%(objectname)' | sort -u | wc -l)
-reachable=$(git rev-list --objects --all | cut -d' ' -f1 | sort -u | wc -l)
-[ "$all" = "$reachable" ] || {{ echo "sanitize: $all objects but $reachable reachable" >&2; exit 3; }}
-[ "$(git for-each-ref --format='%(refname)')" = refs/heads/{BRANCH} ] || {{ echo "sanitize: refs remain" >&2; exit 3; }}
-[ "$(git rev-parse HEAD)" = "$BASE" ]
-"""
+__all__ = ["BRANCH", "GRADE_DIR", "GRADE_SESSION", "SWEBenchTask", "WORKDIR", "bash"]
 
 
-def bash(
-    sandbox: Sandbox,
-    script: str,
-    timeout: float,
-    session: str = SETUP_SESSION,
-    env: Mapping[str, str] | None = None,
-) -> ExecResult:
-    """Run `script` with bash from a temporary file (so `set -e` cannot end the session)."""
-    path = f"/tmp/.ale-{uuid.uuid4().hex[:12]}.sh"
-    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in (env or {}).items())
-    sandbox.write(path, (exports + script).encode(), mode=0o700)
-    return sandbox.run(
-        f"bash {path}; __rc=$?; rm -f {path}; (exit $__rc)", timeout=timeout, session=session
-    )
+@dataclass(frozen=True)
+class TaskImage:
+    """The task image of one backend: its source and the prepared (derived) image."""
+
+    choice: ImageChoice
+    derived: Derived
 
 
 class SWEBenchTask:
-    """One SWE-bench instance. `spec` is its repo spec (`test_cmd`, `install`, ...); `repos_dir`
-    holds `<repo>.bundle` files for instances without an official image."""
+    """One SWE-bench instance. `spec` is its repo spec (`test_cmd`, `install`, `python`, ...);
+    `repos_dir` holds `<repo>.bundle` files; `pull` allows pulling the official image
+    (never implicit); `namespace` is where official images are published; `task_repo` a
+    swebench 5 task repo whose Dockerfiles swebench's harness may build."""
 
     def __init__(
         self,
@@ -78,6 +71,10 @@ class SWEBenchTask:
         setup_timeout_s: float = 900.0,
         memory_mb: int = 4096,
         cpus: float = 1.0,
+        *,
+        pull: bool = False,
+        namespace: str = OFFICIAL_NAMESPACE,
+        task_repo: Path | None = None,
     ) -> None:
         self.instance = dict(instance)
         self.spec = dict(spec) if spec else None
@@ -87,7 +84,13 @@ class SWEBenchTask:
         self.setup_timeout_s = setup_timeout_s
         self.memory_mb = memory_mb
         self.cpus = cpus
-        self._choice: ImageChoice | None = None
+        self.pull = pull
+        self.namespace = namespace
+        self.task_repo = task_repo
+        self._plans: dict[str, ImageChoice] = {}
+        self._images: dict[str, TaskImage] = {}
+        self._backend: str | None = None  # of the last `ensure_image`
+        self._lock = threading.Lock()
 
     # -- Task protocol: facts -------------------------------------------------------------
     @property
@@ -108,90 +111,147 @@ class SWEBenchTask:
     def base_commit(self) -> str:
         return str(self.instance["base_commit"])
 
-    def image_choice(self, backend: str = "auto") -> ImageChoice:
-        """The official image when present, else the base image plus the bundle (cached)."""
-        if self._choice is None:
-            name = default_backend() if backend == "auto" else backend
-            self._choice = resolve_image(self.instance, self.repos_dir, name)
-        return self._choice
+    def _backend_name(self, backend: str | None = None) -> str:
+        backend = backend or self._backend or "auto"
+        return default_backend() if backend == "auto" else backend
+
+    def image_choice(self, backend: str | None = None) -> ImageChoice:
+        """The source image: after `ensure_image`, what it found, pulled or built; before, the
+        plan (`to-pull` / `to-build`; nothing is pulled or built here). Cached per backend."""
+        name = self._backend_name(backend)
+        if name in self._images:
+            return self._images[name].choice
+        if name not in self._plans:
+            self._plans[name] = plan_image(
+                self.instance,
+                self.spec,
+                self.repos_dir,
+                name,
+                self.namespace,
+                self.pull,
+                self.task_repo,
+            )
+        return self._plans[name]
+
+    @property
+    def task_image(self) -> TaskImage | None:
+        """The prepared image of the backend last passed to `ensure_image`, if any."""
+        return self._images.get(self._backend_name()) if self._backend else None
+
+    @property
+    def conda(self) -> bool:
+        """Whether /testbed's Python is the official images' conda env outside the image's
+        PATH (then sandboxes and the eval script activate it)."""
+        image = self.task_image
+        return image is not None and image.derived.facts.get("conda") == "1"
 
     @property
     def metadata(self) -> dict[str, Any]:
         try:
-            image: str | None = self.image_choice().image
+            choice: ImageChoice | None = self.image_choice()
         except TaskError:
-            image = None
+            choice = None
+        image = self.task_image
         return {
             "instance_id": self.id,
             "repo": self.instance["repo"],
             "version": self.instance["version"],
             "base_commit": self.base_commit,
-            "image": image,
+            "image": image.derived.image if image else choice.image if choice else None,
+            "image_source": describe(choice) if choice else None,
             "created_at": self.instance.get("created_at", ""),
             "FAIL_TO_PASS": list(self.instance["FAIL_TO_PASS"]),
             "PASS_TO_PASS": list(self.instance["PASS_TO_PASS"]),
         }
 
     # -- Task protocol: sandbox -----------------------------------------------------------
+    def _env(self, choice: ImageChoice, conda: bool) -> dict[str, str]:
+        env = {"PYTHONDONTWRITEBYTECODE": "1", **choice.env}  # no __pycache__ in the agent's diff
+        if conda:
+            env["PATH"] = CONDA_PATH  # official layout only; any other image keeps its PATH
+        return env
+
     def sandbox_spec(self) -> SandboxSpec:
-        choice = self.image_choice()
-        env = {"PYTHONDONTWRITEBYTECODE": "1"}  # no __pycache__ in the agent's diff
-        if choice.official:
-            env["PATH"] = CONDA_PATH
+        image = self.task_image
+        choice = image.choice if image else self.image_choice()
         return SandboxSpec(
-            image=choice.image,
+            image=image.derived.image if image else choice.image,
             workdir=WORKDIR,
             memory_mb=self.memory_mb,
             cpus=self.cpus,
-            env=env,
+            env=self._env(choice, self.conda),
             labels={"ale.task": self.id[:63]},
             ttl_s=max(3600.0, 2 * self.test_timeout_s),
         )
 
     def ensure_image(self, backend: str) -> None:
-        """Finds the image; builds nothing (the base comes from `ale images build`)."""
-        name = default_backend() if backend == "auto" else backend
-        choice = self.image_choice(name)
-        if not choice.official and not local_base_ready(name):
-            raise TaskError(
-                f"{self.id} runs in the base image {choice.image!r}, which the {name} "
-                "backend lacks: build it with `ale images build`"
+        """Find, pull (with `pull`) or build the source image, then prepare /testbed on it once
+        (cached as a derived image). `TaskError` when the task cannot have an image."""
+        name = self._backend_name(backend)
+        with self._lock:
+            if name not in self._images:
+                choice = ensure_source(
+                    self.image_choice(name),
+                    self.instance,
+                    self.spec,
+                    name,
+                    self.namespace,
+                    self.task_repo,
+                )
+                try:
+                    derived = ensure_derived(
+                        self._recipe(choice), self._prepare_image(choice), name
+                    )
+                except SandboxError as exc:
+                    raise TaskError(f"{self.id}: preparing its image failed: {exc}") from exc
+                self._images[name] = TaskImage(choice, derived)
+            self._backend = name
+
+    def _recipe(self, choice: ImageChoice) -> Recipe:
+        key: dict[str, Any] = {
+            "v": PREPARE_VERSION,
+            "prepare": _PREPARE_KEY,
+            "base": self.base_commit,
+        }
+        if not choice.has_repo and choice.bundle is not None:
+            key["bundle"] = hashlib.sha256(choice.bundle.read_bytes()).hexdigest()
+        return Recipe(
+            source=choice.image,
+            name=self.id,
+            key=key,
+            spec=SandboxSpec(
+                memory_mb=self.memory_mb,
+                cpus=max(1.0, self.cpus),
+                workdir="/",
+                env=dict(choice.env),
+                ttl_s=2 * self.setup_timeout_s,
+            ),
+            env=dict(choice.env),
+        )
+
+    def _prepare_image(self, choice: ImageChoice) -> Any:
+        def run(sandbox: Sandbox) -> dict[str, str]:
+            return testbed.prepare_testbed(
+                sandbox,
+                self.base_commit,
+                None if choice.has_repo or choice.bundle is None else str(choice.bundle),
+                self.setup_timeout_s,
+                self.id,
             )
+
+        return run
 
     def prepare(self, sandbox: Sandbox) -> None:
-        """/testbed at base_commit, sanitized; then the spec's `install`, if any (offline)."""
+        """Nothing for a sandbox of the prepared image (a reset is a container start); any
+        other sandbox of the source image gets the same preparation now."""
+        image = self.task_image
+        if image is not None and sandbox.spec.image == image.derived.image:
+            return
         choice = self.image_choice()
-        try:
-            if not choice.official:
-                assert choice.bundle is not None
-                remote = f"/tmp/.ale-{uuid.uuid4().hex[:12]}.bundle"
-                sandbox.upload(choice.bundle, remote)
-                self._check(
-                    bash(
-                        sandbox,
-                        f"set -e\nmkdir -p {WORKDIR}\ngit clone -q --no-checkout "
-                        f"{remote} {WORKDIR}\nrm -f {remote}\n",
-                        self.setup_timeout_s,
-                    ),
-                    "cloning the bundle",
-                )
-            self._check(
-                bash(sandbox, SANITIZE, self.setup_timeout_s, env={"BASE": self.base_commit}),
-                "sanitizing /testbed",
-            )
-            if self.spec and self.spec.get("install"):
-                self._check(
-                    bash(sandbox, f"cd {WORKDIR}\n{self.spec['install']}\n", self.setup_timeout_s),
-                    "running the spec's install",
-                )
-        finally:
-            if not choice.official:
-                sandbox.run("rm -f /tmp/.ale-*.bundle", timeout=60, session=SETUP_SESSION)
+        self._prepare_image(choice)(sandbox)
 
-    def _check(self, result: ExecResult, what: str) -> None:
-        if not result.ok:
-            why = "timed out" if result.timed_out else f"exited {result.exit_code}"
-            raise TaskError(f"{self.id}: {what} {why}:\n{result.output[-2000:]}")
+    def _check(self, result: Any, what: str) -> None:
+        check(result, f"{self.id}: {what}")
 
     def apply_oracle(self, sandbox: Sandbox) -> None:
         """Apply the gold patch with `git apply`."""
@@ -228,6 +288,13 @@ class SWEBenchTask:
                 error=f"grading {self.id} failed: {exc}",
                 report={"instance_id": self.id},
             )
+
+    def __getstate__(self) -> dict[str, Any]:  # copies and pickles get a lock of their own
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SWEBenchTask({self.id!r})"
