@@ -4,8 +4,8 @@ Two builders, tried in this order:
 
 1. **swebench's harness** (`swebench.image_builder.build_instance_image`), where it can run:
    a swebench 5 task repo (`tasks/<instance_id>/Dockerfile`) is given and `docker buildx`
-   exists. Its Dockerfiles need network (conda, pip, apt); ours get the extra CA bundle
-   (`with_ca_bundle`) so they build behind a TLS-intercepting proxy too.
+   exists. Its Dockerfiles need network (conda, pip, apt); they get the CA bundle
+   (`envs.rock.images.inject_build_ca`) so they build behind a TLS-intercepting proxy too.
 2. **Our offline builder** (`build_env_image`), on the Debian base of the spec's Python
    (`envs.rock.images.RELEASES`: 3.9 bullseye, 3.11 bookworm, 3.13 trixie): a venv at
    `/opt/miniconda3/envs/testbed` (the path official eval scripts activate; a `conda activate`
@@ -23,7 +23,6 @@ instance runs in the Debian base as it is. A Python no Debian release ships, or 
 from __future__ import annotations
 
 import hashlib
-import re
 import shlex
 import shutil
 import subprocess
@@ -41,6 +40,7 @@ from envs.rock.images import (
     RELEASES,
     base_tag,
     default_ca_bundle,
+    inject_build_ca,
     release_for_python,
 )
 from envs.suites.swebench.testbed import WORKDIR, bash, check
@@ -63,7 +63,6 @@ REQS_PATHS = (
 #: Spec keys that install something: any of them makes `needs_build` true.
 INSTALL_KEYS = ("pre_install", "packages", "pip_packages", "install")
 BUILD_SCRIPT_VERSION = 1
-CA_PATH = "/usr/local/share/ale-ca-bundle.pem"
 
 
 def built_env() -> dict[str, str]:
@@ -189,27 +188,6 @@ def build_env_image(
 
 
 # -- swebench's own harness ---------------------------------------------------------------------
-def with_ca_bundle(dockerfile: str, pem_name: str = "ale-ca-bundle.pem") -> str:
-    """`dockerfile` with the build context's `pem_name` copied in after every FROM, and pip,
-    requests, curl, git, conda and OpenSSL pointed at it."""
-    env = " ".join(
-        f"{var}={CA_PATH}"
-        for var in (
-            "PIP_CERT",
-            "REQUESTS_CA_BUNDLE",
-            "CURL_CA_BUNDLE",
-            "GIT_SSL_CAINFO",
-            "CONDA_SSL_VERIFY",
-            "SSL_CERT_FILE",
-            "NODE_EXTRA_CA_CERTS",
-        )
-    )
-    inject = f"COPY {pem_name} {CA_PATH}\nENV {env}"
-    return re.sub(
-        r"^(\s*FROM\s[^\n]*)$", lambda m: f"{m.group(1)}\n{inject}", dockerfile, flags=re.I | re.M
-    )
-
-
 def swebench_build_unavailable(task_repo: Path | None, instance_id: str) -> str | None:
     """Why swebench's harness cannot build this instance here, or None when it can."""
     if task_repo is None:
@@ -237,8 +215,7 @@ def build_with_swebench(instance: Mapping[str, Any], task_repo: Path) -> str:
         shutil.copytree(task_dir, context, symlinks=True)
         dockerfile = (task_dir / "Dockerfile").read_text()
         if bundle is not None:
-            shutil.copyfile(bundle, context / "ale-ca-bundle.pem")
-            dockerfile = with_ca_bundle(dockerfile)
+            dockerfile = inject_build_ca(dockerfile, context, bundle)
         spec = ImageSpec(
             instance_id=iid, dockerfile=dockerfile, namespace=None, context_dir=str(context)
         )
