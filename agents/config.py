@@ -17,6 +17,7 @@ import jinja2
 import jinja2.meta
 from pydantic import ConfigDict, Field, model_validator
 
+from agents.engines.base import Sampling
 from envs.core.config import ConfigError, StrictModel, load_yaml, validate
 from envs.core.errors import did_you_mean
 
@@ -99,17 +100,6 @@ class Limits(_Strict):
     usd_per_1k_prompt_tokens: float = Field(0.0, ge=0)
     usd_per_1k_completion_tokens: float = Field(0.0, ge=0)
     submit_on_limit: bool = Field(True, description="Send a final `submit` so the work is graded.")
-
-
-class Sampling(_Strict):
-    """Sampling parameters passed to the policy's engine."""
-
-    temperature: float = Field(0.0, ge=0.0, description="0 = greedy.")
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    top_k: int | None = Field(None, ge=1)
-    max_tokens: int = Field(1024, ge=1, description="Completion tokens per turn.")
-    seed: int | None = None
-    stop: list[str] = Field(default_factory=list)
 
 
 ToolName = Literal["bash", "str_replace_editor", "submit"]

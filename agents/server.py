@@ -18,7 +18,8 @@ import uuid
 from typing import Any
 
 from agents.actions import parse_tool_calls
-from agents.engines.hf_engine import EngineSampling, HFEngine
+from agents.engines.base import Sampling
+from agents.engines.hf_engine import HFEngine
 
 
 def create_app(engine: HFEngine, tokenizer: Any, model_name: str) -> Any:
@@ -67,14 +68,17 @@ def create_app(engine: HFEngine, tokenizer: Any, model_name: str) -> Any:
             ) from exc
         prompt_ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
         temperature = body.get("temperature")
-        sampling = EngineSampling(
-            temperature=1.0 if temperature is None else float(temperature),
-            top_p=float(body.get("top_p") or 1.0),
-            top_k=body.get("top_k"),
-            max_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or 256),
-            seed=body.get("seed"),
-            stop_token_ids=list(body.get("stop_token_ids") or []),
-        )
+        try:
+            sampling = Sampling(
+                temperature=1.0 if temperature is None else float(temperature),
+                top_p=float(body.get("top_p") or 1.0),
+                top_k=body.get("top_k"),
+                max_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or 256),
+                seed=body.get("seed"),
+                stop_token_ids=list(body.get("stop_token_ids") or []),
+            )
+        except ValueError as exc:  # pydantic's ValidationError: a bad sampling parameter
+            raise HTTPException(400, f"invalid sampling parameters: {exc}") from exc
         guided = None
         if body.get("guided_choice"):
             eos = engine.eos_token_ids[0]
@@ -85,7 +89,8 @@ def create_app(engine: HFEngine, tokenizer: Any, model_name: str) -> Any:
                 ]
             ]
         with lock:
-            [(resp, lps)] = engine.generate([prompt_ids], sampling, guided=guided)
+            [gen] = engine.generate([prompt_ids], sampling, guided=guided)
+        resp, lps = gen.response_ids, gen.logprobs
         stopped = bool(resp) and resp[-1] in engine.eos_token_ids
         content = tokenizer.decode(resp[:-1] if stopped else resp)
         calls = parse_tool_calls(content) if tools else None

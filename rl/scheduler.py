@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from agents.engines.base import Engine
+from agents.engines.offload import device_memory
 from rl.config import SchedulerConfig
-from rl.engines.base import RolloutEngine
-from rl.engines.offload import device_memory
 from rl.records import Ledger, Rollout
 from rl.tasks import Episode, ToyTask
 from rl.trainer import Trainer
@@ -90,7 +90,7 @@ class Scheduler:
         self,
         cfg: SchedulerConfig,
         task: ToyTask,
-        engine: RolloutEngine,
+        engine: Engine,
         trainer: Trainer,
         group: WorkerGroup,
         phases: PhaseLog,

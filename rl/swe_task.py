@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from agents.engines.base import Engine, Sampling
 from rl.config import TrainConfig
-from rl.engines.base import RolloutEngine, SamplingConfig
 from rl.filtering import FilterStats, collect_filtered
 from rl.packing import Chunk, Trajectory
 from rl.resampling import StartState
@@ -86,10 +86,10 @@ class SweTask:
             "ale/SWEMini-v0" if cfg.task.suite == "swe-mini" else "ale/TBMini-v0", kwargs
         )
         eos = self.tokenizer.eos_token_id
-        self.sampling = SamplingConfig(
-            cfg.engine.max_action_tokens,
-            cfg.engine.temperature,
-            (int(eos),) if eos is not None else (),
+        self.sampling = Sampling(
+            max_tokens=cfg.engine.max_action_tokens,
+            temperature=cfg.engine.temperature,
+            stop_token_ids=[int(eos)] if eos is not None else [],
         )
         self.filter_stats = FilterStats()
         self._prefetched: dict[int, int] = {}
@@ -147,7 +147,7 @@ class SweTask:
             if self._prefetched.get(slot) != batch:
                 self._prefetch_slot(group, slot, batch)
 
-    def collect(self, engine: RolloutEngine, group: WorkerGroup, batch: int) -> list[Episode]:
+    def collect(self, engine: Engine, group: WorkerGroup, batch: int) -> list[Episode]:
         """Run `batch` (rerunning infra failures). In colocated mode, each slot of the batch's
         last wave starts preparing its next-batch sandbox while the other episodes still run
         (overlap inside ROLLOUT): when its episode has finished (graded), or, with
@@ -174,7 +174,7 @@ class SweTask:
 
     def run_items(
         self,
-        engine: RolloutEngine,
+        engine: Engine,
         group: WorkerGroup,
         items: Sequence[Item],
         next_sandbox: Callable[[int], None] | None = None,
@@ -186,12 +186,11 @@ class SweTask:
             raise NotImplementedError(
                 "sandboxed suites run with local env workers (scheduler.ray: false)"
             )
-        from agents.engines.hf_engine import EngineSampling
+        from agents.engines.hf_engine import HFEngine
         from agents.loop import run_episode
         from agents.policies.hf import HFPolicy
 
-        inner = getattr(engine, "inner", None)
-        if inner is None:
+        if not isinstance(engine, HFEngine):
             raise NotImplementedError(
                 "sandboxed suites need engine.kind 'hf' (the agents' transformers engine)"
             )
@@ -204,10 +203,10 @@ class SweTask:
             last_wave = start + n >= len(items)
 
             def one(i: int, item: Item, last: bool = last_wave) -> Episode:
-                samp = EngineSampling(
+                samp = Sampling(
                     temperature=self.sampling.temperature, max_tokens=self.sampling.max_tokens
                 )
-                policy = HFPolicy(inner, self.tokenizer, samp, name="rl")
+                policy = HFPolicy(engine, self.tokenizer, samp, name="rl")
                 version = engine.version
                 reset_info: dict[str, Any] = {}
 
@@ -246,7 +245,7 @@ class SweTask:
                 out += list(pool.map(one, range(len(wave)), wave))
         return out
 
-    def evaluate(self, engine: RolloutEngine, episodes: int, seed: int) -> float:
+    def evaluate(self, engine: Engine, episodes: int, seed: int) -> float:
         raise NotImplementedError(
             "set eval.every: 0 for sandboxed suites; the rollout reward is logged every step"
         )

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.engines.base import Engine, Sampling
 from envs.toy import VOCAB, expert_actions, task_ids
 from rl.config import TrainConfig
-from rl.engines.base import RolloutEngine, SamplingConfig
 from rl.filtering import FilterStats, collect_filtered, has_infra_error
 from rl.packing import Chunk, Trajectory
 from rl.recipes.toy_lm import WordTokenizer
@@ -61,8 +61,10 @@ class ToyTask:
         )
         self.spec = EnvSpec(cfg.task.env_id, kwargs, cfg.task.reset_delay_s, cfg.task.step_delay_s)
         self.eval_spec = EnvSpec(cfg.task.env_id, (("max_turns", cfg.task.max_turns),))
-        self.sampling = SamplingConfig(
-            cfg.engine.max_action_tokens, cfg.engine.temperature, (self.tok.eos,)
+        self.sampling = Sampling(
+            max_tokens=cfg.engine.max_action_tokens,
+            temperature=cfg.engine.temperature,
+            stop_token_ids=[self.tok.eos],
         )
         self.filter_stats = FilterStats()
         self._eval_group: WorkerGroup | None = None
@@ -102,7 +104,7 @@ class ToyTask:
         items = self.items(batch)[: group.slots()]
         group.prefetch([(i, s.options(), None) for i, (_, s) in enumerate(items)])
 
-    def collect(self, engine: RolloutEngine, group: WorkerGroup, batch: int) -> list[Episode]:
+    def collect(self, engine: Engine, group: WorkerGroup, batch: int) -> list[Episode]:
         """All episodes of batch `batch`; infra-failed ones are rerun from the same start.
         With `scheduler.prefetch_from: episode_start`, the next batch's envs start resetting
         as soon as this batch's last wave has reset its own."""
@@ -126,7 +128,7 @@ class ToyTask:
 
     def run_items(
         self,
-        engine: RolloutEngine,
+        engine: Engine,
         group: WorkerGroup,
         items: Sequence[Item],
         seed: int,
@@ -149,7 +151,7 @@ class ToyTask:
 
     def _wave(
         self,
-        engine: RolloutEngine,
+        engine: Engine,
         group: WorkerGroup,
         items: Sequence[Item],
         seed: int,
@@ -205,7 +207,7 @@ class ToyTask:
     def _obs(self, text: str) -> list[int]:
         return [self.tok.obs, *self.tok.encode(text), self.tok.act]
 
-    def evaluate(self, engine: RolloutEngine, episodes: int, seed: int) -> float:
+    def evaluate(self, engine: Engine, episodes: int, seed: int) -> float:
         """Success rate from scratch (anchor 1), tasks in turn, sampled with the engine."""
         if self._eval_group is None:
             self._eval_group = WorkerGroup(self.eval_spec, 1, episodes)

@@ -108,7 +108,9 @@ def train(
         cpu=cfg.engine.device == "cpu",
     )
     trainer = Trainer(model, settings, cfg.algo.loss, cfg.algo.loss_config(), task.pad_id)
-    extra: dict[str, Any] = {"eos_ids": task.sampling.stop_ids} if cfg.engine.kind == "hf" else {}
+    extra: dict[str, Any] = (
+        {"eos_ids": task.sampling.stop_token_ids} if cfg.engine.kind == "hf" else {}
+    )
     engine = make_engine(
         cfg.engine.kind, trainer.unwrapped, pad_id=task.pad_id, device=cfg.engine.device, **extra
     )

@@ -16,9 +16,9 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
+from agents.engines.local import module_logits
+from agents.engines.offload import ModuleOffloader, OptimizerOffloader
 from rl.algos import LossConfig, compute_loss
-from rl.engines.local import module_logits
-from rl.engines.offload import ModuleOffloader, OptimizerOffloader
 from rl.packing import PackedBatch, Trajectory, pack, token_logprobs
 
 

@@ -166,16 +166,13 @@ class WorkerGroup:
         self.active = workers
         if use_ray:
             import ray
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            from envs.rock.placement import alive_nodes, pinned
 
             actor = ray.remote(num_cpus=0)(EnvWorker)
-            nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+            nodes = alive_nodes()
             self.workers: list[Any] = [
-                actor.options(
-                    scheduling_strategy=NodeAffinitySchedulingStrategy(
-                        nodes[i % len(nodes)], soft=False
-                    )
-                ).remote(spec, envs_per_worker, i)
+                actor.options(**pinned(nodes[i % len(nodes)])).remote(spec, envs_per_worker, i)
                 for i in range(workers)
             ]
         else:

@@ -1,18 +1,21 @@
 """`HFEngine`: token-in/token-out generation with a transformers causal LM (CPU or GPU).
 
-The RL trainer reuses this engine for rollouts and weight sync, so it knows nothing about
-chat, text or tools::
+The one transformers engine: policies wrap it (`agents.policies.hf.HFPolicy`, `ale serve`) and
+RL rollouts sample with it (engine kind "hf"); it implements `agents.engines.base.Engine`::
 
     engine = HFEngine.from_pretrained(path)               # or HFEngine(model, eos_token_ids=[2])
-    [(response_ids, logprobs)] = engine.generate([prompt_ids], EngineSampling(temperature=1.0))
-    engine.load_state_dict(trainer_model.state_dict())    # SYNC: new weights, version += 1
+    [gen] = engine.generate([prompt_ids], Sampling(temperature=1.0, max_tokens=64))
+    gen.response_ids, gen.logprobs, gen.finish_reason
+    engine.update_weights(trainer_model.state_dict(), version=1)   # SYNC
+    engine.sleep(); engine.wake()                          # offload / restore the weights
 
-`generate(prompt_ids: list[list[int]], sampling)` takes B prompts (ragged lengths; left
-padded internally with a matching attention mask and position ids) and returns, per prompt,
-the sampled ids (generation stops at an EOS id, which is included, or at `max_tokens`) and
-one log-prob per sampled id. Log-probs are natural-log probabilities under the *raw* model
-distribution (log_softmax of the logits at temperature 1, before temperature / top-k / top-p
-/ guided masks), i.e. what a trainer's teacher-forced forward pass computes; float32.
+`generate(prompts: list[list[int]], sampling, seed=None)` takes B prompts (ragged lengths;
+left padded internally with a matching attention mask and position ids) and returns, per
+prompt, a `Generation`: the sampled ids (generation stops at an EOS or stop id, which is
+included, or at `max_tokens`) and one log-prob per sampled id. Log-probs are natural-log
+probabilities under the *raw* model distribution (log_softmax of the logits at temperature 1,
+before temperature / top-k / top-p / guided masks), i.e. what a trainer's teacher-forced
+forward pass computes; float32.
 
 `guided` (optional, per prompt) restricts decoding to a set of token sequences (vLLM's
 `guided_choice`): at each step only tokens that continue one of them are allowed.
@@ -22,39 +25,17 @@ tensor (padding removed) and the sampled ids: the token-parity tests read it.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
-
-@dataclass
-class EngineSampling:
-    """Sampling parameters. `temperature == 0` is greedy; `top_k`/`top_p` as in HF/vLLM."""
-
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int | None = None
-    max_tokens: int = 256
-    seed: int | None = None
-    stop_token_ids: list[int] = field(default_factory=list)
-
-    @classmethod
-    def from_config(cls, cfg: Any, **overrides: Any) -> EngineSampling:
-        """From `agents.config.Sampling` (or anything with the same attributes)."""
-        vals = {
-            k: getattr(cfg, k)
-            for k in ("temperature", "top_p", "top_k", "max_tokens", "seed")
-            if hasattr(cfg, k)
-        }
-        vals.update(overrides)
-        return cls(**vals)
-
-
-Generation = tuple[list[int], list[float]]
+from agents.engines.base import Generation, Sampling, finish_reason
+from agents.engines.offload import ModuleOffloader, SleepableEngine
 
 
 def _cache_of(out: Any) -> Any:
@@ -65,13 +46,31 @@ def _cache_of(out: Any) -> Any:
     )
 
 
-class HFEngine:
-    """Token-level sampler over a `transformers` causal LM; see the module docstring."""
+class HFEngine(SleepableEngine):
+    """Token-level sampler over a `transformers` causal LM; see the module docstring.
+
+    `copy_model=True` samples with a private copy of `model` (RL: the trainer's updates reach
+    the engine only by SYNC). Thread-safe: `generate`, `score`, `update_weights`, `sleep` and
+    `wake` take one lock.
+    """
+
+    kind = "hf"
 
     def __init__(
-        self, model: Any, eos_token_ids: list[int], pad_token_id: int = 0, record: bool = False
+        self,
+        model: Any,
+        eos_token_ids: Sequence[int] = (),
+        pad_token_id: int = 0,
+        record: bool = False,
+        copy_model: bool = False,
+        device: str | torch.device | None = None,
     ) -> None:
-        self.model = model.eval()
+        own = copy.deepcopy(model) if copy_model else model
+        if device is not None:
+            own = own.to(device)
+        self.model = own.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
         self.eos_token_ids = list(eos_token_ids)
         self.pad_token_id = pad_token_id
         self.version = 0
@@ -79,6 +78,8 @@ class HFEngine:
         params = inspect.signature(self.model.forward).parameters
         #: transformers >= 5.2x names the KV cache argument `cache`, older ones `past_key_values`.
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._offload = ModuleOffloader(self.model, next(self.model.parameters()).device)
+        self._lock = threading.RLock()
 
     @classmethod
     def from_pretrained(
@@ -102,28 +103,45 @@ class HFEngine:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        """Where the weights live while awake."""
+        return self._offload.device
 
-    def load_state_dict(
-        self, state_dict: dict[str, torch.Tensor], version: int | None = None
-    ) -> int:
-        """Weight sync: copy `state_dict` into the engine's model (strict); returns the new version."""
-        self.model.load_state_dict(state_dict, strict=True)
-        self.version = self.version + 1 if version is None else version
-        return self.version
+    def update_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> None:
+        """SYNC: copy `state_dict` into the engine's model (strict); `version` must not go back."""
+        with self._lock:
+            self._check_sync(version)
+            self.model.load_state_dict({k: v.detach() for k, v in state_dict.items()}, strict=True)
+            self.version = version
 
     # -- generation -------------------------------------------------------------------
-    @torch.no_grad()
     def generate(
         self,
-        prompt_ids: list[list[int]],
-        sampling: EngineSampling | None = None,
+        prompts: Sequence[Sequence[int]],
+        sampling: Sampling,
+        seed: int | None = None,
         guided: Sequence[Sequence[list[int]] | None] | None = None,
     ) -> list[Generation]:
-        """Sample one continuation per prompt; returns [(response_ids, logprobs)] (see module doc)."""
-        sampling = sampling or EngineSampling()
-        if not prompt_ids or any(len(p) == 0 for p in prompt_ids):
+        """Sample one continuation per prompt (see the module docstring)."""
+        if not prompts or any(len(p) == 0 for p in prompts):
             raise ValueError("generate needs at least one prompt and every prompt needs >= 1 token")
+        with self._lock:
+            self._check_awake()
+            seed = sampling.seed if seed is None else seed
+            outs = self._generate([list(p) for p in prompts], sampling, seed, guided)
+        stops = frozenset(self.eos_token_ids) | frozenset(sampling.stop_token_ids)
+        return [
+            Generation(list(p), ids, lps, finish_reason(ids, stops), self.version)
+            for p, (ids, lps) in zip(prompts, outs, strict=True)
+        ]
+
+    @torch.no_grad()
+    def _generate(
+        self,
+        prompt_ids: list[list[int]],
+        sampling: Sampling,
+        seed: int | None,
+        guided: Sequence[Sequence[list[int]] | None] | None,
+    ) -> list[tuple[list[int], list[float]]]:
         dev = self.device
         bsz, width = len(prompt_ids), max(len(p) for p in prompt_ids)
         ids = torch.full((bsz, width), self.pad_token_id, dtype=torch.long, device=dev)
@@ -134,8 +152,8 @@ class HFEngine:
         fed = [ids[b][mask[b] == 1].tolist() for b in range(bsz)]
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         gen = torch.Generator(device=dev)
-        if sampling.seed is not None:
-            gen.manual_seed(sampling.seed)
+        if seed is not None:
+            gen.manual_seed(seed)
         else:
             gen.seed()
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
@@ -177,7 +195,7 @@ class HFEngine:
         return list(zip(resp, lps, strict=False))
 
     @staticmethod
-    def _process(logits: torch.Tensor, s: EngineSampling) -> torch.Tensor:
+    def _process(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
         """Temperature, then top-k, then top-p (nucleus) on (B, V) logits."""
         if s.temperature == 0:
             return logits
@@ -218,6 +236,17 @@ class HFEngine:
         if guided is None or guided[b] is None:
             return False
         return any(resp == c for c in guided[b] or [])
+
+    def score(
+        self, prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]]
+    ) -> list[list[float]]:
+        """log p(response token | prompt, earlier response tokens), one forward pass per row."""
+        with self._lock:
+            self._check_awake()
+            return [
+                self.forward_logprobs(list(p), list(r))
+                for p, r in zip(prompt_ids, response_ids, strict=True)
+            ]
 
     @torch.no_grad()
     def forward_logprobs(self, prompt_ids: list[int], response_ids: list[int]) -> list[float]:

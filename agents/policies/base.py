@@ -96,7 +96,7 @@ _LAZY: dict[str, str] = {
     "openai": "agents.policies.openai_http",
     "hf": "agents.policies.hf",
     "tiny": "agents.policies.hf",
-    "vllm": "agents.policies.vllm_engine",
+    "vllm": "agents.policies.vllm",
     "human": "agents.policies.human",
 }
 _ORACLE_CLASSES = {"oracle": "OraclePolicy", "empty": "EmptyPolicy"}
@@ -122,7 +122,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 
 def make_policy(spec: str, **options: Any) -> Policy:
     """Build a policy from `spec` (see the module docstring); `options` go to its factory
-    (e.g. `sampling=SamplingConfig(...)`, `context_tokens=...`)."""
+    (e.g. `sampling=Sampling(...)`, `context_tokens=...`)."""
     kind, arg = parse_spec(spec)
     if kind not in _REGISTRY and kind in _LAZY:
         module = importlib.import_module(_LAZY[kind])

@@ -19,7 +19,8 @@ import os
 from typing import Any
 
 from agents.actions import parse_tool_calls
-from agents.engines.hf_engine import EngineSampling, HFEngine
+from agents.engines.base import Sampling
+from agents.engines.hf_engine import HFEngine
 from agents.policies.base import EpisodeContext, PolicyOutput, register_policy
 
 
@@ -30,7 +31,7 @@ class HFPolicy:
         self,
         engine: HFEngine,
         tokenizer: Any,
-        sampling: EngineSampling | None = None,
+        sampling: Sampling | None = None,
         prompt_mode: str = "append",
         name: str = "hf",
     ) -> None:
@@ -38,7 +39,7 @@ class HFPolicy:
             raise ValueError(f"prompt_mode {prompt_mode!r}: choose 'append' or 'render'")
         self.engine = engine
         self.tokenizer = tokenizer
-        self.sampling = sampling or EngineSampling(temperature=0.0, max_tokens=256)
+        self.sampling = sampling or Sampling(temperature=0.0, max_tokens=256)
         self.prompt_mode = prompt_mode
         self.name = name
         self._last: dict[str, Any] | None = None
@@ -47,19 +48,18 @@ class HFPolicy:
     def from_pretrained(
         cls,
         path: str | os.PathLike[str],
-        sampling: Any | None = None,
+        sampling: Sampling | None = None,
         device: str = "cpu",
         prompt_mode: str = "append",
         record: bool = False,
         name: str | None = None,
     ) -> HFPolicy:
-        """Load engine and tokenizer from a model directory; `sampling` may be a config `Sampling`."""
+        """Load engine and tokenizer from a model directory."""
         from transformers import AutoTokenizer
 
         engine = HFEngine.from_pretrained(path, device=device, record=record)
         tok = AutoTokenizer.from_pretrained(str(path))
-        samp = EngineSampling.from_config(sampling) if sampling is not None else None
-        return cls(engine, tok, samp, prompt_mode, name or f"hf:{os.fspath(path)}")
+        return cls(engine, tok, sampling, prompt_mode, name or f"hf:{os.fspath(path)}")
 
     # -- prompts ------------------------------------------------------------------------
     def render(
@@ -127,7 +127,8 @@ class HFPolicy:
         if guided_choice:
             eos = self.engine.eos_token_ids[0]
             guided = [[self.encode(c) + [eos] for c in guided_choice]]
-        [(resp, lps)] = self.engine.generate([prompt_ids], self.sampling, guided=guided)
+        [gen] = self.engine.generate([prompt_ids], self.sampling, guided=guided)
+        resp, lps = gen.response_ids, gen.logprobs
         finish = "stop" if resp and resp[-1] in self.engine.eos_token_ids else "length"
         body = resp[:-1] if finish == "stop" else resp
         text = self.tokenizer.decode(body)

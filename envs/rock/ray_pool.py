@@ -37,6 +37,7 @@ from envs.rock.api import ExecResult, SandboxSpec
 from envs.rock.errors import BackendUnavailable, SandboxDead, SandboxError
 from envs.rock.hostcopy import unpack_tar
 from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
+from envs.rock.placement import eligible_nodes, pick_spread, pinned
 
 LABEL_RAY_POOL = "ale.ray.pool"
 LABEL_RAY_NODE = "ale.ray.node"
@@ -238,21 +239,6 @@ class RaySandbox:
         return f"RaySandbox(id={self._id!r}, node={self.node_id[:12]!r})"
 
 
-def eligible_nodes(nodes: list[dict[str, Any]], node_resource: str | None) -> list[str]:
-    """Node ids of alive `ray.nodes()` entries that have `node_resource` (any, if None)."""
-    return [
-        str(n["NodeID"])
-        for n in nodes
-        if n.get("Alive")
-        and (node_resource is None or n.get("Resources", {}).get(node_resource, 0) > 0)
-    ]
-
-
-def pick_spread(nodes: list[str], load: dict[str, int]) -> str:
-    """The node with the fewest live sandboxes (first in `nodes` order on ties)."""
-    return min(nodes, key=lambda n: (load.get(n, 0), nodes.index(n)))
-
-
 class RaySandboxPool:
     """Places sandboxes of `spec` as Ray actors across the nodes of the connected cluster.
 
@@ -332,9 +318,7 @@ class RaySandboxPool:
         if self.node_resource:
             opts["resources"] = {self.node_resource: self.resource_per_sandbox}
         if node is not None:
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-            opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
+            opts.update(pinned(node))
         return opts
 
     def _start(self) -> tuple[Any, str | None]:

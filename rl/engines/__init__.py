@@ -1,10 +1,6 @@
-"""Rollout engines behind one interface: generate ids + log-probs, load weights, sleep / wake.
+"""Rollout engines by name: `make_engine(kind, model, ...)` builds "toy", "hf", "hf_local" or
+"vllm" from the one engine layer in `agents.engines`."""
 
-`make_engine(kind, model, ...)` builds "toy" (TinyLM in-process), "hf" (transformers) or
-"vllm" (GPU; imported lazily).
-"""
+from rl.engines.factory import KINDS, make_engine
 
-from rl.engines.base import EngineError, Generation, RolloutEngine, SamplingConfig
-from rl.engines.factory import make_engine
-
-__all__ = ["EngineError", "Generation", "RolloutEngine", "SamplingConfig", "make_engine"]
+__all__ = ["KINDS", "make_engine"]

@@ -10,7 +10,7 @@ import gymnasium
 import envs.registration  # noqa: F401
 from agents.config import AgentConfig, ContextPolicy
 from agents.context import build_prompt, cut_middle
-from agents.engines.hf_engine import EngineSampling
+from agents.engines.base import Sampling
 from agents.loop import run_episode
 from agents.policies import PolicyOutput
 from agents.policies.hf import HFPolicy
@@ -29,7 +29,7 @@ def _agent(**context: Any) -> AgentConfig:
 
 def test_200_turn_episode_stays_within_token_budget(tiny_path: Path, tmp_path: Path) -> None:
     pol = HFPolicy.from_pretrained(tiny_path)
-    pol.sampling = EngineSampling(temperature=1.0, max_tokens=8, seed=0)
+    pol.sampling = Sampling(temperature=1.0, max_tokens=8, seed=0)
     actions = ["cd alpha", "ls", "cat util", "cat core"] * 50  # never fixes the bug: 200 turns
     agent = _agent(keep_last_turns=50, max_prompt_tokens=BUDGET)
     rec = run_episode(

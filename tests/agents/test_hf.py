@@ -14,7 +14,8 @@ import torch
 
 import envs.registration  # noqa: F401
 from agents.config import AgentConfig
-from agents.engines.hf_engine import EngineSampling, HFEngine
+from agents.engines.base import Sampling
+from agents.engines.hf_engine import HFEngine
 from agents.loop import run_episode
 from agents.policies.hf import HFPolicy
 from agents.policies.scripted import GuidedPolicy
@@ -27,17 +28,18 @@ TOL = 1e-4
 @pytest.mark.parametrize(
     "sampling",
     [
-        EngineSampling(temperature=1.0, max_tokens=24, seed=3),
-        EngineSampling(temperature=0.7, top_k=50, top_p=0.9, max_tokens=24, seed=4),
-        EngineSampling(temperature=0.0, max_tokens=24),
+        Sampling(temperature=1.0, max_tokens=24, seed=3),
+        Sampling(temperature=0.7, top_k=50, top_p=0.9, max_tokens=24, seed=4),
+        Sampling(temperature=0.0, max_tokens=24),
     ],
     ids=["t1", "topk-topp", "greedy"],
 )
-def test_recorded_logprobs_equal_teacher_forcing(tiny_path: Path, sampling: EngineSampling) -> None:
+def test_recorded_logprobs_equal_teacher_forcing(tiny_path: Path, sampling: Sampling) -> None:
     engine = HFEngine.from_pretrained(tiny_path)
     prompts = [[1, 40, 41, 42, 43, 44], [1, 100, 7]]  # ragged: exercises left padding
     outs = engine.generate(prompts, sampling)
-    for prompt, (resp, lps) in zip(prompts, outs, strict=True):
+    for prompt, gen in zip(prompts, outs, strict=True):
+        resp, lps = gen.response_ids, gen.logprobs
         assert len(resp) == len(lps) > 0
         forced = engine.forward_logprobs(prompt, resp)
         assert max(abs(a - b) for a, b in zip(lps, forced, strict=True)) <= TOL
@@ -48,9 +50,10 @@ def test_recorded_logprobs_equal_teacher_forcing(tiny_path: Path, sampling: Engi
 
 def test_guided_choice_and_weight_sync(tiny_path: Path) -> None:
     engine = HFEngine.from_pretrained(tiny_path)
-    [(resp, lps)] = engine.generate(
-        [[1, 5]], EngineSampling(max_tokens=10, seed=0), guided=[[[30, 31, 2]]]
+    [gen] = engine.generate(
+        [[1, 5]], Sampling(temperature=1.0, max_tokens=10, seed=0), guided=[[[30, 31, 2]]]
     )
+    resp, lps = gen.response_ids, gen.logprobs
     assert resp == [30, 31, 2] and lps == pytest.approx(
         engine.forward_logprobs([1, 5], resp), abs=TOL
     )
@@ -59,18 +62,20 @@ def test_guided_choice_and_weight_sync(tiny_path: Path) -> None:
     sd = {
         k: v + 0.05 * torch.randn_like(v) if v.dtype.is_floating_point else v for k, v in sd.items()
     }
-    assert engine.load_state_dict(sd) == 1 and engine.version == 1
+    engine.update_weights(sd, 1)
+    assert engine.version == 1
     after = engine.forward_logprobs([1, 5], resp)
     assert max(abs(a - b) for a, b in zip(before, after, strict=True)) > 1e-3
-    [(resp2, lps2)] = engine.generate(
-        [[1, 5]], EngineSampling(max_tokens=10, seed=0), guided=[[[30, 31, 2]]]
+    [gen2] = engine.generate(
+        [[1, 5]], Sampling(temperature=1.0, max_tokens=10, seed=0), guided=[[[30, 31, 2]]]
     )
+    lps2 = gen2.logprobs
     assert lps2 == pytest.approx(after, abs=TOL)
 
 
 def _run(tiny_path: Path, tmp_path: Path, guided: bool) -> tuple[HFPolicy, Path]:
     pol = HFPolicy.from_pretrained(tiny_path, record=True)
-    pol.sampling = EngineSampling(temperature=1.0, max_tokens=12, seed=0)
+    pol.sampling = Sampling(temperature=1.0, max_tokens=12, seed=0)
     agent = AgentConfig.load("toy")
     policy = GuidedPolicy(expert_actions("gamma-util"), pol) if guided else pol
     out = tmp_path / f"t{int(guided)}.jsonl"

@@ -116,7 +116,7 @@ def test_human_policy_reads_turns() -> None:
 
 
 def test_vllm_policy_skips_cleanly_without_gpu() -> None:
-    from agents.policies.vllm_engine import vllm_available
+    from agents.engines.vllm_engine import vllm_available
 
     ok, why = vllm_available()
     if ok:

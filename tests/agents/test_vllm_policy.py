@@ -11,10 +11,10 @@ import pytest
 
 import envs.registration  # noqa: F401  (registers the ale/ ids)
 from agents.config import AgentConfig
+from agents.engines.vllm_engine import vllm_available
 from agents.loop import run_episode
 from agents.policies import make_policy
 from agents.policies.scripted import GuidedPolicy
-from agents.policies.vllm_engine import vllm_available
 from agents.trajectory import load_trajectory
 from envs.toy.shell import expert_actions
 

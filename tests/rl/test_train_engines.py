@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 import torch
 
+from agents.engines.base import EngineError, Sampling
+from agents.engines.vllm_engine import vllm_available
 from rl.algos import LossConfig
 from rl.config import parse_config
-from rl.engines import EngineError, SamplingConfig, make_engine
-from rl.engines.agents_hf import AgentsHFEngine
-from rl.engines.vllm import vllm_available
+from rl.engines import make_engine
 from rl.models import build_model
 from rl.packing import Trajectory, pack
 from rl.tasks import ToyTask
@@ -21,7 +21,8 @@ from rl.workers import WorkerGroup
 #: float32 on CPU: the engine scores left-padded rows, the trainer right-padded packed rows,
 #: so only summation order differs.
 ATOL = {"toy": 1e-5, "hf": 1e-4, "hf_local": 1e-4}
-#: (engine kind, model kind): "hf" is the agents' KV-cached engine, "hf_local" rl's own.
+#: (engine kind, model kind): "hf" is the KV-cached `HFEngine`, "hf_local" the cache-free
+#: `LocalEngine` over the same transformers model.
 ENGINES = [("toy", "tiny_lm"), ("hf", "hf_llama"), ("hf_local", "hf_llama")]
 
 
@@ -75,8 +76,6 @@ def _max_diff(a: list[list[float]], b: list[list[float]]) -> float:
 @pytest.mark.parametrize(("engine_kind", "kind"), ENGINES)
 def test_after_sync_engine_logprobs_equal_trainer(engine_kind: str, kind: str) -> None:
     task, trainer, engine = _setup(engine_kind, kind)
-    if engine_kind == "hf" and not AgentsHFEngine.available():
-        pytest.skip("agents.engines.hf_engine is not importable")
     trajs = _fixed_batch(task, engine)
     # the sampler's own mu equals its scoring of the same tokens
     mu = [c.rollout_logp for t in trajs for c in t.chunks if not c.expert]
@@ -95,7 +94,7 @@ def test_after_sync_engine_logprobs_equal_trainer(engine_kind: str, kind: str) -
 def test_sleep_frees_weights_and_wake_restores_them(engine_kind: str, kind: str) -> None:
     task, trainer, engine = _setup(engine_kind, kind)
     before = {k: v.clone() for k, v in engine.model.state_dict().items()}
-    sampling = SamplingConfig(6, stop_ids=(task.tok.eos,))
+    sampling = Sampling(max_tokens=6, temperature=1.0, stop_token_ids=[task.tok.eos])
     prompts = [[task.tok.bos, 7, 8], [task.tok.bos, 9]]
     want = engine.generate(prompts, sampling, seed=3)
     engine.sleep()
@@ -148,14 +147,14 @@ def test_vllm_engine_sync_matches_trainer(tmp_path: object) -> None:
         pytest.skip(reason)
     from pathlib import Path
 
-    from rl.engines.vllm import VLLMEngine
+    from agents.engines.vllm_engine import VLLMEngine
 
     torch.manual_seed(0)
     model = build_model("hf_llama", 64, dim=64, layers=2, heads=2)
     path = Path(str(tmp_path)) / "m"
     model.save_pretrained(path)
-    engine = VLLMEngine(str(path), dtype="float32")
-    gens = engine.generate([[1, 5, 6], [1, 7]], SamplingConfig(8), seed=0)
+    engine = VLLMEngine.for_training(str(path), dtype="float32")
+    gens = engine.generate([[1, 5, 6], [1, 7]], Sampling(max_tokens=8, temperature=1.0), seed=0)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.01 * torch.randn_like(p))

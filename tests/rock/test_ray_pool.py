@@ -22,13 +22,12 @@ import pytest
 from envs.rock import Sandbox, SandboxSpec
 from envs.rock.api import LABEL_APP
 from envs.rock.errors import SandboxDead, SandboxFileError
+from envs.rock.placement import eligible_nodes, pick_spread
 from envs.rock.ray_pool import (
     LABEL_RAY_NODE,
     LABEL_RAY_POOL,
     RaySandbox,
     RaySandboxPool,
-    eligible_nodes,
-    pick_spread,
 )
 
 pytestmark = [pytest.mark.ray, pytest.mark.docker, pytest.mark.slow]

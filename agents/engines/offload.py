@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rl.engines.base import EngineError
+from agents.engines.base import EngineError
 
 
 def rss_bytes() -> int:
@@ -144,6 +144,7 @@ class SleepableEngine:
 
     _offload: ModuleOffloader
     _lock: threading.RLock
+    version: int
 
     @property
     def awake(self) -> bool:
@@ -152,6 +153,15 @@ class SleepableEngine:
     def _check_awake(self) -> None:
         if not self.awake:
             raise EngineError(f"{type(self).__name__} is asleep: call wake() before generating")
+
+    def _check_sync(self, version: int) -> None:
+        """Refuse a SYNC to older weights, or while asleep."""
+        if version < self.version:
+            raise EngineError(
+                f"weights version {version} is older than the loaded "
+                f"{self.version}; SYNC must move forward"
+            )
+        self._check_awake()
 
     def sleep(self) -> None:
         """Free the weights (GPU -> host; on CPU into one packed buffer)."""

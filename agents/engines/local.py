@@ -1,8 +1,11 @@
-"""In-process engines over a torch module: the toy TinyLM engine and the transformers engine.
+"""`LocalEngine`: an in-process engine over any torch module that returns logits, no KV cache.
 
-Both sample token by token from the module's logits at temperature T (no top-k / top-p, so
-log mu is the exact log-probability of the sampling distribution at T = 1) and record log mu.
-The engine owns its own copy of the weights: the trainer's updates reach it only by SYNC.
+It runs the toy TinyLM (`rl.toy.model`) and, as a cache-free reference, a transformers causal
+LM (engine kind "hf_local"; the KV-cached engine is `agents.engines.hf_engine.HFEngine`). It
+samples token by token from the module's logits at temperature T (greedy at T = 0; top-k /
+top-p are not applied, so log mu is the exact log-probability of the sampling distribution at
+T = 1) and records log mu. The engine owns its own copy of the weights: the trainer's updates
+reach it only by SYNC.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from rl.engines.base import EngineError, Generation, SamplingConfig
-from rl.engines.offload import ModuleOffloader, SleepableEngine
+from agents.engines.base import EngineError, Generation, Sampling, finish_reason
+from agents.engines.offload import ModuleOffloader, SleepableEngine
 
 #: (ids (B, L) int64, attention (B, L) bool) -> logits (B, L, V)
 LogitsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -61,9 +64,11 @@ class LocalEngine(SleepableEngine):
 
     @torch.no_grad()
     def generate(
-        self, prompts: Sequence[Sequence[int]], sampling: SamplingConfig, seed: int | None = None
+        self, prompts: Sequence[Sequence[int]], sampling: Sampling, seed: int | None = None
     ) -> list[Generation]:
         """Sample one response per prompt, all prompts batched (rows left-padded)."""
+        seed = sampling.seed if seed is None else seed
+        stops = frozenset(sampling.stop_token_ids)
         with self._lock:
             self._check_awake()
             gen = torch.Generator(device="cpu")
@@ -72,15 +77,19 @@ class LocalEngine(SleepableEngine):
             else:
                 gen.seed()
             seqs = [list(p) for p in prompts]
-            outs: list[tuple[list[int], list[float], str]] = [([], [], "length") for _ in prompts]
+            outs: list[tuple[list[int], list[float]]] = [([], []) for _ in prompts]
             alive = list(range(len(prompts)))
             for _ in range(sampling.max_tokens):
                 if not alive:
                     break
                 ids, att = _left_pad([seqs[i] for i in alive], self.pad_id, self.device)
-                logits = self._logits(ids, att)[:, -1].float().cpu() / sampling.temperature
-                logp = torch.log_softmax(logits, dim=-1)
-                tokens = torch.multinomial(logp.exp(), 1, generator=gen).squeeze(1)
+                logits = self._logits(ids, att)[:, -1].float().cpu()
+                if sampling.temperature == 0:
+                    tokens = logits.argmax(-1)
+                    logp = torch.log_softmax(logits, dim=-1)
+                else:
+                    logp = torch.log_softmax(logits / sampling.temperature, dim=-1)
+                    tokens = torch.multinomial(logp.exp(), 1, generator=gen).squeeze(1)
                 picked = logp.gather(1, tokens[:, None]).squeeze(1)
                 still = []
                 for r, i in enumerate(alive):
@@ -88,14 +97,12 @@ class LocalEngine(SleepableEngine):
                     seqs[i].append(tok)
                     outs[i][0].append(tok)
                     outs[i][1].append(float(picked[r]))
-                    if tok in sampling.stop_ids:
-                        outs[i] = (outs[i][0], outs[i][1], "stop")
-                    else:
+                    if tok not in stops:
                         still.append(i)
                 alive = still
             return [
-                Generation(list(p), ids, lps, reason, self.version)
-                for p, (ids, lps, reason) in zip(prompts, outs, strict=True)
+                Generation(list(p), ids, lps, finish_reason(ids, stops), self.version)
+                for p, (ids, lps) in zip(prompts, outs, strict=True)
             ]
 
     @torch.no_grad()
@@ -118,12 +125,7 @@ class LocalEngine(SleepableEngine):
     def update_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> None:
         """Copy the trainer's weights in (SYNC); `version` must not go backwards."""
         with self._lock:
-            if version < self.version:
-                raise EngineError(
-                    f"weights version {version} is older than the loaded "
-                    f"{self.version}; SYNC must move forward"
-                )
-            self._check_awake()
+            self._check_sync(version)
             missing, unexpected = self.model.load_state_dict(
                 {k: v.detach().to(self.device) for k, v in state_dict.items()}, strict=False
             )
@@ -146,25 +148,3 @@ def _left_pad(
             ids[i, width - len(r) :] = torch.tensor(list(r), dtype=torch.long)
             att[i, width - len(r) :] = True
     return ids.to(device), att.to(device)
-
-
-class ToyEngine(LocalEngine):
-    """The toy TinyLM engine (`rl.recipes.toy_lm.TinyLM`)."""
-
-    kind = "toy"
-
-
-class HFEngine(LocalEngine):
-    """A transformers causal LM engine (CPU or one GPU). Positions are counted over real tokens
-    (as in `module_logits`), so its log-probs equal the trainer's forward pass."""
-
-    kind = "hf"
-
-    @classmethod
-    def from_pretrained(cls, path: str, device: str = "cpu", dtype: str = "float32") -> HFEngine:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
-        tok = AutoTokenizer.from_pretrained(path)
-        pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-        return cls(model, pad_id=int(pad), device=device, copy_model=False)

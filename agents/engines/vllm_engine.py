@@ -1,5 +1,7 @@
-"""vLLM engine (GPU only): sleep mode frees the KV cache and weights, SYNC loads new weights.
+"""`VLLMEngine`: the one vLLM engine (GPU only; the `gpu` extra), token ids in and out.
 
+`VLLMPolicy` (`vllm:PATH`) wraps it for chat; RL rollouts use `VLLMEngine.for_training`
+(sleep mode frees the KV cache and weights between ROLLOUTs, SYNC loads new weights).
 vLLM is imported lazily; constructing `VLLMEngine` without it (or without CUDA) raises
 `EngineError` saying so. Log-probs are vLLM's own (`logprobs=0` returns the sampled token's).
 """
@@ -11,7 +13,7 @@ from typing import Any
 
 import torch
 
-from rl.engines.base import EngineError, Generation, SamplingConfig
+from agents.engines.base import EngineError, Generation, Sampling
 
 
 def vllm_available() -> tuple[bool, str]:
@@ -21,30 +23,38 @@ def vllm_available() -> tuple[bool, str]:
     try:
         import vllm  # noqa: F401
     except ImportError as exc:
-        return False, f"vllm is not installed ({exc}); `pip install vllm` on a GPU machine"
+        return False, f"vllm is not installed ({exc}): pip install 'ale-gym[gpu]' on a GPU machine"
     return True, ""
 
 
 class VLLMEngine:
-    """`vllm.LLM` behind the rollout-engine interface (enable_sleep_mode=True)."""
+    """`vllm.LLM` behind the `Engine` interface; `llm_kwargs` go to `vllm.LLM`."""
 
     kind = "vllm"
 
-    def __init__(
-        self,
-        path: str,
-        gpu_memory_utilization: float = 0.3,
-        dtype: str = "float32",
-        seed: int = 0,
-        **llm_kwargs: Any,
-    ) -> None:
+    def __init__(self, path: str, **llm_kwargs: Any) -> None:
         ok, reason = vllm_available()
         if not ok:
             raise EngineError(reason)
         from vllm import LLM
 
-        self.llm = LLM(
-            model=path,
+        self.llm = LLM(model=path, **llm_kwargs)
+        self.sleep_mode = bool(llm_kwargs.get("enable_sleep_mode"))
+        self.version = 0
+        self._awake = True
+
+    @classmethod
+    def for_training(
+        cls,
+        path: str,
+        gpu_memory_utilization: float = 0.3,
+        dtype: str = "float32",
+        seed: int = 0,
+        **llm_kwargs: Any,
+    ) -> VLLMEngine:
+        """A rollout engine beside a trainer: sleep mode on, a share of the GPU, eager mode."""
+        return cls(
+            path,
             gpu_memory_utilization=gpu_memory_utilization,
             dtype=dtype,
             enable_sleep_mode=True,
@@ -52,38 +62,61 @@ class VLLMEngine:
             enforce_eager=True,
             **llm_kwargs,
         )
-        self.version = 0
-        self._awake = True
 
     @property
     def awake(self) -> bool:
         return self._awake
 
+    def tokenizer(self) -> Any:
+        return self.llm.get_tokenizer()
+
+    def _params(self, sampling: Sampling, seed: int | None, guided_choice: list[str] | None) -> Any:
+        from vllm import SamplingParams
+
+        kw: dict[str, Any] = {
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "top_k": sampling.top_k if sampling.top_k is not None else -1,
+            "logprobs": 0,
+            "seed": sampling.seed if seed is None else seed,
+            "stop_token_ids": list(sampling.stop_token_ids),
+        }
+        if guided_choice:
+            from vllm.sampling_params import GuidedDecodingParams
+
+            kw["guided_decoding"] = GuidedDecodingParams(choice=list(guided_choice))
+        return SamplingParams(**kw)
+
     def generate(
-        self, prompts: Sequence[Sequence[int]], sampling: SamplingConfig, seed: int | None = None
+        self,
+        prompts: Sequence[Sequence[int]],
+        sampling: Sampling,
+        seed: int | None = None,
+        guided_choice: list[str] | None = None,
     ) -> list[Generation]:
-        from vllm import SamplingParams, TokensPrompt
+        """One `Generation` per prompt; `guided_choice` restricts replies to those texts."""
+        from vllm import TokensPrompt
 
         if not self._awake:
             raise EngineError("VLLMEngine is asleep: call wake() before generating")
-        params = SamplingParams(
-            max_tokens=sampling.max_tokens,
-            temperature=sampling.temperature,
-            top_p=1.0,
-            top_k=-1,
-            logprobs=0,
-            seed=seed,
-            stop_token_ids=list(sampling.stop_ids),
-        )
         outs = self.llm.generate(
-            [TokensPrompt(prompt_token_ids=list(p)) for p in prompts], params, use_tqdm=False
+            [TokensPrompt(prompt_token_ids=list(p)) for p in prompts],
+            self._params(sampling, seed, guided_choice),
+            use_tqdm=False,
         )
         result = []
         for p, out in zip(prompts, outs, strict=True):
             comp = out.outputs[0]
             ids = list(comp.token_ids)
-            lps = [float(step[t].logprob) for t, step in zip(ids, comp.logprobs, strict=True)]
-            result.append(Generation(list(p), ids, lps, comp.finish_reason or "stop", self.version))
+            lps = [
+                float(step[t].logprob) for t, step in zip(ids, comp.logprobs or [], strict=False)
+            ]
+            result.append(
+                Generation(
+                    list(p), ids, lps, comp.finish_reason or "stop", self.version, text=comp.text
+                )
+            )
         return result
 
     def score(
@@ -116,6 +149,8 @@ class VLLMEngine:
         self.version = version
 
     def sleep(self) -> None:
+        if not self.sleep_mode:
+            raise EngineError("this VLLMEngine was built without enable_sleep_mode=True")
         if self._awake:
             self.llm.sleep(level=1)
             self._awake = False
