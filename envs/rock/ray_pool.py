@@ -36,8 +36,8 @@ from typing import Any, Literal
 from envs.rock.api import ExecResult, SandboxSpec
 from envs.rock.errors import BackendUnavailable, SandboxDead, SandboxError
 from envs.rock.hostcopy import unpack_tar
-from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
 from envs.rock.placement import eligible_nodes, pick_spread, pinned
+from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
 
 LABEL_RAY_POOL = "ale.ray.pool"
 LABEL_RAY_NODE = "ale.ray.node"
