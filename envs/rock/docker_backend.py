@@ -53,6 +53,7 @@ from envs.rock.images import ale_home
 from envs.rock.pid1 import ttl_init_script
 from envs.rock.policy import PolicyError
 from envs.rock.proctree import interrupt_shell
+from envs.rock.pseudofs import refuse_pseudo_path
 from envs.rock.reads import (
     CHUNK,
     DOWNLOAD_LIMIT,
@@ -525,6 +526,7 @@ class DockerSandbox:
                 self._root, self._root_probed = None, False
 
     def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        refuse_pseudo_path(path, "write")  # on every route, as on the local backend
         root = self._host_root()
         if root is not None:
             root.write(path, data, mode)
@@ -532,6 +534,7 @@ class DockerSandbox:
             self._put(tario.single_file(path, data, mode), path)
 
     def read(self, path: str, max_bytes: int = READ_LIMIT) -> bytes:
+        refuse_pseudo_path(path, "read")  # on every route, as on the local backend
         root = self._host_root()
         if root is not None:
             return root.read(path, max_bytes)
@@ -541,6 +544,7 @@ class DockerSandbox:
             return tario.extract_single_file(stream, path, max_bytes)
 
     def upload(self, local_path: str | Path, path: str) -> None:
+        refuse_pseudo_path(path, "upload to")  # on every route, as on the local backend
         root = self._host_root()
         if root is not None:
             root.upload(Path(local_path), path)
@@ -548,6 +552,7 @@ class DockerSandbox:
             self._put(tario.pack_host_path(Path(local_path), path), path)
 
     def download(self, path: str, local_path: str | Path, max_bytes: int = DOWNLOAD_LIMIT) -> None:
+        refuse_pseudo_path(path, "download")  # on every route, as on the local backend
         root = self._host_root()
         if root is not None:
             root.download(path, Path(local_path), max_bytes)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from envs.rock.errors import SandboxFileError
+from envs.rock.pseudofs import pseudo_fs
 from envs.rock.reads import DOWNLOAD_LIMIT, iter_chunks, too_large
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,10 @@ def add_fd(tree: HostTree, fd: int, rel: str) -> None:
                 continue
             raise
         try:
-            add_fd(tree, sub, child)
+            kind = pseudo_fs(sub)
+            if kind is not None:  # a /proc or /sys mounted inside the tree
+                tree.drop(child, f"on {kind}, a kernel pseudo filesystem (not copied)")
+            else:
+                add_fd(tree, sub, child)
         finally:
             os.close(sub)

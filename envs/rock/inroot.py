@@ -20,6 +20,7 @@ from pathlib import Path
 
 from envs.rock.errors import BackendUnavailable, SandboxFileError
 from envs.rock.hostcopy import HostTree, add_fd
+from envs.rock.pseudofs import refuse_pseudo, refuse_pseudo_path
 from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT, read_capped, too_large
 
 _SYS_OPENAT2 = 437  # the same number on every architecture with the generic syscall table
@@ -102,6 +103,7 @@ class SandboxRoot:
                 pass
             parent = openat2(root_fd, "/".join(parts[:i]), os.O_PATH | os.O_DIRECTORY)
             try:
+                refuse_pseudo(parent, "/" + prefix, "create")
                 os.mkdir(parts[i], 0o755, dir_fd=parent)
             except FileExistsError:
                 pass  # raced, or a dangling link: the next resolution reports it
@@ -117,6 +119,7 @@ class SandboxRoot:
         flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK
         fd = openat2(root_fd, "/".join(parts), flags, mode & 0o7777)
         try:
+            refuse_pseudo(fd, path, "write")
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise SandboxFileError(
                     f"cannot write {path!r} in {self.describe}: not a regular file"
@@ -134,6 +137,7 @@ class SandboxRoot:
         self._makedirs(root_fd, parts[:-1])
         parent = openat2(root_fd, "/".join(parts[:-1]), os.O_PATH | os.O_DIRECTORY)
         try:
+            refuse_pseudo(parent, path, "create")
             with suppress(FileNotFoundError):
                 os.unlink(parts[-1], dir_fd=parent)
             os.symlink(target, parts[-1], dir_fd=parent)
@@ -143,6 +147,7 @@ class SandboxRoot:
     # -- public operations ---------------------------------------------------------------
     def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Write `data` at `path` (parents created, an existing file replaced)."""
+        refuse_pseudo_path(path, "write")
         with self._root_fd() as root_fd:
             try:
                 self._write(root_fd, path, data, mode)
@@ -151,6 +156,7 @@ class SandboxRoot:
 
     def makedirs(self, path: str) -> None:
         """`mkdir -p path` inside the root."""
+        refuse_pseudo_path(path, "create directory")
         with self._root_fd() as root_fd:
             try:
                 self._makedirs(root_fd, _parts(path))
@@ -160,11 +166,17 @@ class SandboxRoot:
     def read(self, path: str, max_bytes: int = READ_LIMIT) -> bytes:
         """The bytes of the regular file at `path` (symlinks followed inside the root),
         streamed; `ReadLimitExceeded` past `max_bytes`, before reading when its size says so."""
+        refuse_pseudo_path(path, "read")
         with self._root_fd() as root_fd:
             try:
                 fd = openat2(root_fd, path, os.O_RDONLY | os.O_NONBLOCK)
             except OSError as exc:
                 raise _file_error(path, exc, "read") from exc
+            try:
+                refuse_pseudo(fd, path, "read")
+            except SandboxFileError:
+                os.close(fd)
+                raise
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 os.close(fd)
@@ -182,6 +194,7 @@ class SandboxRoot:
             raise SandboxFileError(f"no such host path to upload: {local}")
         if not _parts(path):
             raise SandboxFileError("a file path inside the sandbox must not be '/'")
+        refuse_pseudo_path(path, "upload to")
         with self._root_fd() as root_fd:
             try:
                 self._upload(root_fd, local, path)
@@ -201,6 +214,7 @@ class SandboxRoot:
                 self._upload(root_fd, child, posixpath.join(path, child.name))
             fd = openat2(root_fd, "/".join(parts), os.O_RDONLY | os.O_DIRECTORY)
             try:
+                refuse_pseudo(fd, path, "upload to")
                 os.fchmod(fd, stat.S_IMODE(st.st_mode))
             finally:
                 os.close(fd)
@@ -210,12 +224,18 @@ class SandboxRoot:
         """Copy the file or tree at `path` to host `local` (replaced if it exists), streamed,
         by `hostcopy.HostTree`'s rules: links that would reach outside `local`, devices and
         FIFOs are dropped; `ReadLimitExceeded` past `max_bytes` of content."""
+        refuse_pseudo_path(path, "download")
         with self._root_fd() as root_fd:
             try:
                 fd = openat2(root_fd, path, os.O_RDONLY | os.O_NONBLOCK)
             except OSError as exc:
                 raise _file_error(path, exc, "download") from exc
-            tree = HostTree(local, path, max_bytes)
+            try:
+                refuse_pseudo(fd, path, "download")
+                tree = HostTree(local, path, max_bytes)
+            except BaseException:
+                os.close(fd)
+                raise
             try:
                 add_fd(tree, fd, "")
                 tree.commit()

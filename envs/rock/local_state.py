@@ -52,15 +52,17 @@ REMOVING = "removing"
 _PF_EXITING = 0x4  # include/linux/sched.h
 
 
-def proc_start(pid: int) -> str | None:
-    """The start time of a live process, None once it is exiting, a zombie, or gone.
+def proc_start(pid: int, exiting_is_gone: bool = True) -> str | None:
+    """The start time of a live process, None once it is a zombie or gone, and (unless
+    `exiting_is_gone` is False) once it is exiting.
 
-    A killed init is "exiting" (`PF_EXITING`) until every process of its namespace is gone:
-    it must read as dead from the first moment, or a new shell would try to join it.
+    A killed init is "exiting" (`PF_EXITING`) until every process of its namespace is gone
+    (zombies whose parent is outside included): it must read as dead from the first moment,
+    or a new shell would try to join it; `stop` still waits for it to be gone.
     """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        exiting = int(fields[6]) & _PF_EXITING
+        exiting = exiting_is_gone and int(fields[6]) & _PF_EXITING
     except (OSError, IndexError, ValueError):
         return None
     return None if exiting or fields[0] in ("Z", "X") else fields[19]
@@ -91,11 +93,11 @@ def stop(
         pid, start = init or (int(state["init_pid"]), str(state["init_start"]))
     except (OSError, ValueError, KeyError):
         pid, start = init or (0, "")
-    if pid and proc_start(pid) == start:
+    if pid and proc_start(pid, exiting_is_gone=False) == start:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 5.0
-        while proc_start(pid) == start and time.monotonic() < deadline:
+        while proc_start(pid, exiting_is_gone=False) == start and time.monotonic() < deadline:
             time.sleep(0.002)
     for session in sessions:
         session.close()

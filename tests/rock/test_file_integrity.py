@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from envs.rock import Sandbox, SandboxSpec
+from envs.rock import Sandbox, SandboxFileError, SandboxSpec
 from envs.rock.factory import create_sandbox
 from envs.rock.hostcopy import unpack_tar
 from tests.conftest import REPO
@@ -180,3 +180,40 @@ def test_archive_entries_that_reach_out_are_dropped(tmp_path: Path) -> None:
     assert (dst / "f").stat().st_mode & 0o7777 == 0o755  # no setuid, no group/other write
     assert not (tmp_path / "ale-dotdot").exists() and not Path("/etc/ale-abs-name").exists()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dst"]  # no staging left
+
+
+# -- item 4: no host privileges on the sandbox's pseudo filesystems --------------------------
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/proc/kallsyms",
+        "/proc/self/status",
+        "/sys/kernel/notes",
+        "/dev/null",
+        "/tmp/k",
+        "/tmp/p/self/environ",
+    ],
+)
+def test_pseudo_filesystems_are_not_read_from_the_host(sandbox: Sandbox, path: str) -> None:
+    """`/proc/kallsyms` read with the host's privileges shows real kernel addresses; inside the
+    sandbox it shows zeros. Host-side file operations refuse every pseudo-filesystem path,
+    also through links, and the sandbox's own shell still reads it with its own privileges."""
+    sandbox.run("ln -sfn /proc/kallsyms /tmp/k; ln -sfn /proc /tmp/p")
+    direct = path.split("/")[1] in ("proc", "sys", "dev")
+    # through a link: refused on a pseudo filesystem, or not found (the host's view of the
+    # sandbox's root has no /proc of the sandbox's own); never read with host privileges
+    with pytest.raises(SandboxFileError, match="pseudo filesystem" if direct else "") as info:
+        sandbox.read(path)
+    assert not direct or "sb.run(" in str(info.value)
+    if path.startswith("/proc") or path.startswith("/sys"):
+        with pytest.raises(SandboxFileError, match="pseudo filesystem"):
+            sandbox.write(path, b"1\n")
+
+
+def test_pseudo_filesystems_inside_a_download_are_left_out(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    with pytest.raises(SandboxFileError, match="pseudo filesystem"):
+        sandbox.download("/proc/self", tmp_path / "proc")
+    inside = sandbox.run("head -1 /proc/kallsyms | cut -c1-16").output.strip()
+    assert set(inside) <= {"0"}, f"the sandbox's own view should hide addresses: {inside!r}"
