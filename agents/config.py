@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from agents.engines.base import Sampling
 from envs.core.config import ConfigError, StrictModel, load_yaml, validate
@@ -118,6 +118,20 @@ class AgentConfig(_Strict):
     context: ContextPolicy = Field(default_factory=ContextPolicy)
     limits: Limits = Field(default_factory=Limits)
     sampling: Sampling = Field(default_factory=Sampling)
+    policy: dict[str, Any] | None = Field(
+        None,
+        description="Sandbox permissions over each task's own: a `policy:` block with "
+        "`network`, `paths`, `resources` (docs/sandboxes.md, Permissions).",
+    )
+
+    @field_validator("policy")
+    @classmethod
+    def _check_policy(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from envs.rock import SandboxSpec
+        from envs.rock.policy import apply_policy_block
+
+        apply_policy_block(SandboxSpec(), value)  # PolicyError (a ValueError) names the fix
+        return value
 
     @model_validator(mode="after")
     def _check_templates(self) -> AgentConfig:

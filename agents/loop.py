@@ -109,6 +109,7 @@ def run_episode(
             "action_format": fmt,
             "tools": tool_names,
             "env_action_format": info.get("action_format"),
+            "permissions": info.get("permissions"),
         },
     )
     policy.start_episode(

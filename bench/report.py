@@ -86,6 +86,7 @@ def write_report(run_dir: Path) -> Path:
             f"| {r.task_id} | {r.attempt} | {r.status} | {r.reward:g} | {r.turns} | {r.tokens} | "
             f"{r.duration_s:.1f} | {err} |"
         )
+    lines += egress_section(results)
     warnings_file = run_dir / "task_warnings.json"
     if warnings_file.exists():  # unknown keys in Terminal-Bench / Harbor task files
         lines += ["", "## Task file warnings", "", "| task | warning |", "| --- | --- |"]
@@ -95,6 +96,33 @@ def write_report(run_dir: Path) -> Path:
     out = run_dir / "report.md"
     out.write_text("\n".join(lines) + "\n")
     return out
+
+
+def egress_section(results: list[AttemptResult]) -> list[str]:
+    """Per task, the connection attempts its sandbox's egress policy refused (a policy trying
+    to reach what it may not, or a task whose allowlist misses a host): tasks with any."""
+    refused: dict[str, list[int]] = defaultdict(list)
+    allowed: dict[str, int] = defaultdict(int)
+    for r in results:
+        if r.egress:
+            refused[r.task_id].append(int(r.egress.get("refused", 0)))
+            allowed[r.task_id] += int(r.egress.get("allowed", 0))
+    if not refused:
+        return []
+    lines = [
+        "",
+        "## Egress: refused connection attempts",
+        "",
+        "Per attempt, from `audit/ID__aN.jsonl` (tasks with a network allowlist; a refusal is the"
+        " agent reaching for a host its policy does not allow, or a task missing one).",
+        "",
+        "| task | refused (per attempt) | refused | allowed |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for task_id, counts in sorted(refused.items(), key=lambda kv: (-sum(kv[1]), kv[0])):
+        per = ", ".join(str(c) for c in counts)
+        lines.append(f"| {task_id} | {per} | {sum(counts)} | {allowed[task_id]} |")
+    return lines
 
 
 def compare(run_a: Path, run_b: Path) -> list[tuple[str, str, str]]:

@@ -21,7 +21,8 @@ from bench.store import AttemptResult, RunStore, Status
 from bench.tasks import grades_a_patch
 from envs.core.errors import EnvError
 from envs.core.task import Grade, Task, TaskSuite
-from envs.rock import SandboxError
+from envs.rock import Sandbox, SandboxError
+from envs.rock.egress.audit import count as audit_counts
 from envs.rock.factory import create_sandbox
 
 
@@ -116,11 +117,30 @@ def env_kwargs(agent: Any) -> dict[str, Any]:
         return dict(agent.env_kwargs())
     out: dict[str, Any] = {"action_format": agent.action_format, "tools": tuple(agent.tools)}
     limits = getattr(agent, "limits", None)
+    if getattr(agent, "policy", None):
+        out["sandbox_policy"] = dict(agent.policy)
     if limits is not None:
         out["max_turns"] = int(limits.max_turns) + 1
         if limits.max_wall_s is not None:
             out["max_wall_s"] = float(limits.max_wall_s)
     return out
+
+
+def save_audit(
+    sandbox: Sandbox | None, store: RunStore, task_id: str, attempt: int
+) -> dict[str, int]:
+    """Copy the episode's egress audit log into the run folder; its allowed/refused counts
+    ({} for a sandbox without egress, or one already gone)."""
+    if sandbox is None:
+        return {}
+    try:
+        events = sandbox.audit()
+    except SandboxError:
+        return {}
+    if not events and sandbox.spec.network == "none":
+        return {}
+    store.write_audit(task_id, attempt, events)
+    return audit_counts(events)
 
 
 def transcript(record: Any) -> str:
@@ -261,6 +281,7 @@ class AgentRunner:
             "turns": len(record.chunks),
             "tokens": int(record.timings.get("tokens", 0)) or _tokens(record),
             "duration_s": time.monotonic() - t0,
+            "egress": save_audit(env.sandbox, store, task_id, attempt),
         }
         if record.chunks and record.chunks[-1].info.get("sandbox_lost") == "agent":
             return AttemptResult(  # the agent ended its own sandbox: a failure, never retried

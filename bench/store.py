@@ -6,6 +6,7 @@
       trajectories/ID__aN.jsonl   the agent's record of each attempt
       logs/ID__aN.agent.log, ID__aN.grade.log
       artifacts/ID__aN/    files the task copied out after the agent phase (Harbor's artifacts)
+      audit/ID__aN.jsonl   the sandbox's egress audit log: allowed and refused connection attempts
       task_warnings.json   unknown keys in Terminal-Bench / Harbor task files, per task
       predictions.jsonl    SWE-bench predictions, rewritten from results (atomic rename)
       report.json          SWE-bench report fields (+ pass@k), rewritten from results
@@ -48,6 +49,7 @@ class AttemptResult:
     tests: dict[str, str] = field(default_factory=dict)
     failure_reason: str | None = None  # swebench's infra-failure signature found in the logs
     failure_tier: str | None = None  # "environment" or "ambiguous" (swebench.harness.infra_failure)
+    egress: dict[str, int] = field(default_factory=dict)  # {"allowed": n, "refused": m} attempts
 
     @property
     def resolved(self) -> bool:
@@ -123,6 +125,14 @@ class RunStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         return root
+
+    def write_audit(self, task_id: str, attempt: int, events: list[dict[str, Any]]) -> Path:
+        """The sandbox's egress audit log (allowed and refused connection attempts) as
+        `audit/ID__aN.jsonl`."""
+        path = self.root / "audit" / f"{_safe(task_id)}__a{attempt}.jsonl"
+        path.parent.mkdir(exist_ok=True)
+        _atomic_write(path, "".join(json.dumps(e, sort_keys=True) + "\n" for e in events))
+        return path
 
     def write_json(self, name: str, obj: object) -> Path:
         path = self.root / name

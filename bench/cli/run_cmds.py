@@ -445,10 +445,14 @@ def grade_cmd(
 def report_cmd(
     run: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="run folder")],
 ) -> None:
-    """Write RUN/report.md with PNG plots (resolve rate by category, turns, time, tokens per task)."""
-    from bench.report import write_report
+    """Write RUN/report.md with PNG plots (resolve rate by category, turns, time, tokens per task);
+    print the refused egress attempts per task, if any."""
+    from bench.report import egress_section, write_report
+    from bench.store import RunStore
 
     out = write_report(run)
+    for line in egress_section(RunStore(run).results())[1:]:
+        typer.echo(line)
     typer.echo(f"wrote {out}")
 
 

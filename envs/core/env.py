@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, SupportsFloat
@@ -16,8 +17,9 @@ from envs.core.spaces import UnicodeText
 from envs.core.suites import resolve_suite
 from envs.core.task import Grade, Task, TaskSuite
 from envs.core.tools import DEFAULT_TOOLS, TOOL_SCHEMAS, ToolOutcome, run_tool
-from envs.rock import CommandKilledSandbox, Sandbox, SandboxDead, SandboxError
+from envs.rock import CommandKilledSandbox, Sandbox, SandboxDead, SandboxError, SandboxSpec
 from envs.rock.factory import create_sandbox
+from envs.rock.policy import apply_policy_block, permissions
 from envs.rock.shell import OutputCapture
 
 
@@ -67,7 +69,8 @@ class ChunkEnv(gymnasium.Env[str, str]):
     format `bash_block`, `xml` or `json` (see `envs.core.actions`); the JSON schemas of the
     tools are in `info["tools"]`. A malformed action is a normal step whose observation says
     the accepted format (`info["format_error"]`). The reset `info` also says whether the
-    sandbox was prepared ahead by `prefetch(task_id)` (`info["prefetched"]`).
+    sandbox was prepared ahead by `prefetch(task_id)` (`info["prefetched"]`) and what it may
+    do (`info["permissions"]`: network, paths and resources, `envs.rock.policy.permissions`).
 
     ## Reward
     0 until the episode ends; then the task's grade (SWE-bench: 1 iff all FAIL_TO_PASS and
@@ -83,7 +86,9 @@ class ChunkEnv(gymnasium.Env[str, str]):
 
     ## Arguments
     `suite` (a `TaskSuite` or a registered suite name), `dataset`, `split`, `task_ids`,
-    `backend` ("docker", "local", "auto"), `action_format`, `tools`, limits (see `Limits`).
+    `backend` ("docker", "local", "auto"), `action_format`, `tools`, `sandbox_policy` (a
+    `policy:` block applied over every task's own sandbox policy, `envs.rock.policy`), limits
+    (see `Limits`).
 
     ## Version History
     * v0: initial release.
@@ -101,6 +106,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         action_format: ActionFormat = "xml",
         tools: tuple[str, ...] | list[str] = DEFAULT_TOOLS,
         render_mode: str | None = None,
+        sandbox_policy: Mapping[str, Any] | None = None,
         **limits: Any,
     ) -> None:
         if action_format not in ACTION_FORMATS:
@@ -113,6 +119,8 @@ class ChunkEnv(gymnasium.Env[str, str]):
         if not self.task_ids:
             raise EnvError(f"suite {self.suite.name!r} has no tasks")
         self.backend = backend
+        self.sandbox_policy = dict(sandbox_policy or {})
+        apply_policy_block(SandboxSpec(), self.sandbox_policy)  # a bad block fails here
         self.action_format: ActionFormat = action_format
         self.tools = tuple(tools) if action_format != "bash_block" else ("bash", "submit")
         self.limits = Limits(**limits)
@@ -137,7 +145,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         if task_id not in self._imaged:
             task.ensure_image(self.backend)
             self._imaged.add(task_id)
-        spec = task.sandbox_spec()
+        spec = apply_policy_block(task.sandbox_spec(), self.sandbox_policy)
         sandbox = create_sandbox(spec, self.backend)
         try:
             task.prepare(sandbox)
@@ -194,6 +202,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
             "sandbox_id": self.sandbox.id,
             "metadata": self.task.metadata,
             "prefetched": prefetched,
+            "permissions": permissions(self.sandbox.spec),
         }
         replay = options.get("replay") or []
         if replay:

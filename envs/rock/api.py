@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -159,6 +160,12 @@ class Sandbox(Protocol):
     def audit(self) -> list[dict[str, Any]]:
         """The egress audit log: one dict per allowed or refused connection attempt
         (`envs.rock.egress.audit`); [] for a sandbox without egress (network `none`)."""
+        ...
+
+    def set_allowlist(self, rules: Sequence[str]) -> None:
+        """Replace the egress allowlist of this running `allowlist` sandbox (for example, the
+        package index while grading installs run); effective when this returns. `PolicyError`
+        for another network mode or a bad rule. A restore goes back to the spec's rules."""
         ...
 
     def close(self) -> None:

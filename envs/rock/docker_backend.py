@@ -20,7 +20,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,13 +31,16 @@ import requests
 from envs.rock import tario
 from envs.rock.api import LABEL_EXPIRES_AT, ExecResult, SandboxSpec, owner_labels
 from envs.rock.docker_policy import (
+    audit_path,
     container_env,
     create_container,
     policy_from_labels,
     policy_label,
     policy_options,
+    remove_audit,
+    with_audit_label,
 )
-from envs.rock.egress import EgressHandle, start_egress
+from envs.rock.egress import EgressHandle, change_allowlist, start_egress
 from envs.rock.egress.audit import read_audit
 from envs.rock.errors import (
     BackendUnavailable,
@@ -49,7 +52,6 @@ from envs.rock.errors import (
 )
 from envs.rock.host_root import ContainerRoot, open_container_root
 from envs.rock.hostcopy import unpack_tar
-from envs.rock.images import ale_home
 from envs.rock.pid1 import ttl_init_script
 from envs.rock.policy import PolicyError
 from envs.rock.proctree import interrupt_shell
@@ -245,11 +247,12 @@ class DockerSandbox:
         self._root_lock = threading.Lock()
         self._started_at = time.time()  # for the engine's event log (`_lost`)
         self._egress: EgressHandle | None = None
-        self._audit_path = ale_home() / "egress" / f"docker-{container.id[:12]}.jsonl"
+        self._audit_path = audit_path(spec.labels)
 
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
     def create(cls, spec: SandboxSpec) -> DockerSandbox:
+        spec = with_audit_label(spec)
         sb = cls(spec, cls._start_container(spec))
         sb._host_root()  # probed now: also shields the init from the OOM killer
         try:
@@ -286,6 +289,9 @@ class DockerSandbox:
     def audit(self) -> list[dict[str, Any]]:
         """The egress audit log so far (`envs.rock.egress.audit`); [] without egress."""
         return read_audit(self._audit_path)
+
+    def set_allowlist(self, rules: Sequence[str]) -> None:
+        change_allowlist(self.id, self._spec.network, self._audit_path, rules)
 
     @classmethod
     def attach(cls, container_id: str) -> DockerSandbox:
@@ -389,8 +395,7 @@ class DockerSandbox:
                 client().images.remove(image, force=True, noprune=False)
         if self._egress is not None:
             self._egress.stop()
-        for path in (self._audit_path, self._audit_path.with_suffix(".log")):
-            path.unlink(missing_ok=True)
+        remove_audit(self._spec.labels)
 
     # -- commands ------------------------------------------------------------------------
     def _session(self, name: str) -> ShellSession:

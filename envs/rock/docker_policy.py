@@ -13,13 +13,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import secrets
+from pathlib import Path
 from typing import Any
 
 from docker.types import Mount
 
 from envs.rock.api import SandboxSpec
-from envs.rock.egress import proxy_env
+from envs.rock.egress import proxy_env, rules_path
+from envs.rock.images import ale_home
 from envs.rock.policy import Policy
 
 #: Docker's own defaults (moby `oci/defaults.go`): the API replaces them when we set any.
@@ -40,6 +44,8 @@ DOCKER_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/pr
 #: Arguments of the engine's create call; the rest are host-config settings.
 _CREATE_KEYS = ("command", "stdin_open", "labels", "environment", "working_dir")
 LABEL_POLICY = "ale.policy"
+#: Names the sandbox's egress audit log; the same across restores (a new container each).
+LABEL_AUDIT = "ale.audit"
 
 
 def container_env(spec: SandboxSpec) -> dict[str, str]:
@@ -74,6 +80,27 @@ def create_container(client: Any, image: str, kwargs: dict[str, Any], raw: dict[
     host_config.update(raw)
     cid = client.api.create_container(image, host_config=host_config, **create)["Id"]
     return client.containers.get(cid)
+
+
+def with_audit_label(spec: SandboxSpec) -> SandboxSpec:
+    """`spec` with a fresh audit-log key among its labels (kept if it has one)."""
+    if LABEL_AUDIT in spec.labels:
+        return spec
+    return dataclasses.replace(spec, labels={**spec.labels, LABEL_AUDIT: secrets.token_hex(8)})
+
+
+def audit_path(labels: dict[str, str]) -> Path:
+    """Where the egress helper of the sandbox with these labels writes its audit log."""
+    key = "".join(c for c in labels.get(LABEL_AUDIT, "none") if c.isalnum())
+    return ale_home() / "egress" / f"docker-{key}.jsonl"
+
+
+def remove_audit(labels: dict[str, str]) -> None:
+    """Delete the audit log, helper log and rule files of a removed sandbox."""
+    path = audit_path(labels)
+    rules = rules_path(path)
+    for p in (path, path.with_suffix(".log"), rules, rules.with_suffix(".ack")):
+        p.unlink(missing_ok=True)
 
 
 def policy_label(policy: Policy) -> dict[str, str]:

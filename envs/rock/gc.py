@@ -105,9 +105,11 @@ def remove(record: SandboxRecord) -> None:
         import docker.errors
 
         from envs.rock.docker_backend import client
+        from envs.rock.docker_policy import remove_audit
 
         with contextlib.suppress(docker.errors.NotFound):
             client().containers.get(record.id).remove(force=True)
+        remove_audit(record.labels)
     elif record.backend == "local":
         from envs.rock.local_state import remove_local_sandbox
 

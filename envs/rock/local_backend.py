@@ -32,13 +32,20 @@ import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from envs.rock.api import LABEL_EXPIRES_AT, ExecResult, SandboxSpec, owner_labels
 from envs.rock.bwrap import SessionTransport, init_argv, shell_argv, user_prefix
 from envs.rock.cgroups import Limits, SandboxCgroup
-from envs.rock.egress import RESOLV_CONF, EgressHandle, proxy_env, start_egress
+from envs.rock.egress import (
+    RESOLV_CONF,
+    EgressHandle,
+    change_allowlist,
+    proxy_env,
+    start_egress,
+)
 from envs.rock.egress.audit import read_audit
 from envs.rock.errors import (
     BackendUnavailable,
@@ -252,6 +259,9 @@ class LocalSandbox:
     def audit(self) -> list[dict[str, Any]]:
         """The egress audit log so far (`envs.rock.egress.audit`); [] without egress."""
         return read_audit(self._audit_path)
+
+    def set_allowlist(self, rules: Sequence[str]) -> None:
+        change_allowlist(self.id, self._spec.network, self._audit_path, rules)
 
     @property
     def id(self) -> str:

@@ -29,6 +29,7 @@ import tarfile
 import tempfile
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -109,6 +110,9 @@ class SandboxActor:
     def audit(self) -> list[dict[str, Any]]:
         return self.sandbox.audit()
 
+    def set_allowlist(self, rules: list[str]) -> None:
+        self.sandbox.set_allowlist(rules)
+
     def close(self) -> None:
         self.sandbox.close()
 
@@ -185,6 +189,9 @@ class RaySandbox:
     def audit(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = self._call("audit")
         return events
+
+    def set_allowlist(self, rules: Sequence[str]) -> None:
+        self._call("set_allowlist", list(rules))
 
     def read(self, path: str, max_bytes: int = READ_LIMIT) -> bytes:
         data: bytes = self._call("read", path, max_bytes)

@@ -185,6 +185,25 @@ def test_tls_sni_must_name_the_allowed_host(
     assert ok.hits == []
 
 
+def test_set_allowlist_switches_at_run_time(
+    make_sandbox: object, listeners: tuple[Listener, Listener]
+) -> None:
+    ok, _ = listeners
+    sb: Sandbox = make_sandbox(policy=allowlist())  # type: ignore[operator]
+    fetch = f"{VIA_PROXY}curl -s -m 10 -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{ok.port}/"
+    assert sb.run(fetch, timeout=30).output == "403"
+    sb.set_allowlist([f"127.0.0.1:{ok.port}"])
+    assert sb.run(fetch, timeout=30).output == "200"
+    sb.set_allowlist([])
+    assert sb.run(fetch, timeout=30).output == "403"
+    assert len(ok.hits) == 1
+    with pytest.raises(PolicyError, match="not a host name"):
+        sb.set_allowlist(["no such host"])
+    offline: Sandbox = make_sandbox()  # type: ignore[operator]
+    with pytest.raises(PolicyError, match="only a sandbox created with network 'allowlist'"):
+        offline.set_allowlist(["pypi.org"])
+
+
 def test_open_network_never_reaches_the_host_loopback(
     make_sandbox: object, listeners: tuple[Listener, Listener]
 ) -> None:

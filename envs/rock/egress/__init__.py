@@ -19,6 +19,9 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,11 +30,14 @@ from envs.rock.egress.netns import bind_in_netns
 from envs.rock.errors import SandboxDead, SandboxError
 
 if TYPE_CHECKING:
+    from envs.rock.api import Sandbox
     from envs.rock.policy import NetworkPolicy
 
 PROXY_PORT = 3128
 DNS_PORT = 53
 PROXY_URL = f"http://127.0.0.1:{PROXY_PORT}"
+#: The Python package index (what `pip install` needs), for opt-in grading installs.
+PACKAGE_INDEX = ("pypi.org", "files.pythonhosted.org")
 RESOLV_CONF = (
     b"# ale egress: names resolve only when the policy allows them\nnameserver 127.0.0.1\n"
 )
@@ -46,6 +52,68 @@ _BOOT = (
     "from envs.rock.egress.helper import main\n"
     "sys.exit(main(sys.argv[2:]))\n"
 )
+
+
+def rules_path(audit_path: Path) -> Path:
+    """Where `set_rules` puts a running helper's new allowlist (next to its audit log)."""
+    return audit_path.with_suffix(".rules")
+
+
+def change_allowlist(
+    sandbox_id: str, mode: str, audit_path: Path, rules: Sequence[str], timeout: float = 10.0
+) -> None:
+    """`Sandbox.set_allowlist` of both backends: `set_rules`, for `allowlist` sandboxes only."""
+    if mode != "allowlist":
+        from envs.rock.policy import PolicyError
+
+        raise PolicyError(
+            f"sandbox {sandbox_id} has network {mode!r}; only a sandbox created with network "
+            "'allowlist' (an empty allow list will do) can change its allowlist"
+        )
+    set_rules(audit_path, tuple(rules), timeout)
+
+
+def set_rules(audit_path: Path, rules: Sequence[str], timeout: float = 10.0) -> None:
+    """Replace the allowlist of the helper writing `audit_path`; returns once it applies it.
+
+    `rules` are parsed first (`PolicyError` names a bad one); `SandboxError` if the helper does
+    not acknowledge within `timeout` seconds (it is gone: the sandbox ended).
+    """
+    from envs.rock.policy import NetworkPolicy
+
+    NetworkPolicy("allowlist", tuple(rules))  # validates every rule
+    path = rules_path(audit_path)
+    version = time.time_ns()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"version": version, "allow": list(rules)}))
+    os.replace(tmp, path)
+    ack = path.with_suffix(".ack")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            if int(ack.read_text()) == version:
+                return
+        time.sleep(0.02)
+    raise SandboxError(
+        f"the egress helper of {audit_path.stem} did not take the new allowlist within "
+        f"{timeout:.0f} s (is the sandbox still running?)"
+    )
+
+
+@contextmanager
+def allowed_while(sandbox: Sandbox, extra: Sequence[str]) -> Iterator[None]:
+    """Inside the block, `sandbox` may also reach `extra` (e.g. `PACKAGE_INDEX` while a grading
+    install runs); after it, only its spec's rules again. Nothing happens for an empty `extra`."""
+    if not extra:
+        yield
+        return
+    base = list(sandbox.spec.policy.network.allow)
+    sandbox.set_allowlist([*base, *extra])
+    try:
+        yield
+    finally:
+        with contextlib.suppress(SandboxError):  # a dead sandbox has no egress left to close
+            sandbox.set_allowlist(base)
 
 
 def proxy_env() -> dict[str, str]:
@@ -123,12 +191,15 @@ def start_egress(
         config = {
             "allow": allow_rules(network),
             "audit": str(audit_path),
+            "rules": str(rules_path(audit_path)),
             "sandbox": sandbox_id,
             "tcp_fd": tcp.fileno(),
             "udp_fd": udp.fileno(),
             "pidfd": pidfd,
         }
         audit_path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (rules_path(audit_path), rules_path(audit_path).with_suffix(".ack")):
+            stale.unlink(missing_ok=True)  # an earlier helper's (restore): the spec's rules again
         with open(audit_path.with_suffix(".log"), "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, str(REPO), json.dumps(config)],

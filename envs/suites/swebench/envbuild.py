@@ -43,6 +43,7 @@ from envs.rock.images import (
     inject_build_ca,
     release_for_python,
 )
+from envs.rock.policy import NetworkPolicy, Policy
 from envs.suites.swebench.testbed import WORKDIR, bash, check
 
 VENV = "/opt/miniconda3/envs/testbed"
@@ -171,7 +172,11 @@ def build_env_image(
         name=f"env.{iid}",
         key={"v": BUILD_SCRIPT_VERSION, "script": script, "bundle": _sha256(bundle)},
         spec=SandboxSpec(
-            network="bridge", memory_mb=4096, cpus=2.0, workdir="/", ttl_s=2 * timeout_s
+            policy=Policy(network=NetworkPolicy("open")),
+            memory_mb=4096,
+            cpus=2.0,
+            workdir="/",
+            ttl_s=2 * timeout_s,
         ),
         env=built_env(),
     )

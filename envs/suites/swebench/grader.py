@@ -19,6 +19,7 @@ from swebench.harness.constants import APPLY_PATCH_PASS
 
 from envs.core.task import Grade
 from envs.rock import SandboxFileError
+from envs.rock.egress import allowed_while
 from envs.suites.swebench import grading
 from envs.suites.swebench.task import GRADE_DIR, GRADE_SESSION, WORKDIR, bash
 from envs.suites.swebench.testbed import diff_script
@@ -97,11 +98,12 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
         task.instance, sandbox.spec.image, task.spec, f"{where}/test.patch", conda=task.conda
     )
     sandbox.write(f"{where}/eval.sh", test_spec.eval_script.encode(), mode=0o755)
-    result = sandbox.run(
-        f"bash {where}/eval.sh > {where}/test_output.txt 2>&1",
-        timeout=task.test_timeout_s,
-        session=GRADE_SESSION,
-    )
+    with allowed_while(sandbox, task.grading_allow):  # the package index for installs, opt-in
+        result = sandbox.run(
+            f"bash {where}/eval.sh > {where}/test_output.txt 2>&1",
+            timeout=task.test_timeout_s,
+            session=GRADE_SESSION,
+        )
     test_output = _read_text(sandbox, f"{where}/test_output.txt")
     if result.timed_out:  # as the official harness words it, after the partial output
         log = f"{test_output}\n\nTimeout error: {task.test_timeout_s:.0f} seconds exceeded."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,7 @@ class SWEBenchSuite:
         pull: bool = False,
         namespace: str = OFFICIAL_NAMESPACE,
         task_repo: str | Path | None = None,
+        grading_allow: Sequence[str] = (),
     ) -> None:
         instances = load_instances(path_or_dataset_name, split)
         beside = data_folder(path_or_dataset_name)
@@ -114,6 +115,7 @@ class SWEBenchSuite:
         self.pull = pull
         self.namespace = namespace
         self.task_repo = Path(task_repo) if task_repo is not None else None
+        self.grading_allow = tuple(grading_allow)  # e.g. egress.PACKAGE_INDEX: opt-in
         source = path_or_dataset_name
         self._name = name or (Path(source).stem if isinstance(source, str | Path) else "swebench")
         self._tasks: dict[str, SWEBenchTask] = {}
@@ -161,6 +163,7 @@ class SWEBenchSuite:
                 pull=self.pull,
                 namespace=self.namespace,
                 task_repo=self.task_repo,
+                grading_allow=self.grading_allow,
             )
         return self._tasks[task_id]
 

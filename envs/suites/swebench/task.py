@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from envs.core.task import Grade
 from envs.rock import Sandbox, SandboxError, SandboxSpec
 from envs.rock.derived import Derived, Recipe, ensure_derived
 from envs.rock.factory import default_backend
+from envs.rock.policy import NetworkPolicy, apply_policy_block
 from envs.suites.swebench import testbed
 from envs.suites.swebench.images import (
     CONDA_PATH,
@@ -75,9 +76,13 @@ class SWEBenchTask:
         pull: bool = False,
         namespace: str = OFFICIAL_NAMESPACE,
         task_repo: Path | None = None,
+        grading_allow: Sequence[str] = (),
     ) -> None:
         self.instance = dict(instance)
         self.spec = dict(spec) if spec else None
+        # hosts the eval script may reach (a grading install), never the agent: the spec's own
+        # `grading_allow`, else the suite's; the sandbox's network is `none` otherwise
+        self.grading_allow = tuple((self.spec or {}).get("grading_allow", grading_allow))
         self.repos_dir = repos_dir
         self.include_hints = include_hints
         self.test_timeout_s = test_timeout_s
@@ -172,9 +177,11 @@ class SWEBenchTask:
         return env
 
     def sandbox_spec(self) -> SandboxSpec:
+        """Network `none` unless the spec's `policy` block says otherwise; with a grading
+        allowlist, `allowlist` with nothing allowed until the eval script runs."""
         image = self.task_image
         choice = image.choice if image else self.image_choice()
-        return SandboxSpec(
+        spec = SandboxSpec(
             image=image.derived.image if image else choice.image,
             workdir=WORKDIR,
             memory_mb=self.memory_mb,
@@ -183,6 +190,10 @@ class SWEBenchTask:
             labels={"ale.task": self.id[:63]},
             ttl_s=max(3600.0, 2 * self.test_timeout_s),
         )
+        spec = apply_policy_block(spec, (self.spec or {}).get("policy"))
+        if self.grading_allow and spec.network == "none":
+            spec = replace(spec, policy=replace(spec.policy, network=NetworkPolicy("allowlist")))
+        return spec
 
     def ensure_image(self, backend: str) -> None:
         """Find, pull (with `pull`) or build the source image, then prepare /testbed on it once

@@ -32,6 +32,7 @@ from envs.core.task import Grade
 from envs.rock import ExecResult, Sandbox, SandboxError, SandboxFileError, SandboxSpec
 from envs.rock.factory import default_backend
 from envs.rock.images import external_bases
+from envs.rock.policy import NetworkPolicy, Policy, PolicyError
 from envs.suites.terminal_bench import image as images
 from envs.suites.terminal_bench import services
 from envs.suites.terminal_bench.artifacts import collect_artifacts, healthcheck
@@ -67,6 +68,21 @@ def _read_tree(folder: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
     }
+
+
+def network_policy(config: TaskConfig) -> NetworkPolicy:
+    """The sandbox's network from the task file: Harbor's `no-network` -> `none`, `public`
+    (and `allow_internet = true`) -> `open`, `allowlist` -> `allowlist` of `allowed_hosts`.
+    Terminal-Bench's task.yaml has no network key: `none` (its compose `networks` are ignored)."""
+    mode = {"no-network": "none", "public": "open", "allowlist": "allowlist"}.get(config.network)
+    if mode is None:
+        raise TaskError(f"{config.id}: unknown network mode {config.network!r}")
+    try:
+        return NetworkPolicy.from_value(
+            {"mode": mode, "allow": list(config.allowed_hosts) if mode == "allowlist" else []}
+        )
+    except PolicyError as exc:
+        raise TaskError(f"{config.id}: environment.allowed_hosts: {exc}") from exc
 
 
 class FolderTask:
@@ -178,6 +194,7 @@ class FolderTask:
             },
             labels={"ale.task": self.id[:63]},
             ttl_s=max(3600.0, 2 * (c.agent_timeout_s + c.test_timeout_s)),
+            policy=Policy(network=network_policy(c)),
         )
 
     def ensure_image(self, backend: str) -> None:
