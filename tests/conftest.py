@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +26,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 BACKEND_MARKS = {"docker": pytest.mark.docker, "local": pytest.mark.local}
+#: Every sandbox a test session starts (its xdist workers and their subprocesses too) carries
+#: this label, set through $ALE_SANDBOX_LABELS; cleanup at the end is scoped to it.
+SESSION_LABEL = "ale.test.session"
+SESSION_ENV = "ALE_TEST_SESSION"
 #: Markers of parts CI always provides: a skip of such a test fails under CI=true.
 CI_REQUIRED_MARKS = ("docker", "local", "ray")
 
@@ -54,6 +60,34 @@ def ci_skip_failure(markers: set[str], reason: str) -> str | None:
         f"CI=true: this {'/'.join(needed)} test skipped, but CI provides "
         f"{' and '.join(needed)} (run .ci/setup-machine.sh): {reason}"
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Name this session (once: xdist workers inherit the controller's name) and label every
+    sandbox it starts with it."""
+    from envs.rock.api import ENV_EXTRA_LABELS
+
+    if os.environ.get(SESSION_ENV):
+        return
+    session = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    os.environ[SESSION_ENV] = session
+    extra = os.environ.get(ENV_EXTRA_LABELS, "")
+    os.environ[ENV_EXTRA_LABELS] = ",".join(filter(None, [extra, f"{SESSION_LABEL}={session}"]))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove what this session's tests left running (only this session's: other users of the
+    engine, and a concurrent run of this suite, are not touched), and say so."""
+    if hasattr(session.config, "workerinput"):  # the controller does it, after every worker
+        return
+    from envs.rock.gc import GcScope, collect
+
+    left = collect(GcScope(labels={SESSION_LABEL: os.environ[SESSION_ENV]}), live=True)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            ids = ", ".join(f"{r.backend}:{r.id}" for r in left)
+            reporter.write_line(f"tests left {len(left)} sandbox(es) running; removed: {ids}")
 
 
 @pytest.hookimpl(hookwrapper=True)

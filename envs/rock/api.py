@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from envs.rock.errors import SandboxError
 from envs.rock.policy import NetworkMode, Policy
 from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
 
@@ -28,6 +29,9 @@ LABEL_BACKEND = "ale.backend"
 LABEL_RUN = "ale.bench.run"
 APP_NAME = "ale-gym"
 DETACHED_PID = "0"
+#: Extra labels for every sandbox this process (and its children) starts: `key=value,...`
+#: (e.g. a CI job or test session id, so its cleanup can be scoped with `gc.GcScope(labels=)`).
+ENV_EXTRA_LABELS = "ALE_SANDBOX_LABELS"
 
 DEFAULT_IMAGE = "ale-base:bookworm"
 DEFAULT_OUTPUT_LIMIT = 64 * 1024  # bytes kept per command output (head + tail)
@@ -179,8 +183,10 @@ def owner_labels(spec: SandboxSpec, backend: str) -> dict[str, str]:
     The owner is this process (host, pid and uid) unless `spec.labels` names another pid;
     pid "0" marks a detached sandbox (`ale sandbox create`) that only its TTL ends. `gc`
     touches only sandboxes of its own host and uid unless told otherwise (`gc.GcScope`).
+    `$ALE_SANDBOX_LABELS` (`key=value,...`) adds labels under `spec.labels`.
     """
     return {
+        **env_labels(),
         **spec.labels,
         LABEL_APP: APP_NAME,
         LABEL_BACKEND: backend,
@@ -189,6 +195,20 @@ def owner_labels(spec: SandboxSpec, backend: str) -> dict[str, str]:
         LABEL_OWNER_UID: str(os.getuid()),
         LABEL_EXPIRES_AT: f"{time.time() + spec.ttl_s:.0f}",
     }
+
+
+def env_labels() -> dict[str, str]:
+    """The labels `$ALE_SANDBOX_LABELS` asks for (`key=value,...`; empty or unset: none)."""
+    raw = os.environ.get(ENV_EXTRA_LABELS, "")
+    out = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SandboxError(
+                f"{ENV_EXTRA_LABELS}={raw!r}: write key=value pairs separated by commas"
+            )
+        out[key.strip()] = value.strip()
+    return out
 
 
 def is_orphan(labels: dict[str, str], now: float | None = None) -> bool:

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from envs.rock import SandboxSpec
+from envs.rock.api import LABEL_OWNER_PID
 from envs.rock.factory import create_sandbox
 from envs.rock.gc import list_all
 from tests.conftest import REPO
@@ -56,13 +57,16 @@ def test_driver_sigkill_then_gc_leaves_nothing(backend: str) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert ids_alive(ids) == ids  # still running: nobody closed them
-    out = ale("sandbox", "gc")
+    # gc scoped to the killed driver: touches nothing of another process or test session
+    out = ale("sandbox", "gc", "--owner", str(proc.pid))
     listed = [line.split("\t")[1] for line in out.stdout.splitlines()]
     assert f"removed {len(listed)} sandbox(es)" in out.stderr, out.stderr
-    # on a shared host another process's gc (e.g. bench's harness) may collect these orphans
-    # first: then gc does not list them, but they must be gone all the same
+    assert set(listed) <= set(ids), "gc --owner removed a sandbox the driver did not own"
+    # another user's unscoped gc may collect these orphans first: then gc does not list them,
+    # but they must be gone all the same
     assert ids_alive(ids) == []
-    assert not [r for r in list_all() if r.orphan], "gc left orphans of ours"
+    left = [r for r in list_all() if r.labels.get(LABEL_OWNER_PID) == str(proc.pid)]
+    assert not left, f"gc left the driver's sandboxes: {left}"
 
 
 def test_ttl_ends_sandbox_without_any_driver(backend: str) -> None:
@@ -86,8 +90,8 @@ def test_cli_create_exec_ls_rm(backend: str) -> None:
         assert run.returncode == 7 and run.stdout.startswith("hello from")
         listing = ale("sandbox", "ls").stdout
         assert sid[:12] in listing and backend in listing
-        # detached: its owner (the CLI) is gone, yet gc keeps it until its TTL
-        ale("sandbox", "gc")
+        # detached (owner pid 0): its creator (the CLI) is gone, yet gc keeps it until its TTL
+        ale("sandbox", "gc", "--owner", "0")
         assert ids_alive([sid]) == [sid]
     finally:
         ale("sandbox", "rm", sid)

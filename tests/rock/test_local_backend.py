@@ -28,14 +28,14 @@ from envs.rock import (
 from envs.rock.api import DEFAULT_IMAGE, is_orphan
 from envs.rock.bwrap import SHELL_CAPS
 from envs.rock.cgroups import Limits, SandboxCgroup
-from envs.rock.gc import collect, list_local
+from envs.rock.gc import GcScope, collect, list_local
 from envs.rock.images import rootfs_path
 from envs.rock.local_backend import (
     LocalSandbox,
     list_local_sandboxes,
     local_sandbox_status,
-    remove_local_sandbox,
 )
+from envs.rock.overlay import Layout
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.local
@@ -208,9 +208,11 @@ def test_gc_removes_sandbox_of_a_killed_driver() -> None:
     while not is_orphan(labels) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert is_orphan(labels)
-    state_dir = LocalSandbox.attach(sid)._layout.dir
-    remove_local_sandbox(sid)
-    assert_gone(sid, state_dir, pids)
+    # gc scoped to the dead driver: nothing of another process is touched (and if someone
+    # else's gc got there first, it is gone all the same)
+    removed = collect(GcScope(owner_pid=driver.pid))
+    assert {r.id for r in removed} <= {sid}
+    assert_gone(sid, Layout.of(sid).dir, pids)
 
 
 def test_missing_image_says_how_to_build() -> None:
@@ -247,7 +249,8 @@ def test_killed_init_shows_exited_and_gc_collects_it(make: Make) -> None:
     while sb.alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert local_sandbox_status(sb.id) == "exited"
-    collect()  # (a concurrent gc of another process may get it first: either way it is gone)
+    # scoped to this process's sandboxes (another gc may get it first: either way it is gone)
+    assert {r.id for r in collect(GcScope(owner_pid=os.getpid()))} <= {sb.id}
     assert_gone(sb.id, state_dir, pids)
 
 

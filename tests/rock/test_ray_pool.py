@@ -145,7 +145,7 @@ def test_killed_actor_gives_sandbox_dead_and_gc_removes_its_container(pool: RayS
     with pytest.raises(SandboxDead, match="acquire a new sandbox"):
         sb.run("true")
     _wait_all_orphans(pool.pool_id)
-    gc.collect()
+    gc.collect(gc.GcScope(labels={LABEL_RAY_POOL: pool.pool_id}))  # only this pool's
     assert _containers(pool.pool_id) == []
 
 
@@ -199,7 +199,7 @@ def test_sigkilled_driver_leaves_nothing_after_gc(cluster: Any, tmp_path: Path) 
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     _wait_all_orphans(pool_id)
-    gc.collect()
+    gc.collect(gc.GcScope(labels={LABEL_RAY_POOL: pool_id}))  # only this pool's
     assert _containers(pool_id) == []
 
 

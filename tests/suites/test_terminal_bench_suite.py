@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import secrets
 import shutil
 import subprocess
 import tarfile
@@ -753,13 +754,22 @@ def test_apply_oracle_and_grade_directly(docker: None) -> None:
             sb.close()
 
 
+@pytest.fixture()
+def test_images() -> str:
+    """An image prefix of this test's own: the tags it builds (and removes) are never another
+    test's or another concurrent session's."""
+    return f"ale-tb-test-{secrets.token_hex(4)}"
+
+
 @pytest.mark.docker
-def test_synthetic_tasks_same_shell_and_fractional_reward(docker: None, tmp_path: Path) -> None:
+def test_synthetic_tasks_same_shell_and_fractional_reward(
+    docker: None, tmp_path: Path, test_images: str
+) -> None:
     """run_tests_in_same_shell sees the agent's exports; Harbor's reward.json gives 0.5."""
     write_tb_task(tmp_path, "same-shell", same_shell=True)
     write_tb_task(tmp_path, "own-shell", same_shell=False)
     write_harbor_task(tmp_path)
-    suite = TaskFolderSuite(tmp_path, base_image_map=ON_ALE_BASE, image_prefix="ale-tb-test")
+    suite = TaskFolderSuite(tmp_path, base_image_map=ON_ALE_BASE, image_prefix=test_images)
     env = ChunkEnv(suite, backend="docker")
     try:
         rewards = {}
@@ -800,16 +810,18 @@ def test_synthetic_tasks_same_shell_and_fractional_reward(docker: None, tmp_path
 
 
 @pytest.mark.docker
-def test_image_build_failures_say_what_to_fix(docker: None, tmp_path: Path) -> None:
+def test_image_build_failures_say_what_to_fix(
+    docker: None, tmp_path: Path, test_images: str
+) -> None:
     path = write_tb_task(tmp_path)
     (path / "Dockerfile").write_text(f"FROM {TB_BASE}\nRUN echo broken-step >&2 && false\n")
     with pytest.raises(TaskError, match="building its image") as err:
-        suite = TerminalBenchSuite(path, base_image_map=ON_ALE_BASE, image_prefix="ale-tb-test")
+        suite = TerminalBenchSuite(path, base_image_map=ON_ALE_BASE, image_prefix=test_images)
         suite.load("hello-tb").ensure_image("docker")
     assert "broken-step" in str(err.value)
     (path / "Dockerfile").write_text(TB_DOCKERFILE)
     no_standin = {"ghcr.io/laude-institute/t-bench/python-3-13*": ""}
-    task = TerminalBenchSuite(path, base_image_map=no_standin, image_prefix="ale-tb-test").load(
+    task = TerminalBenchSuite(path, base_image_map=no_standin, image_prefix=test_images).load(
         "hello-tb"
     )
     with pytest.raises(TaskError, match=f"no stand-in for it.*--from {TB_BASE}=LOCAL_IMAGE"):
