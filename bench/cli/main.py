@@ -8,6 +8,7 @@ from agents.cli import register as register_agent_commands
 from bench.cli.perf import perf_app
 from bench.cli.run_cmds import register_bench_commands
 from envs.rock.cli import images_app, sandbox_app
+from envs.suites.swebench.cli import pull_cmd
 from rl.cli import train_cmd
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+images_app.command("pull")(pull_cmd)
 app.add_typer(images_app, name="images")
 app.add_typer(sandbox_app, name="sandbox")
 bench_app = typer.Typer(help="Evaluation harness and performance benchmarks.", no_args_is_help=True)

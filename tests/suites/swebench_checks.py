@@ -45,6 +45,8 @@ def started(
     task.ensure_image(backend)
     if task.task_image is not None and task.id.startswith("ale-test__"):  # not shipped data's
         TASK_IMAGES.add((backend, task.task_image.derived.image))
+        if task.task_image.choice.how == "built":  # its environment image, from this test's data
+            TASK_IMAGES.add((backend, task.task_image.choice.image))
     sb = create_sandbox(task.sandbox_spec(), backend)
     made.append(sb)
     if prepare:
@@ -56,9 +58,9 @@ def remove_task_images() -> None:
     """Remove the task images `started` saw (best effort: one still in use stays)."""
     from envs.rock.derived import DerivedImage, remove_derived
 
-    while TASK_IMAGES:
-        backend, image = TASK_IMAGES.pop()
-        remove_derived(DerivedImage(backend, image, {}, 0.0))
+    for backend, image in sorted(TASK_IMAGES, key=lambda item: "/env." in item[1]):
+        remove_derived(DerivedImage(backend, image, {}, 0.0))  # task images before their sources
+    TASK_IMAGES.clear()
 
 
 def sh(sb: Sandbox, command: str, timeout: float = 120) -> str:

@@ -111,7 +111,7 @@ def build_script(instance: Mapping[str, Any], spec: Mapping[str, Any], bundle: s
     )
     lines = [
         "set -euxo pipefail",
-        f"python3 -m venv --system-site-packages {VENV}",
+        f"python3 -m venv {VENV}",
         "mkdir -p /opt/miniconda3/bin",
         f"cat > /opt/miniconda3/bin/activate <<'ALE_EOF'\n{CONDA_SHIM}ALE_EOF",
         f". {VENV}/bin/activate",
@@ -172,7 +172,7 @@ def build_env_image(
         name=f"env.{iid}",
         key={"v": BUILD_SCRIPT_VERSION, "script": script, "bundle": _sha256(bundle)},
         spec=SandboxSpec(
-            policy=Policy(network=NetworkPolicy("open")),
+            policy=Policy(network=NetworkPolicy(mode="open")),
             memory_mb=4096,
             cpus=2.0,
             workdir="/",

@@ -157,7 +157,10 @@ def no_image_message(
     )
 
 
-def _local_name(instance: Mapping[str, Any], namespace: str) -> str | None:
+def local_official_image(
+    instance: Mapping[str, Any], namespace: str = OFFICIAL_NAMESPACE
+) -> str | None:
+    """The first official name the docker engine has (`official_image_names`), or None."""
     return next((n for n in official_image_names(instance, namespace) if docker_has_image(n)), None)
 
 
@@ -175,7 +178,7 @@ def plan_image(
     from envs.suites.swebench import envbuild
 
     if backend != "local":
-        name = _local_name(instance, namespace)
+        name = local_official_image(instance, namespace)
         if name is not None:
             return ImageChoice(image=name, how="local")
         if pull:
