@@ -73,6 +73,42 @@ BuildNetworkOpt = Annotated[
         "(apt-get, pip in a Dockerfile); the agent's sandbox stays offline either way",
     ),
 ]
+PullOpt = Annotated[
+    bool,
+    typer.Option(
+        "--pull",
+        help="SWE-bench: pull an instance's official image when the engine lacks it "
+        "(never done without this flag)",
+    ),
+]
+SpecsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--specs",
+        exists=True,
+        dir_okay=False,
+        help="SWE-bench: repo specs JSON {repo: {version: spec}} (default: specs.json beside "
+        "the dataset)",
+    ),
+]
+ReposOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--repos",
+        exists=True,
+        file_okay=False,
+        help="SWE-bench: folder of <owner>__<repo>.bundle git bundles (default: repos/ beside "
+        "the dataset)",
+    ),
+]
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        help="SWE-bench: where official images are published (default swebench; a registry "
+        "of your own: HOST:PORT/swebench)",
+    ),
+]
 RunDirOpt = Annotated[
     Path | None,
     typer.Option(
@@ -110,17 +146,39 @@ def split_ids(values: list[str] | None) -> list[str] | None:
 
 
 def resolve_bench_suite(
-    spec: str, task_ids: list[str] | None = None, folder_options: dict[str, Any] | None = None
+    spec: str,
+    task_ids: list[str] | None = None,
+    folder_options: dict[str, Any] | None = None,
+    swebench_options: dict[str, Any] | None = None,
 ) -> Any:
     """A registered suite name, a SWE-bench file / data folder, a folder of TB/Harbor tasks, or
     `pkg.module:factory` (a callable taking `task_ids=` and returning a `TaskSuite`).
-    `folder_options` (`base_image_map`, `strict`, `build_network`) configure TB/Harbor suites."""
+    `folder_options` (`base_image_map`, `strict`, `build_network`) configure TB/Harbor suites;
+    `swebench_options` (`pull`, `namespace`, `specs`, `repos_dir`) SWE-bench suites."""
     suite = _resolve_bench_suite(spec, task_ids)
+    from envs.core.errors import EnvError
+    from envs.suites.swebench import SWEBenchSuite
     from envs.suites.terminal_bench import TaskFolderSuite
 
     if folder_options and isinstance(suite, TaskFolderSuite):
         suite.configure(**folder_options)
+    wanted = {k: v for k, v in (swebench_options or {}).items() if v}
+    if wanted and not isinstance(suite, SWEBenchSuite):
+        flags = ", ".join(f"--{k.removesuffix('_dir')}" for k in wanted)
+        raise typer.BadParameter(f"{flags}: only for SWE-bench suites, and {spec!r} is not one")
+    if wanted:
+        try:
+            suite.configure(**wanted)
+        except EnvError as exc:
+            raise typer.BadParameter(str(exc)) from exc
     return suite
+
+
+def swebench_options(
+    pull: bool, specs: Path | None, repos: Path | None, namespace: str | None
+) -> dict[str, Any]:
+    """The SWE-bench options of `--pull`, `--specs`, `--repos`, `--namespace`."""
+    return {"pull": pull, "specs": specs, "repos_dir": repos, "namespace": namespace}
 
 
 def folder_options(
@@ -180,15 +238,10 @@ def _resolve_bench_suite(spec: str, task_ids: list[str] | None = None) -> Any:
             except EnvError as exc:
                 raise typer.BadParameter(str(exc)) from exc
         data = jsonls[0]
-    folder = data.parent
-    specs = folder / "specs.json"
-    return SWEBenchSuite(
-        data,
-        task_ids=task_ids,
-        name=data.stem,
-        repos_dir=folder / "repos" if (folder / "repos").is_dir() else None,
-        specs=specs if specs.is_file() else None,
-    )
+    try:  # specs.json and repos/ beside the file are the suite's own defaults
+        return SWEBenchSuite(data, task_ids=task_ids, name=data.stem)
+    except EnvError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def resolve_policy(spec: str) -> tuple[str, str | None]:
@@ -303,6 +356,10 @@ def run_cmd(
     from_map: FromMapOpt = None,
     strict: StrictOpt = False,
     build_network: BuildNetworkOpt = True,
+    pull: PullOpt = False,
+    specs: SpecsOpt = None,
+    repos: ReposOpt = None,
+    namespace: NamespaceOpt = None,
 ) -> None:
     """Run an agent with a policy on a suite, in parallel sandboxes; resumable."""
     from agents.config import AgentConfig
@@ -313,7 +370,9 @@ def run_cmd(
 
     task_ids = split_ids(tasks)
     options = folder_options(from_, from_map, strict, build_network)
-    the_suite = resolve_bench_suite(suite, task_ids, options)
+    the_suite = resolve_bench_suite(
+        suite, task_ids, options, swebench_options(pull, specs, repos, namespace)
+    )
     ids = task_ids or the_suite.task_ids()
     policy_spec, note = resolve_policy(policy)
     agent_name = agent or default_agent(the_suite)
@@ -397,6 +456,10 @@ def grade_cmd(
     run_dir: RunDirOpt = None,
     backend: BackendOpt = "auto",
     progress: Annotated[bool, typer.Option(help="live progress bar")] = True,
+    pull: PullOpt = False,
+    specs: SpecsOpt = None,
+    repos: ReposOpt = None,
+    namespace: NamespaceOpt = None,
 ) -> None:
     """Grade predictions from any tool: each patch applied to a fresh sandbox, then graded."""
     from bench.report import write_report
@@ -404,7 +467,9 @@ def grade_cmd(
     from bench.store import RunStore
 
     rows = read_predictions(predictions)
-    the_suite = resolve_bench_suite(suite)
+    the_suite = resolve_bench_suite(
+        suite, swebench_options=swebench_options(pull, specs, repos, namespace)
+    )
     known = set(the_suite.task_ids())
     wanted = split_ids(tasks)
     ids = [r["instance_id"] for r in rows if (wanted is None or r["instance_id"] in wanted)]

@@ -103,7 +103,7 @@ def test_gc_removes_stale_and_all_derived_images(tmp_path: Path) -> None:
         new = ensure_derived(recipe, lambda sb: None, "docker")
         assert new.built and new.image != old.image
         assert next(d for d in list_derived() if d.image == old.image).stale
-        removed = {d.image for d in gc_derived()}
+        removed = {d.image for d in gc_derived(match=recipe.name)}  # only this test's
         assert old.image in removed and new.image not in removed
         out = subprocess.run(
             [sys.executable, "-m", "bench.cli.main", "images", "ls"],

@@ -19,6 +19,7 @@ import pytest
 
 from envs.core.errors import TaskError
 from envs.rock import Sandbox
+from envs.rock.derived import gc_derived
 from envs.suites.swebench import SWEBenchSuite, official_image_names
 from tests.conftest import REPO
 from tests.suites.swebench_checks import git_out, sh, started
@@ -267,3 +268,63 @@ def test_built_environment_and_exact_diffs(tmp_path: Path, sandboxes: list[Sandb
     assert json.loads((graded / "report.json").read_text()) == json.loads(
         (runs["oracle"] / "report.json").read_text()
     )
+
+
+def test_official_schema_rows_with_local_images_need_no_files(tmp_path: Path) -> None:
+    """Rows in swebench 5's schema (`eval_script`, `image`, `log_parser`, `eval_type`) whose
+    images are on the engine: `ale bench run --suite FILE --policy oracle` resolves them all,
+    with no specs, bundles or other files written by hand."""
+    from envs.rock.docker_backend import client
+    from envs.rock.images import build_task_image
+    from envs.suites.swebench import grading
+
+    inst, repos = make_tiny(tmp_path / "tiny")
+    src = repos.parent / "src"
+    context = tmp_path / "ctx"
+    shutil.copytree(src, context / "src", symlinks=True)
+    later = git_out(src, "rev-parse", "main").strip()
+    (context / "Dockerfile").write_text(
+        OFFICIAL_DOCKERFILE.format(base=inst["base_commit"], later=later)
+    )
+    script = grading.make_eval_script(inst, SPECS[inst["repo"]]["1.0"], "/dev/null", conda=True)
+    inline = f"git apply -v - <<'EOF_114329324912'\n{inst['test_patch']}EOF_114329324912"
+    script = script.replace("git apply -v /dev/null", inline)
+    rows, names = [], []
+    for n in (1, 2):
+        row = inst | {"instance_id": f"ale-test__tinycalc-v5-{os.getpid()}-{n}"}
+        name = official_image_names(row)[0]  # swebench/sweb.eval.x86_64.<id _1776_>:latest
+        names.append(name)
+        rows.append(
+            row
+            | {
+                "image": name,
+                "eval_script": script,
+                "log_parser": "parse_log_pytest",
+                "eval_type": "pass_and_fail",
+            }
+        )
+    build_task_image(context, names[0], from_map={"ale-base:bookworm": "ale-base:bookworm"})
+    repo, _, tag = names[1].rpartition(":")
+    client().images.get(names[0]).tag(repo, tag)
+    data = tmp_path / "v5" / "rows.jsonl"
+    data.parent.mkdir()
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    try:
+        out = _bench(
+            "run",
+            "--suite",
+            str(data),
+            "--policy",
+            "oracle",
+            "--workers",
+            "2",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--backend",
+            "docker",
+        )
+        assert "resolved 2/2 (100.0%)" in out, out
+        assert sorted(p.name for p in data.parent.iterdir()) == ["rows.jsonl"]
+    finally:
+        gc_derived(everything=True, match=f"tinycalc-v5-{os.getpid()}-")  # the run's task images
+        _rmi(*names)

@@ -263,6 +263,43 @@ def test_unknown_ids_and_missing_specs(
         SWEBenchSuite(tiny_jsonl, specs=bad)
 
 
+def test_specs_and_repos_beside_the_dataset_or_given(
+    tiny: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
+    """specs.json and repos/ beside a dataset file count for every caller (suite, CLI,
+    gymnasium.make); --specs / --repos name others; a missing spec names the ways out."""
+    import gymnasium
+
+    import envs  # noqa: F401  (registers the ids)
+    from bench.cli.run_cmds import resolve_bench_suite, swebench_options
+
+    inst, repos = tiny
+    folder, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    folder.mkdir()
+    shutil.copytree(repos, elsewhere / "repos")
+    (elsewhere / "specs.json").write_text(json.dumps(SPECS))
+    data = folder / "tiny.jsonl"
+    data.write_text(json.dumps(inst) + "\n")
+    bare = SWEBenchSuite(data)
+    with pytest.raises(TaskError, match=r"no spec for .*--specs FILE, specs\.json beside"):
+        bare.load(inst["instance_id"])
+    opts = swebench_options(False, elsewhere / "specs.json", elsewhere / "repos", None)
+    given = resolve_bench_suite(str(data), swebench_options=opts)
+    task = given.load(inst["instance_id"])
+    assert task.spec == SPECS[REPO]["1.0"] and task.image_choice("local").bundle is not None
+    shutil.copytree(elsewhere, folder, dirs_exist_ok=True)  # now beside the file
+    env = gymnasium.make("ale/SWEBench-v0", dataset=str(data))
+    try:
+        suite = env.unwrapped.suite
+        assert suite.load(inst["instance_id"]).spec == SPECS[REPO]["1.0"]
+        assert suite.repos_dir == folder / "repos"
+    finally:
+        env.close()
+    assert resolve_bench_suite(str(data)).load(inst["instance_id"]).spec == SPECS[REPO]["1.0"]
+    with pytest.raises(Exception, match="only for SWE-bench suites"):
+        resolve_bench_suite("tb-mini", swebench_options=swebench_options(True, None, None, None))
+
+
 # -- images -------------------------------------------------------------------------------------
 def test_official_image_names_are_swebench_names() -> None:
     iid = "Django__django-11099"

@@ -124,6 +124,28 @@ class SWEBenchSuite:
     def name(self) -> str:
         return self._name
 
+    def configure(
+        self,
+        *,
+        pull: bool | None = None,
+        namespace: str | None = None,
+        specs: RepoSpecs | str | Path | None = None,
+        repos_dir: str | Path | None = None,
+        task_repo: str | Path | None = None,
+    ) -> None:
+        """Change how images and specs are found (the CLI's `--pull`, `--namespace`, `--specs`,
+        `--repos`, `--task-repo`); None keeps a setting. Tasks loaded before are forgotten."""
+        if specs is not None:
+            self.specs = load_specs(specs)
+            register_local_repos(self.specs)
+        if repos_dir is not None:
+            self.repos_dir = Path(repos_dir)
+        if task_repo is not None:
+            self.task_repo = Path(task_repo)
+        self.pull = self.pull if pull is None else pull
+        self.namespace = namespace or self.namespace
+        self._tasks = {}
+
     def task_ids(self) -> list[str]:
         return list(self.instances)
 
