@@ -64,6 +64,20 @@ def registry(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+def official_context(root: Path) -> tuple[dict[str, Any], Path]:
+    """The tiny instance and a build context of an official-style image of it: /testbed at
+    base_commit with the future (tags, origin, stash, notes) in its .git."""
+    inst, repos = make_tiny(root / "tiny")
+    src = repos.parent / "src"
+    context = root / "ctx"
+    shutil.copytree(src, context / "src", symlinks=True)
+    later = git_out(src, "rev-parse", "main").strip()
+    (context / "Dockerfile").write_text(
+        OFFICIAL_DOCKERFILE.format(base=inst["base_commit"], later=later)
+    )
+    return inst, context
+
+
 def _push(context: Path, name: str) -> str:
     """Build `context` as `name`, push it; returns the pushed digest (sha256:...)."""
     from envs.rock.docker_backend import client
@@ -87,15 +101,8 @@ def _rmi(*names: str) -> None:
 def test_pull_is_opt_in_and_gives_the_pushed_digest(
     registry: str, tmp_path: Path, sandboxes: list[Sandbox]
 ) -> None:
-    inst, repos = make_tiny(tmp_path / "tiny")
+    inst, context = official_context(tmp_path)
     inst = inst | {"instance_id": f"ale-test__tinycalc-pull-{os.getpid()}"}
-    src = repos.parent / "src"
-    context = tmp_path / "ctx"
-    shutil.copytree(src, context / "src", symlinks=True)
-    later = git_out(src, "rev-parse", "main").strip()
-    (context / "Dockerfile").write_text(
-        OFFICIAL_DOCKERFILE.format(base=inst["base_commit"], later=later)
-    )
     namespace = f"{registry}/swebench"
     name = official_image_names(inst, namespace)[0]
     assert (
@@ -278,14 +285,7 @@ def test_official_schema_rows_with_local_images_need_no_files(tmp_path: Path) ->
     from envs.rock.images import build_task_image
     from envs.suites.swebench import grading
 
-    inst, repos = make_tiny(tmp_path / "tiny")
-    src = repos.parent / "src"
-    context = tmp_path / "ctx"
-    shutil.copytree(src, context / "src", symlinks=True)
-    later = git_out(src, "rev-parse", "main").strip()
-    (context / "Dockerfile").write_text(
-        OFFICIAL_DOCKERFILE.format(base=inst["base_commit"], later=later)
-    )
+    inst, context = official_context(tmp_path)
     script = grading.make_eval_script(inst, SPECS[inst["repo"]]["1.0"], "/dev/null", conda=True)
     inline = f"git apply -v - <<'EOF_114329324912'\n{inst['test_patch']}EOF_114329324912"
     script = script.replace("git apply -v /dev/null", inline)
