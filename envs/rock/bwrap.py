@@ -65,6 +65,7 @@ PROC_AND_DEV = ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev
 #: Namespace fds the session wrapper opens (pid, net, ipc, uts, cgroup of the init).
 REPO = Path(__file__).resolve().parents[2]
 _NS_FDS = {"pid": 3, "net": 4, "ipc": 5, "uts": 6, "cgroup": 7}
+_SECCOMP_FD = 8  # the filter program, read (and closed) by bwrap
 
 
 def setenv(env: dict[str, str]) -> list[str]:
@@ -138,13 +139,15 @@ def shell_argv(
     env: dict[str, str],
     user_prefix: list[str],
     mounts: list[str] | tuple[str, ...] = (),
+    seccomp: Path | None = None,
 ) -> list[str]:
     """sh (checks the init, joins the cgroup) -> nsenter -> bwrap -> bash, one pid each.
 
     The init's namespaces are opened first and the init's start time checked after, so a
     recycled pid can never lead a shell into another process's namespaces. The namespace
     fds are closed inside before the shell starts. `mounts` are extra bwrap mount arguments
-    applied after /proc, /sys and /dev (a path policy's hidden pseudo files).
+    applied after /proc, /sys and /dev (a path policy's hidden pseudo files). `seccomp` is a
+    BPF program file (`envs.rock.seccomp`) bwrap installs before bash starts.
     """
     opens = " ".join(f"{fd}</proc/{init_pid}/ns/{ns}" for ns, fd in _NS_FDS.items())
     script = (
@@ -153,6 +156,8 @@ def shell_argv(
         "{ echo 'the sandbox init is gone' >&2; exit 97; }; "
         f'{cgroup.enter_script()} && exec "$@"'
     )
+    if seccomp is not None:
+        script = f"exec {_SECCOMP_FD}<{shlex.quote(str(seccomp))} || exit 97; " + script
     joins = [f"--{ns}=/proc/self/fd/{fd}" for ns, fd in _NS_FDS.items() if ns != "pid"]
     caps = [x for cap in (*SHELL_CAPS, "SETPCAP") for x in ("--cap-add", f"CAP_{cap}")]
     closes = " ".join(f"{fd}<&-" for fd in _NS_FDS.values())
@@ -175,6 +180,7 @@ def shell_argv(
         "/sys",
         *PROC_AND_DEV,
         *mounts,
+        *(["--seccomp", str(_SECCOMP_FD)] if seccomp is not None else []),
         "--die-with-parent",
         "--new-session",
         "--cap-drop",

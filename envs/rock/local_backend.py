@@ -81,6 +81,7 @@ from envs.rock.pipe_transport import PipeTransport
 from envs.rock.policy import PolicyError
 from envs.rock.proctree import children
 from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
+from envs.rock.seccomp import syscall_filter
 from envs.rock.shell import ShellSession
 
 __all__ = [  # the state-directory functions live in `local_state`; callers may import them here
@@ -295,7 +296,14 @@ class LocalSandbox:
         env = {**IMAGE_ENV, "HOME": home, "HOSTNAME": self.id, **self._env()}
         hide = bwrap_args(self._spec.policy.paths, empty_file(self._layout.dir))
         argv = shell_argv(
-            self._layout, self._cgroup, self._init_pid, self._init_start, env, user, hide
+            self._layout,
+            self._cgroup,
+            self._init_pid,
+            self._init_start,
+            env,
+            user,
+            hide,
+            seccomp=syscall_filter(self._layout),
         )
         return SessionTransport(argv, env=HOST_ENV, shell_depth=1)
 

@@ -197,3 +197,44 @@ def may_lower_oom_score() -> bool:
     """Whether this process has CAP_SYS_RESOURCE (needed to set a negative oom_score_adj)."""
     eff = next(x for x in Path("/proc/self/status").read_text().splitlines() if x[:7] == "CapEff:")
     return bool(int(eff.split()[1], 16) >> 24 & 1)
+
+
+SYSCALL_PROBE = r"""python3 - <<'PY'
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+nr = {"x86_64": dict(add_key=248, keyctl=250, bpf=321, perf=298),
+      "aarch64": dict(add_key=217, keyctl=219, bpf=280, perf=241)}[os.uname().machine]
+def err(r): return "ok" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+print("add_key", err(libc.syscall(nr["add_key"], b"user", b"TOKEN", b"x", 1, ctypes.c_int(-4))))
+print("keyctl", err(libc.syscall(nr["keyctl"], 0, ctypes.c_int(-4), 0)))
+print("bpf", err(libc.syscall(nr["bpf"], 0, 0, 0)))
+print("perf_event_open", err(libc.syscall(nr["perf"], 0, 0, -1, -1, 0)))
+print("unshare_user", err(libc.unshare(0x10000000)))
+print("mount", err(libc.mount(b"none", b"/mnt", b"tmpfs", 0, None)))
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print("fork", os.waitpid(pid, 0)[1] >> 8)
+PY"""
+
+
+def test_syscall_filter_refuses_keyrings_bpf_and_namespaces(make_sandbox: object) -> None:
+    """Docker's default seccomp profile, and the local backend's own filter (issue 13, item 5):
+    `add_key` into the kernel keyring (uid 0 shares root's keyring with the host without a user
+    namespace), `bpf`, `perf_event_open`, a new user namespace, `mount` all fail with EPERM."""
+    import secrets
+
+    sb: Sandbox = make_sandbox()  # type: ignore[operator]
+    token = f"ale-{secrets.token_hex(6)}"
+    out = sb.run(SYSCALL_PROBE.replace("TOKEN", token), timeout=60).output
+    got = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert got == {
+        "add_key": "EPERM",
+        "keyctl": "EPERM",
+        "bpf": "EPERM",
+        "perf_event_open": "EPERM",
+        "unshare_user": "EPERM",
+        "mount": "EPERM",
+        "fork": "7",  # ordinary processes still start
+    }, out
+    assert token not in Path("/proc/keys").read_text()
