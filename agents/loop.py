@@ -12,10 +12,10 @@ import gymnasium
 from agents.actions import render_tool_call, to_action
 from agents.config import AgentConfig
 from agents.context import build_prompt, cut_middle, turns_text
-from agents.policies.base import EpisodeContext, Policy
+from agents.policies.base import EpisodeContext, Policy, TokenPolicy
 from agents.trajectory import ChunkRecord, EpisodeRecord, TrajectoryWriter
 
-_INFO_SKIP = {"grade", "metadata", "tools", "format_help", "replay"}
+_INFO_SKIP = {"grade", "metadata", "tools", "format_help", "replayed"}
 
 
 def _json_safe(info: dict[str, Any]) -> dict[str, Any]:
@@ -72,11 +72,18 @@ def run_episode(
     the next one starts. Agent-side limits end the episode with a forced `submit` when the
     env has that tool and `limits.submit_on_limit` is set. `on_reset(info)` is called with the
     env's reset info before the first chunk (e.g. whether the sandbox was prefetched).
+
+    Prefix replay (RL's expert-prefix resampling): with `reset_options={"replay": actions}`
+    the env runs those actions at reset and lists them in `info["replayed"]`; each becomes an
+    `expert` chunk of the record and a turn of the history, so the policy continues from
+    there (a `TokenPolicy` also puts the replayed turns' ids into the record).
     """
     t0 = time.monotonic()
     writer = TrajectoryWriter(trajectory_path) if trajectory_path is not None else None
     obs, info = env.reset(options={"task_id": task_id, **(reset_options or {})})
     reset_s = time.monotonic() - t0
+    # the task statement (after a prefix replay the observation is the last replayed output)
+    obs = str(info.get("instruction", obs))
     if on_reset is not None:
         on_reset(info)
     fmt = str(info.get("action_format") or agent.action_format)
@@ -126,16 +133,21 @@ def run_episode(
     send_tools = schemas if agent.tool_calling and schemas else None
     tokens, cost, policy_s, env_s = 0, 0.0, 0.0, 0.0
     summary, summarized = None, 0
+    count_prompt = (lambda m: count(m, send_tools)) if count else None
     try:
         if writer:
             writer.write_header(record)
+        for step in info.get("replayed") or []:
+            _finish_chunk(
+                record, _replayed(agent, policy, history, step, count_prompt), writer, on_chunk
+            )
         turn = 0
         while True:
             hit = _limit_hit(agent, turn, tokens, cost, time.monotonic() - t0)
             if hit is not None:
                 record.stop_reason = hit
                 if agent.limits.submit_on_limit and "submit" in tool_names and fmt != "text":
-                    chunk, sub_info = _forced_submit(env, history, fmt, turn)
+                    chunk, sub_info = _forced_submit(env, history, fmt, len(record.chunks))
                     if "grade" in sub_info:
                         record.grade = sub_info["grade"]
                     _finish_chunk(record, chunk, writer, on_chunk)
@@ -195,7 +207,7 @@ def run_episode(
                 reply = {"role": "user", "content": rendered}
             history += [assistant, reply]
             chunk = ChunkRecord(
-                index=turn - 1,
+                index=len(record.chunks),
                 messages=prompt,
                 response=out.text,
                 prompt_ids=out.prompt_ids,
@@ -267,6 +279,45 @@ def _finish_chunk(
         writer.write_chunk(chunk)
     if on_chunk:
         on_chunk(chunk)
+
+
+def _replayed(
+    agent: AgentConfig,
+    policy: Policy,
+    history: list[dict[str, Any]],
+    step: dict[str, Any],
+    count_prompt: Callable[[list[dict[str, Any]]], int] | None,
+) -> ChunkRecord:
+    """The record of one replayed demonstration turn; appends it to `history`."""
+    action, observation = str(step["action"]), str(step.get("observation", ""))
+    index = (len(history) - 2) // 2
+    prompt, report = build_prompt(history, agent.context, count_prompt)
+    ids = policy.replay(prompt, action) if isinstance(policy, TokenPolicy) else None
+    shown, _ = cut_middle(
+        observation, agent.context.max_observation_chars, agent.context.head_fraction
+    )
+    rendered = agent.render(
+        "observation",
+        output=shown,
+        exit_code=step.get("exit_code"),
+        turn=index + 1,
+        turns_left=agent.limits.max_turns,
+        tool=None,
+        format_error=False,
+    )
+    history += [{"role": "assistant", "content": action}, {"role": "user", "content": rendered}]
+    return ChunkRecord(
+        index=index,
+        messages=prompt,
+        response=action,
+        prompt_ids=ids[0] if ids else None,
+        response_ids=ids[1] if ids else None,
+        action=action,
+        observation=observation,
+        exit_code=step.get("exit_code"),
+        context=report.as_dict(),
+        expert=True,
+    )
 
 
 def _forced_submit(

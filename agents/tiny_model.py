@@ -18,7 +18,7 @@ import json
 import os
 from pathlib import Path
 
-from envs.rock.images import ale_home
+from envs.rock.home import ale_home
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (

@@ -60,6 +60,8 @@ class ChunkRecord:
     context: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     forced: bool = False
+    #: replayed from a demonstration at reset (expert-prefix resampling), not sampled.
+    expert: bool = False
 
     @property
     def loss_mask(self) -> list[int]:

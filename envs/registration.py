@@ -1,24 +1,33 @@
-"""Gymnasium ids of ALE-Gym. One table; `register_all` is idempotent."""
+"""Gymnasium ids of ALE-Gym: every registered suite's `env_id` (a `ChunkEnv` over it, see
+`envs.core.suites`) and the toy env. `register_all` is idempotent."""
 
 from __future__ import annotations
 
 import gymnasium
 from gymnasium.envs.registration import registry
 
-#: id -> (entry point, default kwargs, max_episode_steps or None)
-ENV_IDS: dict[str, tuple[str, dict[str, object], int | None]] = {
-    "ale/SWEBench-v0": ("envs.core.env:ChunkEnv", {"suite": "swebench"}, None),
-    "ale/TerminalBench-v0": ("envs.core.env:ChunkEnv", {"suite": "terminal-bench"}, None),
-    "ale/TerminalBenchPro-v0": ("envs.core.env:ChunkEnv", {"suite": "harbor"}, None),
-    "ale/SWEMini-v0": ("envs.core.env:ChunkEnv", {"suite": "swe-mini"}, None),
-    "ale/TBMini-v0": ("envs.core.env:ChunkEnv", {"suite": "tb-mini"}, None),
-    "ale/ToyShell-v0": ("envs.toy.shell:ToyShellEnv", {}, None),
-}
+import envs.suites  # noqa: F401  (registers the shipped suites)
+from envs.core.suites import SUITES
+
+
+def env_ids() -> dict[str, tuple[str, dict[str, object], int | None]]:
+    """id -> (entry point, default kwargs, max_episode_steps or None), suites first."""
+    ids: dict[str, tuple[str, dict[str, object], int | None]] = {
+        s.env_id: ("envs.core.env:ChunkEnv", {"suite": s.name}, None)
+        for s in SUITES.values()
+        if s.env_id
+    }
+    ids["ale/ToyShell-v0"] = ("envs.toy.shell:ToyShellEnv", {}, None)
+    return ids
+
+
+ENV_IDS = env_ids()
 
 
 def register_all() -> None:
-    """Register every id in `ENV_IDS` that Gymnasium does not know yet."""
-    for env_id, (entry_point, kwargs, max_steps) in ENV_IDS.items():
+    """Register every id of `env_ids()` (suites registered since included) not known yet."""
+    for env_id, (entry_point, kwargs, max_steps) in env_ids().items():
+        ENV_IDS.setdefault(env_id, (entry_point, kwargs, max_steps))
         if env_id in registry:
             continue
         gymnasium.register(

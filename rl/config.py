@@ -7,7 +7,7 @@ type-checked. Sections: run, task, model, engine, scheduler, rollout, algo, trai
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -36,27 +36,48 @@ class RunConfig(_Strict):
     """Show a rich progress bar."""
 
 
-class TaskConfig(_Strict):
-    """The environment and its start states."""
+class ToyTaskConfig(_Strict):
+    """`kind: toy`: the toy shell (`ale/ToyShell-v0`), word-level tokens, expert prefixes."""
 
-    kind: Literal["toy", "swe"] = "toy"
+    kind: Literal["toy"] = "toy"
     env_id: str = "ale/ToyShell-v0"
     max_turns: int = 8
     infra_error_rate: float = 0.0
+    """Share of steps that fail for infrastructure reasons (exercises dynamic filtering)."""
     reset_delay_s: float = 0.0
     """Extra latency of every reset (seconds): stands in for a sandbox start in benchmarks."""
     step_delay_s: float = 0.0
     """Extra latency of every step (seconds): stands in for a command in a sandbox."""
     task_ids: list[str] = Field(default_factory=list)
     """Restrict to these task ids (empty: all)."""
-    suite: str = "swe-mini"
-    """swe: the suite name passed to ChunkEnv."""
-    agent: str = "swe"
-    """swe: the agents config (a shipped name or a YAML path)."""
+
+
+class SandboxTaskConfig(_Strict):
+    """`kind: sandbox`: any registered chunk-level env id (`ale/SWEMini-v0`, `ale/TBMini-v0`,
+    `ale/SWEBench-v0`, `ale/TerminalBench-v0`, `ale/TerminalBenchPro-v0`, ...) with a
+    transformers chat model; episodes run an agents config."""
+
+    kind: Literal["sandbox"] = "sandbox"
+    env_id: str = "ale/SWEMini-v0"
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """More keyword arguments of the env: `suite`, `dataset` (a SWE-bench file, a folder of
+    Terminal-Bench / Harbor tasks), `split`, `action_format`, limits."""
     backend: str = "docker"
-    """swe: sandbox backend."""
+    """Sandbox backend: docker, local or auto."""
+    task_ids: list[str] = Field(default_factory=list)
+    """Restrict to these task ids (empty: all of the suite)."""
+    max_turns: int = 8
+    agent: str = "swe"
+    """The agents config (a shipped name or a YAML path)."""
     max_observation_tokens: int = 256
-    """swe: observations are cut to this many tokens before they enter the context."""
+    """Observations are cut to about this many tokens before they enter the context."""
+    experts: Literal["none", "oracle"] = "none"
+    """Start states: "oracle" replays prefixes of each task's reference solution
+    (`oracle_actions`, then submit) as `rollout.resample` says; "none": from scratch."""
+
+
+TaskConfig = Annotated[ToyTaskConfig | SandboxTaskConfig, Field(discriminator="kind")]
+"""The environment and its start states; `kind` picks the section's keys."""
 
 
 class ModelConfig(_Strict):
@@ -124,8 +145,25 @@ class RolloutConfig(_Strict):
     """Start states per step."""
     group_size: int = 4
     """Episodes per start state."""
-    resample: Literal["parallel", "none"] = "parallel"
+    resample: Literal["parallel", "rollback", "crucial", "none"] = "parallel"
+    """Chunk-level initialized resampling (paper 3.2.4) from the task's expert trajectories.
+    parallel: anchors uniform in 1..K, in one batch; rollback: each expert's anchor starts at
+    its last chunk and moves back once its success rate there reaches `rollback_threshold`
+    (sequential curriculum); crucial: anchors at each expert's crucial chunk (where success
+    from the prefix drops most), measured every `crucial_every` steps; none: from scratch."""
     scratch_frac: float = 0.25
+    """Share of start states forced to anchor 1 (no prefix); parallel, rollback and crucial."""
+    rollback_threshold: float = 0.8
+    rollback_window: int = 0
+    """rollback: episodes at an anchor that decide a move (0: twice `group_size`)."""
+    crucial_every: int = 10
+    """crucial: steps between two measurements of success by anchor."""
+    crucial_episodes: int = 4
+    """crucial: episodes per anchor and expert in one measurement."""
+    prefix_start: Literal["replay", "snapshot"] = "replay"
+    """How an episode reaches its start state: replay the prefix in a fresh env, or (snapshot)
+    replay it once per worker, snapshot the env and restore the snapshot afterwards (envs with
+    `snapshot` / `restore`; others replay)."""
     max_retries: int = 3
     """Infra-failed episodes are rerun from the same start up to this many times."""
 
@@ -163,7 +201,7 @@ class TrainConfig(_Strict):
     """A whole `ale train` run."""
 
     run: RunConfig = Field(default_factory=RunConfig)
-    task: TaskConfig = Field(default_factory=TaskConfig)
+    task: TaskConfig = Field(default_factory=ToyTaskConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)

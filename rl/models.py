@@ -6,7 +6,7 @@ from typing import Literal
 
 from torch import nn
 
-from rl.recipes.toy_lm import TinyLM
+from rl.toy.model import TinyLM
 
 ModelKind = Literal["tiny_lm", "hf_llama", "hf_path"]
 

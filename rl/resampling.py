@@ -11,6 +11,7 @@ Nothing here knows about sandboxes: any env with that reset option works.
 from __future__ import annotations
 
 import random
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ class PrefixCache:
         if max_entries < 1:
             raise ValueError("max_entries must be >= 1")
         self.max_entries = max_entries
+        self._lock = threading.Lock()
         self._snaps: dict[tuple[str, tuple[str, ...]], Any] = {}
         self.replays = 0
         """Resets that replayed a prefix (and took a snapshot)."""
@@ -113,14 +115,19 @@ class PrefixCache:
             return reset_at(env, start, seed)
         senv = cast(SnapshotEnv, env)
         key = (start.task_id, start.replay)
-        if key in self._snaps:
-            self.restores += 1
-            return senv.restore(self._snaps[key])
+        with self._lock:
+            snap = self._snaps.get(key)
+            if snap is not None:
+                self.restores += 1
+        if snap is not None:
+            return senv.restore(snap)
         out = reset_at(env, start, seed)
-        if len(self._snaps) >= self.max_entries:
-            del self._snaps[next(iter(self._snaps))]
-        self._snaps[key] = senv.snapshot()
-        self.replays += 1
+        taken = senv.snapshot()
+        with self._lock:
+            if len(self._snaps) >= self.max_entries:
+                del self._snaps[next(iter(self._snaps))]
+            self._snaps[key] = taken
+            self.replays += 1
         return out
 
 

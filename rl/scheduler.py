@@ -27,7 +27,7 @@ from agents.engines.base import Engine
 from agents.engines.offload import device_memory
 from rl.config import SchedulerConfig
 from rl.records import Ledger, Rollout
-from rl.tasks import Episode, ToyTask
+from rl.tasks import Episode, RolloutTask
 from rl.trainer import Trainer
 from rl.workers import WorkerGroup
 
@@ -89,7 +89,7 @@ class Scheduler:
     def __init__(
         self,
         cfg: SchedulerConfig,
-        task: ToyTask,
+        task: RolloutTask,
         engine: Engine,
         trainer: Trainer,
         group: WorkerGroup,

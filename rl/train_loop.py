@@ -31,8 +31,8 @@ from rl.engines import make_engine
 from rl.models import build_model
 from rl.records import Ledger, read_jsonl
 from rl.scheduler import PhaseLog, make_scheduler
-from rl.tasks import ToyTask
-from rl.trainer import Trainer, TrainerSettings
+from rl.tasks import RolloutTask
+from rl.trainer import Trainer
 from rl.workers import WorkerGroup
 
 StepHook = Callable[[int, dict[str, Any]], None]
@@ -56,12 +56,15 @@ class TrainSummary:
     """Part of `wall_s` spent writing checkpoints."""
 
 
-def make_task(cfg: TrainConfig) -> ToyTask:
+def make_task(cfg: TrainConfig) -> RolloutTask:
+    """The training task `cfg.task.kind` names (both run the same rollout path)."""
     if cfg.task.kind == "toy":
-        return ToyTask(cfg)
-    from rl.swe_task import SweTask
+        from rl.toy.task import ToyTask
 
-    return SweTask(cfg)  # type: ignore[return-value]
+        return ToyTask(cfg)
+    from rl.sandbox_task import SandboxTask
+
+    return SandboxTask(cfg)
 
 
 def _attempt(run_dir: Path) -> int:
@@ -96,23 +99,22 @@ def train(
         m.layers,
         m.heads,
         m.max_len,
-        getattr(task, "model_path", m.path),
+        task.model_path or m.path,
     )
-    settings = TrainerSettings(
-        cfg.trainer.lr,
-        cfg.trainer.weight_decay,
-        cfg.trainer.warmup_steps,
-        cfg.trainer.update_epochs,
-        cfg.trainer.micro_batch,
-        cfg.trainer.max_grad_norm,
+    trainer = Trainer(
+        model,
+        cfg.trainer,
+        cfg.algo.loss,
+        cfg.algo.loss_config(),
+        task.pad_id,
         cpu=cfg.engine.device == "cpu",
     )
-    trainer = Trainer(model, settings, cfg.algo.loss, cfg.algo.loss_config(), task.pad_id)
-    extra: dict[str, Any] = (
-        {"eos_ids": task.sampling.stop_token_ids} if cfg.engine.kind == "hf" else {}
-    )
     engine = make_engine(
-        cfg.engine.kind, trainer.unwrapped, pad_id=task.pad_id, device=cfg.engine.device, **extra
+        cfg.engine.kind,
+        trainer.unwrapped,
+        pad_id=task.pad_id,
+        device=cfg.engine.device,
+        eos_ids=task.stop_ids,
     )
     attempt = _attempt(run_dir) if resume else 0
     ledger = Ledger(run_dir, attempt)
@@ -184,6 +186,7 @@ def train(
                     **{f"time/{k}": v for k, v in phases.last.items()},
                     **{f"rss_peak_mb/{k}": v / 2**20 for k, v in phases.peak_rss.items()},
                     **metrics,
+                    **task.metrics(),
                 }
                 if cfg.eval.every > 0 and (step % cfg.eval.every == 0 or step == cfg.run.steps):
                     final = task.evaluate(engine, cfg.eval.episodes, cfg.run.seed + 10_000 + step)

@@ -10,7 +10,6 @@ full-batch gradient (tests/rl/test_train_trainer.py checks it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from accelerate import Accelerator
@@ -19,20 +18,8 @@ from torch import nn
 from agents.engines.local import module_logits
 from agents.engines.offload import ModuleOffloader, OptimizerOffloader
 from rl.algos import LossConfig, compute_loss
+from rl.config import TrainerConfig
 from rl.packing import PackedBatch, Trajectory, pack, token_logprobs
-
-
-@dataclass(frozen=True)
-class TrainerSettings:
-    """Optimizer and batching settings (the `trainer:` config section)."""
-
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    update_epochs: int = 2
-    micro_batch: int = 16
-    max_grad_norm: float = 1.0
-    cpu: bool = True
 
 
 class Trainer:
@@ -45,14 +32,15 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        settings: TrainerSettings,
+        settings: TrainerConfig,
         loss: str,
         loss_cfg: LossConfig,
         pad_id: int = 0,
+        cpu: bool = True,
     ) -> None:
         self.settings = settings
         self.loss, self.loss_cfg, self.pad_id = loss, loss_cfg, pad_id
-        self.accelerator = Accelerator(cpu=settings.cpu)
+        self.accelerator = Accelerator(cpu=cpu)
         opt = torch.optim.AdamW(
             model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
         )

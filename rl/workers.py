@@ -1,6 +1,7 @@
 """Environment workers: each holds a fixed set of env slots, steps them in parallel, and can
 reset ("prefetch") the next batch's environments in the background (into spare envs) while
-the current episodes or the trainer run.
+the current episodes or the trainer run: the one start-up-hiding mechanism of training (a
+sandboxed env's reset is its sandbox start and task preparation).
 
 `EnvWorker` is a plain class; `WorkerGroup` drives several of them, in-process (each worker
 gets a thread pool) or as Ray actors (`ray.remote(EnvWorker)`, placed on any node of the
@@ -10,6 +11,7 @@ their envs where they live.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,19 +20,25 @@ from typing import Any, SupportsFloat
 
 import gymnasium
 
+from rl.resampling import PrefixCache, StartState
+
 StepResult = tuple[Any, float, bool, bool, dict[str, Any]]
 ResetResult = tuple[Any, dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """How to build one env: a Gymnasium id, its kwargs, and optional added latency (seconds)
-    for resets and steps (stands in for sandbox start-up / command time in benchmarks)."""
+    """How to build one env: a Gymnasium id, its kwargs, optional added latency (seconds) for
+    resets and steps (stands in for sandbox start-up / command time in benchmarks), and how
+    start states with a replayed prefix are reached."""
 
     env_id: str
     kwargs: tuple[tuple[str, Any], ...] = ()
     reset_delay_s: float = 0.0
     step_delay_s: float = 0.0
+    snapshot_prefixes: bool = False
+    """Reach a replayed start state once per worker, then restore its snapshot
+    (`rl.resampling.PrefixCache`; envs without `snapshot` / `restore` replay every time)."""
 
     def make(self) -> gymnasium.Env[Any, Any]:
         import envs.registration  # noqa: F401  (registers the ale/ ids)
@@ -67,9 +75,9 @@ class EnvWorker:
     `prefetch(jobs)` starts resetting a *spare* env of each slot in the background and returns
     at once, so it is safe while the slot's current episode still runs; `reset_many(jobs)`
     returns the reset results and swaps a slot's prefetched spare in when it is reset with the
-    same options (so the caller never sees whether it was warm); a reset with other options
-    leaves the prefetch for later. A slot's spare is built
-    on its first prefetch (each prefetching slot holds two envs).
+    same options (`info["prefetched"]` says whether it was); a reset with other options
+    leaves the prefetch for later. A slot's spare is built on its first prefetch (each
+    prefetching slot holds two envs). Thread-safe: calls for different slots may run at once.
     """
 
     def __init__(self, spec: EnvSpec, n_envs: int, worker_id: int = 0) -> None:
@@ -81,6 +89,8 @@ class EnvWorker:
         )
         self._prefetched: dict[int, tuple[dict[str, Any], Future[ResetResult]]] = {}
         self.stats = {"resets": 0, "prefetch_hits": 0, "steps": 0}
+        self._lock = threading.Lock()
+        self.prefixes = PrefixCache() if spec.snapshot_prefixes else None
 
     def node_id(self) -> str:
         """The Ray node this worker runs on ("local" outside Ray)."""
@@ -94,37 +104,54 @@ class EnvWorker:
     def _reset(
         self, env: gymnasium.Env[Any, Any], options: dict[str, Any], seed: int | None
     ) -> ResetResult:
-        self.stats["resets"] += 1
-        return env.reset(seed=seed, options=options)
+        with self._lock:
+            self.stats["resets"] += 1
+        replay = tuple(options.get("replay") or ())
+        if self.prefixes is None or "task_id" not in options:
+            return env.reset(seed=seed, options=options)
+        start = StartState(str(options["task_id"]), len(replay) + 1, replay)
+        return self.prefixes.reset(env, start, seed)
 
     def prefetch(self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]) -> int:
         """Start resetting the spares of `(slot, options, seed)` jobs in the background;
         returns their count."""
         for slot, options, seed in jobs:
-            pending = self._prefetched.pop(slot, None)
+            with self._lock:
+                pending = self._prefetched.pop(slot, None)
             if pending is not None:
                 pending[1].result()  # the spare is busy with an older prefetch: let it finish
             spare = self.spares.get(slot)
             if spare is None:
                 spare = self.spares[slot] = self.spec.make()
-            self._prefetched[slot] = (options, self._pool.submit(self._reset, spare, options, seed))
+            future = self._pool.submit(self._reset, spare, options, seed)
+            with self._lock:
+                self._prefetched[slot] = (options, future)
         return len(jobs)
 
     def reset_many(
         self, jobs: Sequence[tuple[int, dict[str, Any], int | None]]
     ) -> list[ResetResult]:
         """Reset each slot into `options` (prefetched ones are swapped in), in parallel."""
-        futures: list[Future[ResetResult]] = []
+        futures: list[tuple[Future[ResetResult], bool]] = []
         for slot, options, seed in jobs:
-            pre = self._prefetched.get(slot)
-            if pre is not None and pre[0] == options:
-                del self._prefetched[slot]
-                self.stats["prefetch_hits"] += 1
-                self.envs[slot], self.spares[slot] = self.spares[slot], self.envs[slot]
-                futures.append(pre[1])
+            with self._lock:
+                pre = self._prefetched.get(slot)
+                hit = pre is not None and pre[0] == options
+                if pre is not None and hit:
+                    del self._prefetched[slot]
+                    self.stats["prefetch_hits"] += 1
+                    self.envs[slot], self.spares[slot] = self.spares[slot], self.envs[slot]
+            if pre is not None and hit:
+                futures.append((pre[1], True))
             else:  # a prefetch for other options (a retry ran here) stays for its own reset
-                futures.append(self._pool.submit(self._reset, self.envs[slot], options, seed))
-        return [f.result() for f in futures]
+                futures.append(
+                    (self._pool.submit(self._reset, self.envs[slot], options, seed), False)
+                )
+        out = []
+        for future, hit in futures:
+            obs, info = future.result()
+            out.append((obs, {**info, "prefetched": hit}))
+        return out
 
     def step_many(self, jobs: Sequence[tuple[int, Any]]) -> list[StepResult]:
         """Step each `(slot, action)` in parallel."""
@@ -134,11 +161,20 @@ class EnvWorker:
             return obs, float(reward), bool(term), bool(trunc), info
 
         futures = [self._pool.submit(one, slot, action) for slot, action in jobs]
-        self.stats["steps"] += len(jobs)
+        with self._lock:
+            self.stats["steps"] += len(jobs)
         return [f.result() for f in futures]
 
     def get_stats(self) -> dict[str, int]:
-        return dict(self.stats)
+        """resets, prefetch_hits, steps (and prefix_replays / prefix_restores with snapshots)."""
+        with self._lock:
+            out = dict(self.stats)
+        if self.prefixes is not None:
+            out |= {
+                "prefix_replays": self.prefixes.replays,
+                "prefix_restores": self.prefixes.restores,
+            }
+        return out
 
     def close(self) -> None:
         for _, fut in self._prefetched.values():
@@ -169,6 +205,8 @@ class WorkerGroup:
 
             from envs.rock.placement import alive_nodes, pinned
 
+            # calls to one actor run in the order they were made (a prefetch before the reset
+            # that takes it); episodes on different workers run in parallel
             actor = ray.remote(num_cpus=0)(EnvWorker)
             nodes = alive_nodes()
             self.workers: list[Any] = [

@@ -86,6 +86,21 @@ class Policy(Protocol):
         ...
 
 
+@runtime_checkable
+class TokenPolicy(Policy, Protocol):
+    """A policy that runs its own engine and can put a given turn into its token stream.
+
+    RL's expert-prefix resampling replays a demonstration's first chunks in the env; the loop
+    hands each replayed turn to `replay` so the record carries its ids (imitation targets) and
+    the next `act` continues the same token stream.
+    """
+
+    def replay(self, messages: list[dict[str, Any]], response: str) -> tuple[list[int], list[int]]:
+        """(ids of `messages` as `act` would feed them, ids of `response` as if sampled, with
+        its end token); later prompts extend them."""
+        ...
+
+
 PolicyFactory = Callable[..., Policy]
 _REGISTRY: dict[str, PolicyFactory] = {}
 #: spec kind -> module that registers it when imported (lazy: heavy deps load on use only).

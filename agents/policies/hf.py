@@ -1,4 +1,5 @@
-"""`HFPolicy`: a chat policy on top of the token-level `HFEngine` (transformers, CPU or GPU).
+"""`HFPolicy`: a chat policy on top of a token-level engine (`HFEngine`, CPU or GPU; RL rollouts
+pass their rollout engine).
 
 Prompt ids are built in one of two modes and reported exactly as fed (`PolicyOutput.prompt_mode`):
 
@@ -16,29 +17,40 @@ Specs: `hf:PATH` (a model directory) and `tiny` (the local tiny model, built on 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from agents.actions import parse_tool_calls
-from agents.engines.base import Sampling
+from agents.engines.base import Engine, Sampling
 from agents.engines.hf_engine import HFEngine
 from agents.policies.base import EpisodeContext, PolicyOutput, register_policy
 
 
 class HFPolicy:
-    """Chat template + `HFEngine`; see the module docstring."""
+    """Chat template + a token-level `Engine`; see the module docstring.
+
+    `eos_token_ids` end a turn (default: the `HFEngine`'s own, else the tokenizer's EOS).
+    Guided choice (`act(..., guided_choice=...)`) needs an `HFEngine`.
+    """
 
     def __init__(
         self,
-        engine: HFEngine,
+        engine: Engine,
         tokenizer: Any,
         sampling: Sampling | None = None,
         prompt_mode: str = "append",
         name: str = "hf",
+        eos_token_ids: Sequence[int] | None = None,
     ) -> None:
         if prompt_mode not in ("append", "render"):
             raise ValueError(f"prompt_mode {prompt_mode!r}: choose 'append' or 'render'")
         self.engine = engine
         self.tokenizer = tokenizer
+        if eos_token_ids is None:
+            eos = tokenizer.eos_token_id
+            own = engine.eos_token_ids if isinstance(engine, HFEngine) else []
+            eos_token_ids = own or ([int(eos)] if eos is not None else [])
+        self.eos_token_ids = list(eos_token_ids)
         self.sampling = sampling or Sampling(temperature=0.0, max_tokens=256)
         self.prompt_mode = prompt_mode
         self.name = name
@@ -123,23 +135,19 @@ class HFPolicy:
     ) -> PolicyOutput:
         """Sample one turn; `guided_choice` restricts the reply to one of the given texts (+ EOS)."""
         prompt_ids, mode = self.prompt_ids_for(messages, tools)
-        guided = None
         if guided_choice:
-            eos = self.engine.eos_token_ids[0]
+            if not isinstance(self.engine, HFEngine):
+                raise TypeError("guided_choice needs an HFEngine")
+            eos = self.eos_token_ids[0]
             guided = [[self.encode(c) + [eos] for c in guided_choice]]
-        [gen] = self.engine.generate([prompt_ids], self.sampling, guided=guided)
+            [gen] = self.engine.generate([prompt_ids], self.sampling, guided=guided)
+        else:
+            [gen] = self.engine.generate([prompt_ids], self.sampling)
         resp, lps = gen.response_ids, gen.logprobs
-        finish = "stop" if resp and resp[-1] in self.engine.eos_token_ids else "length"
+        finish = "stop" if resp and resp[-1] in self.eos_token_ids else "length"
         body = resp[:-1] if finish == "stop" else resp
         text = self.tokenizer.decode(body)
-        self._last = {
-            "messages": list(messages),
-            "tools": tools,
-            "prompt_ids": prompt_ids,
-            "response_ids": resp,
-            "text": text,
-            "finish_reason": finish,
-        }
+        self._remember(messages, tools, prompt_ids, resp, text, finish)
         return PolicyOutput(
             text=text,
             tool_calls=parse_tool_calls(text) if tools else None,
@@ -148,9 +156,35 @@ class HFPolicy:
             logprobs=lps,
             finish_reason=finish,
             usage={"prompt_tokens": len(prompt_ids), "completion_tokens": len(resp)},
-            policy_version=self.engine.version,
+            policy_version=gen.policy_version,
             prompt_mode=mode,
         )
+
+    def replay(self, messages: list[dict[str, Any]], response: str) -> tuple[list[int], list[int]]:
+        """`TokenPolicy.replay`: the prompt ids `act` would feed, and `response` + EOS as if it
+        had been sampled (the next prompt appends to them when the template allows)."""
+        prompt_ids, _ = self.prompt_ids_for(messages, None)
+        resp = self.encode(response) + self.eos_token_ids[:1]
+        self._remember(messages, None, prompt_ids, resp, response, "stop")
+        return prompt_ids, resp
+
+    def _remember(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        prompt_ids: list[int],
+        response_ids: list[int],
+        text: str,
+        finish: str,
+    ) -> None:
+        self._last = {
+            "messages": list(messages),
+            "tools": tools,
+            "prompt_ids": prompt_ids,
+            "response_ids": response_ids,
+            "text": text,
+            "finish_reason": finish,
+        }
 
 
 def _hf_factory(arg: str | None, **options: Any) -> HFPolicy:

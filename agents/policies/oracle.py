@@ -16,6 +16,7 @@ from typing import Any
 
 from agents.actions import render_tool_call
 from agents.policies.base import EpisodeContext, PolicyOutput
+from envs.core.task import OracleTask
 
 _FENCE = "```"
 
@@ -87,11 +88,11 @@ class OraclePolicy:
         self._queue: list[str] = []
 
     def start_episode(self, context: EpisodeContext) -> None:
-        task = getattr(context, "task", None)
-        if task is None or not callable(getattr(task, "oracle_actions", None)):
+        task = context.task
+        if not isinstance(task, OracleTask):
             raise TypeError(
                 f"the oracle policy needs the task object with oracle_actions() for "
-                f"{getattr(context, 'task_id', '?')!r}; its suite does not provide one"
+                f"{context.task_id!r}; its suite does not provide one"
             )
         self._format = str(getattr(context, "action_format", "xml"))
         self._queue = [str(c) for c in task.oracle_actions()]
@@ -101,11 +102,23 @@ class OraclePolicy:
     ) -> PolicyOutput:
         if not self._queue:
             return _output("submit", {}, self._format, tools is not None)
-        command = self._queue.pop(0)
-        if not _fits(command, self._format):
-            command = encoded_command(command)
-        args = {"command": command}
-        return _output("bash", args, self._format, tools is not None)
+        command = _carried(self._queue.pop(0), self._format)
+        return _output("bash", {"command": command}, self._format, tools is not None)
+
+
+def _carried(command: str, action_format: str) -> str:
+    """`command`, or its base64-encoded form where the format could not carry it verbatim."""
+    return command if _fits(command, action_format) else encoded_command(command)
+
+
+def demonstration(commands: list[str], action_format: str) -> list[str]:
+    """The oracle's episode as env actions in `action_format`: one bash call per command,
+    then `submit` (RL's expert trajectories for expert-prefix resampling)."""
+    calls = [
+        render_call("bash", {"command": _carried(c, action_format)}, action_format)
+        for c in commands
+    ]
+    return [*calls, render_call("submit", {}, action_format)]
 
 
 def encoded_command(command: str) -> str:

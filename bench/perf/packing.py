@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 
 from rl.algos import LossConfig, compute_loss
+from rl.dataclass_cli import parse_args
 from rl.packing import Chunk, PackedBatch, Trajectory, pack, per_chunk, token_logprobs
-from rl.recipes.cli import parse_args
-from rl.recipes.toy_lm import TinyLM
+from rl.toy.model import TinyLM
 
 
 @dataclass

@@ -18,7 +18,7 @@ from episode_start: the next batch resets into spare envs while this batch runs 
 real docker sandboxes through `ChunkEnv` (a reset is a container create + repo prepare; no
 simulated latency), `swe_starts` episodes per step, `swe_max_turns` turns each. Prefetch
 from episode_end: a slot prepares its next sandbox once its episode is graded, the others
-when ROLLOUT ends (`SweTask.collect` / `SweTask.prefetch` -> `ChunkEnv.prefetch`).
+when ROLLOUT ends (`AgentRollouts.collect` / `.prefetch` -> the env workers' spare envs).
 
 Printed: per-phase totals and episodes per second over the phase time (ROLLOUT + TRAIN +
 SYNC: the headline ratio) and over the loop's wall time (checkpoint writes excluded); the
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from rl.config import parse_config
-from rl.recipes.cli import parse_args
+from rl.dataclass_cli import parse_args
 from rl.records import read_jsonl
 from rl.train_loop import TrainSummary, train
 
@@ -93,8 +93,8 @@ def run_swe_mode(args: BenchArgs, mode: str, out: Path) -> TrainSummary:
                 "threads": args.threads,
             },
             "task": {
-                "kind": "swe",
-                "suite": "swe-mini",
+                "kind": "sandbox",
+                "env_id": "ale/SWEMini-v0",
                 "backend": "docker",
                 "max_turns": args.swe_max_turns,
                 "max_observation_tokens": 256,

@@ -194,6 +194,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         self._wall_s = min(self.limits.max_wall_s, task_limit)
         info: dict[str, Any] = {
             "task_id": self.task.id,
+            "instruction": self.task.instruction,
             "tools": [TOOL_SCHEMAS[t] for t in self.tools],
             "action_format": self.action_format,
             "format_help": format_help(self.action_format, self.tools),
@@ -206,7 +207,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         }
         replay = options.get("replay") or []
         if replay:
-            info["replay"] = self._replay(list(replay))
+            info["replayed"] = self._replay(list(replay))
         self._last_render = self.task.instruction
         return self.task.instruction, info
 

@@ -1,64 +1,42 @@
-"""Suite names -> `TaskSuite` objects, so env ids and CLIs can name suites as strings.
+"""The suite registry: suite names -> factories, so env ids and CLIs can name suites as strings.
 
-Suite packages are imported lazily: `import envs` stays cheap.
+Suites register themselves (`envs.suites` registers the shipped ones when `envs` is imported;
+a plugin calls `register_suite` the same way); this module imports none of them. A factory
+takes `(dataset, split, task_ids)` and imports its suite lazily, so `import envs` stays cheap.
+`env_id` (optional) is the Gymnasium id of a `ChunkEnv` over the suite (`envs.registration`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from envs.core.errors import EnvError, unknown_id_message
-from envs.core.task import TaskSuite
 
-DEFAULT_SWEBENCH = "princeton-nlp/SWE-bench_Verified"
+if TYPE_CHECKING:
+    from envs.core.task import TaskSuite
 
-
-def _swe_mini(dataset: str | None, split: str, task_ids: list[str] | None) -> TaskSuite:
-    from envs.suites.swebench import swe_mini
-
-    return swe_mini(task_ids=task_ids)
+SuiteFactory = Callable[[str | None, str, list[str] | None], "TaskSuite"]
 
 
-def _swebench(dataset: str | None, split: str, task_ids: list[str] | None) -> TaskSuite:
-    from envs.suites.swebench import SWEBenchSuite
+@dataclass(frozen=True)
+class SuiteEntry:
+    """A registered suite: how to build it, and its env id (if it has one)."""
 
-    return SWEBenchSuite(
-        dataset or os.environ.get("ALE_SWEBENCH_DATASET", DEFAULT_SWEBENCH),
-        split=split,
-        task_ids=task_ids,
-    )
-
-
-def _tb_mini(dataset: str | None, split: str, task_ids: list[str] | None) -> TaskSuite:
-    from envs.suites.terminal_bench import tb_mini
-
-    return tb_mini(task_ids=task_ids)
+    name: str
+    factory: SuiteFactory
+    env_id: str | None = None
 
 
-def _folder(kind: str, env_var: str) -> Callable[[str | None, str, list[str] | None], TaskSuite]:
-    def make(dataset: str | None, split: str, task_ids: list[str] | None) -> TaskSuite:
-        import envs.suites.terminal_bench as tb
-
-        path = dataset or os.environ.get(env_var)
-        if not path:
-            raise EnvError(
-                f"the {kind} suite needs a folder of tasks: pass dataset=PATH "
-                f"(gymnasium.make(..., dataset=PATH)) or set ${env_var}"
-            )
-        cls = tb.TerminalBenchSuite if kind == "terminal-bench" else tb.HarborSuite
-        return cls(path, task_ids=task_ids)
-
-    return make
+SUITES: dict[str, SuiteEntry] = {}
 
 
-SUITES: dict[str, Callable[[str | None, str, list[str] | None], TaskSuite]] = {
-    "swe-mini": _swe_mini,
-    "swebench": _swebench,
-    "tb-mini": _tb_mini,
-    "terminal-bench": _folder("terminal-bench", "ALE_TERMINAL_BENCH_PATH"),
-    "harbor": _folder("harbor", "ALE_HARBOR_PATH"),
-}
+def register_suite(name: str, factory: SuiteFactory, env_id: str | None = None) -> None:
+    """Make `name` resolvable; a name registered twice is an error (plugins must not shadow)."""
+    if name in SUITES:
+        raise EnvError(f"suite {name!r} is already registered ({SUITES[name].factory!r})")
+    SUITES[name] = SuiteEntry(name, factory, env_id)
 
 
 def resolve_suite(
@@ -72,4 +50,4 @@ def resolve_suite(
         return suite
     if suite not in SUITES:
         raise EnvError(unknown_id_message("suite", suite, sorted(SUITES)))
-    return SUITES[suite](dataset, split, task_ids)
+    return SUITES[suite].factory(dataset, split, task_ids)

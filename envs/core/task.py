@@ -79,6 +79,16 @@ class Task(Protocol):
 
 
 @runtime_checkable
+class OracleTask(Protocol):
+    """What a task offers when its reference solution can be run as the agent would run it
+    (the `oracle` policy and RL's expert trajectories use it)."""
+
+    def oracle_actions(self) -> list[str]:
+        """The reference solution as bash commands, in order."""
+        ...
+
+
+@runtime_checkable
 class TaskSuite(Protocol):
     """A collection of tasks addressed by id."""
 

@@ -23,7 +23,7 @@ from docker.types import Mount
 
 from envs.rock.api import SandboxSpec
 from envs.rock.egress import proxy_env, rules_path
-from envs.rock.images import ale_home
+from envs.rock.home import ale_home
 from envs.rock.policy import Policy
 
 #: Docker's own defaults (moby `oci/defaults.go`): the API replaces them when we set any.

@@ -28,6 +28,7 @@ from typing import Any
 
 from envs.rock.api import DEFAULT_IMAGE
 from envs.rock.errors import BackendUnavailable, ImageNotFound, SandboxError
+from envs.rock.home import ale_home
 
 BASE_PACKAGES = (
     "python3",
@@ -56,13 +57,6 @@ IMAGE_ENV = {
 }
 _PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 _FROM = re.compile(r"^(\s*FROM\s+(?:--platform=\S+\s+)?)(\S+)(.*)$", re.IGNORECASE | re.MULTILINE)
-
-
-def ale_home() -> Path:
-    """Where ALE keeps root filesystems and local sandboxes (`$ALE_HOME` overrides)."""
-    if os.environ.get("ALE_HOME"):
-        return Path(os.environ["ALE_HOME"])
-    return Path("/var/lib/ale") if os.geteuid() == 0 else Path.home() / ".local/share/ale"
 
 
 def rootfs_path(image: str = DEFAULT_IMAGE) -> Path:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from envs.rock.errors import BackendUnavailable, SandboxError
-from envs.rock.images import ale_home
+from envs.rock.home import ale_home
 from envs.rock.mounts import unmount_below
 
 #: The environment of host-side helpers (mount, cp, nsenter, bwrap); never the sandbox's.

@@ -168,7 +168,7 @@ class ToyShellEnv(gymnasium.Env[str, str]):
             replayed.append({"action": str(action), "observation": obs})
         info = {
             "task_id": self._task,
-            "statement": statement,
+            "instruction": statement,
             "replayed": replayed,
             "chunk_index": self._turn,
             "sandbox_id": "toy",

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rl.recipes.cli import parse_args
+from rl.dataclass_cli import parse_args
 from rl.recipes.ipa_toy import Args, Result, train
 
 #: name -> overrides of `ipa_toy.Args`; one line per variant.

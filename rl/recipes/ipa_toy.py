@@ -23,10 +23,9 @@ import torch
 
 from envs.toy import VOCAB, ToyShellEnv, expert_actions, task_ids
 from rl.algos import LossConfig, compute_loss
+from rl.dataclass_cli import parse_args
 from rl.filtering import FilterStats, collect_filtered, has_infra_error
 from rl.packing import pack, token_logprobs
-from rl.recipes.cli import parse_args
-from rl.recipes.toy_lm import TinyLM, WordTokenizer, num_parameters
 from rl.recipes.toy_rollout import Episode, run_episodes
 from rl.resampling import (
     ExpertTrajectory,
@@ -36,6 +35,7 @@ from rl.resampling import (
     parallel_starts,
     start_at,
 )
+from rl.toy.model import TinyLM, WordTokenizer, num_parameters
 
 
 @dataclass

@@ -14,8 +14,8 @@ from typing import Any, Protocol, cast
 import torch
 
 from rl.packing import Chunk, LogitsFn, Trajectory
-from rl.recipes.toy_lm import WordTokenizer
 from rl.resampling import PrefixCache, ReplayEnv, StartState, reset_at
+from rl.toy.model import WordTokenizer
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Episode:
 
 
 class CachedLM(Protocol):
-    """A causal LM that can continue from a key/value cache (see `rl.recipes.toy_lm.TinyLM`)."""
+    """A causal LM that can continue from a key/value cache (see `rl.toy.model.TinyLM`)."""
 
     def prefill(self, ids: torch.Tensor, attention: torch.Tensor) -> tuple[torch.Tensor, Any]: ...
 
@@ -119,7 +119,7 @@ def run_episodes(
         _, info = (
             prefixes.reset(envs[i], start) if prefixes is not None else reset_at(envs[i], start)
         )
-        prompt = [tok.bos, *tok.encode(str(info["statement"])), tok.act]
+        prompt = [tok.bos, *tok.encode(str(info["instruction"])), tok.act]
         chunks = []
         for step in info.get("replayed", []):
             action = [*tok.encode(step["action"]), tok.eos]

@@ -132,7 +132,7 @@ def test_replay_hands_control_at_next_chunk(env: ChunkEnv) -> None:
             "replay": [bash("cd /work && echo 4 > answer.txt"), bash("echo 2 >> answer.txt")],
         }
     )
-    assert [s["exit_code"] for s in info["replay"]] == [0, 0]
+    assert [s["exit_code"] for s in info["replayed"]] == [0, 0]
     assert env.step(bash("pwd; cat answer.txt"))[4]["chunk_index"] == 3
     obs = env.step(bash("tr -d '\\n' < answer.txt > a && mv a answer.txt && cat answer.txt"))[0]
     assert obs.strip() == "42"

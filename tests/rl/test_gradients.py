@@ -9,7 +9,7 @@ import torch
 
 from rl.algos import LossConfig, compute_loss
 from rl.packing import Chunk, Trajectory, pack, token_logprobs
-from rl.recipes.toy_lm import TinyLM
+from rl.toy.model import TinyLM
 from tests.rl.test_algos import one_row
 
 

@@ -10,7 +10,7 @@ import torch
 
 from rl.algos import LOSSES, LossConfig, compute_loss
 from rl.packing import Chunk, PackedBatch, Trajectory, pack, per_chunk, token_logprobs
-from rl.recipes.toy_lm import TinyLM
+from rl.toy.model import TinyLM
 
 VOCAB = 20
 

@@ -12,13 +12,13 @@ import torch
 from bench.perf import packing as bench_packing
 from envs.toy import VOCAB, ToyShellEnv, expert_actions, task_ids
 from rl.algos import LOSSES
+from rl.dataclass_cli import parse_args
 from rl.packing import pack, token_logprobs
 from rl.recipes import compare_toy
-from rl.recipes.cli import parse_args
 from rl.recipes.ipa_toy import Args, train
-from rl.recipes.toy_lm import TinyLM, WordTokenizer, num_parameters
 from rl.recipes.toy_rollout import run_episodes, sample_actions
 from rl.resampling import ExpertTrajectory, start_at
+from rl.toy.model import TinyLM, WordTokenizer, num_parameters
 
 TINY = {
     "iters": 2,

@@ -1,7 +1,9 @@
-"""End to end `ale train`: IPA learns the toy task; swe-mini runs ROLLOUT/TRAIN/SYNC in docker."""
+"""End to end `ale train`: IPA learns the toy task; swe-mini runs ROLLOUT/TRAIN/SYNC in docker;
+tb-mini trains from oracle prefixes through the same rollout path as the toy task."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -81,27 +83,26 @@ def _docker_ok() -> str | None:
     return None
 
 
-@pytest.mark.docker
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-def test_ale_train_swe_mini_tiny_runs_two_cycles_in_docker(tmp_path: Path) -> None:
+def _train_two_cycles_in_docker(config: str, tmp_path: Path) -> Path:
+    """`ale train rl/configs/CONFIG` (two steps): the run folder, after checking the phases."""
     reason = _docker_ok()
     if reason:
         pytest.skip(reason)
     out = tmp_path / "run"
     res = CliRunner().invoke(
-        app,
-        [
-            "train",
-            str(REPO / "rl/configs/swe_mini_tiny.yaml"),
-            "--out-dir",
-            str(out),
-            "--no-progress",
-        ],
+        app, ["train", str(REPO / "rl/configs" / config), "--out-dir", str(out), "--no-progress"]
     )
     assert res.exit_code == 0, res.output
     phases = [p["phase"] for p in read_jsonl(out / "phases.jsonl")]
     assert phases == ["ROLLOUT", "TRAIN", "SYNC"] * 2
+    return out
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_ale_train_swe_mini_tiny_runs_two_cycles_in_docker(tmp_path: Path) -> None:
+    out = _train_two_cycles_in_docker("swe_mini_tiny.yaml", tmp_path)
     trained = read_jsonl(out / "trained.jsonl")
     assert [t["trainer_version"] for t in trained] == [0, 1]
     assert all(v == t["trainer_version"] for t in trained for v in t["versions"])
@@ -114,3 +115,40 @@ def test_ale_train_swe_mini_tiny_runs_two_cycles_in_docker(tmp_path: Path) -> No
         "step_000001",
         "step_000002",
     ]
+
+
+def test_toy_and_sandbox_tasks_share_one_rollout_path() -> None:
+    """Both task kinds are `AgentRollouts` and override none of its rollout methods: `ale train`
+    runs the toy task and a sandboxed suite through the same code (the agents' loop)."""
+    from rl.rollout import AgentRollouts
+    from rl.sandbox_task import SandboxTask
+    from rl.toy.task import ToyTask
+
+    for cls in (ToyTask, SandboxTask):
+        assert issubclass(cls, AgentRollouts)
+        for name in ("items", "prefetch", "collect", "run_items", "evaluate"):
+            assert getattr(cls, name) is getattr(AgentRollouts, name), (cls, name)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_ale_train_tb_mini_from_oracle_prefixes_in_docker(tmp_path: Path) -> None:
+    """The shipped tb-mini config: the agents' tiny model, two steps, every episode started at
+    its expert's last chunk (the reference solution replayed at reset, `resample: rollback`),
+    imitation on the replayed chunks, one docker sandbox per episode, the next step's sandboxes
+    prefetched during TRAIN."""
+    out = _train_two_cycles_in_docker("tb_mini_oracle.yaml", tmp_path)
+    rollouts = read_jsonl(out / "rollouts.jsonl")
+    assert len(rollouts) == 4
+    # anchored after the replayed prefix: expert chunks + at least one sampled chunk each
+    assert all(r["anchor"] >= 2 and r["chunks"] >= r["anchor"] for r in rollouts)
+    sandboxes = [s for r in rollouts for s in r["sandboxes"]]
+    assert len(set(sandboxes)) == 4 and "toy" not in sandboxes
+    assert [r["timings"]["prefetched"] for r in rollouts] == [False, False, True, True]
+    metrics = read_jsonl(out / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [1, 2]
+    assert all(m["loss/il"] > 0 and math.isfinite(m["loss"]) for m in metrics)
+    # the rollback curriculum's mean anchor is logged; it only moves back (after successes)
+    anchors = [m["anchor_mean"] for m in metrics]
+    assert max(r["anchor"] for r in rollouts) >= anchors[0] >= anchors[1] >= 1

@@ -10,12 +10,12 @@ import torch
 from agents.engines.base import EngineError, Sampling
 from agents.engines.vllm_engine import vllm_available
 from rl.algos import LossConfig
-from rl.config import parse_config
+from rl.config import TrainerConfig, parse_config
 from rl.engines import make_engine
 from rl.models import build_model
 from rl.packing import Trajectory, pack
-from rl.tasks import ToyTask
-from rl.trainer import Trainer, TrainerSettings
+from rl.toy.task import ToyTask
+from rl.trainer import Trainer
 from rl.workers import WorkerGroup
 
 #: float32 on CPU: the engine scores left-padded rows, the trainer right-padded packed rows,
@@ -32,7 +32,7 @@ def _setup(engine_kind: str, kind: str) -> tuple[ToyTask, Trainer, Any]:
     task = ToyTask(cfg)
     model = build_model(kind, task.vocab_size, dim=32, layers=2, heads=2)
     trainer = Trainer(
-        model, TrainerSettings(lr=1e-2, micro_batch=3), "ipa", LossConfig(), task.pad_id
+        model, TrainerConfig(lr=1e-2, micro_batch=3), "ipa", LossConfig(), task.pad_id
     )
     engine = make_engine(engine_kind, trainer.unwrapped, pad_id=task.pad_id)
     return task, trainer, engine

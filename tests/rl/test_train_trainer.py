@@ -11,11 +11,11 @@ import torch
 from envs.core.config import ConfigError
 from rl.algos import LossConfig
 from rl.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from rl.config import load_config, parse_config
+from rl.config import TrainerConfig, load_config, parse_config
 from rl.packing import Chunk, Trajectory
-from rl.recipes.toy_lm import TinyLM
 from rl.records import Rollout
-from rl.trainer import Trainer, TrainerSettings
+from rl.toy.model import TinyLM
+from rl.trainer import Trainer
 
 
 def _trajs(n: int, seed: int = 0) -> list[Trajectory]:
@@ -35,7 +35,7 @@ def _grads(micro: int) -> list[torch.Tensor]:
     model = TinyLM(32, dim=16, layers=1, heads=2)
     trainer = Trainer(
         model,
-        TrainerSettings(lr=0.0, update_epochs=1, micro_batch=micro, max_grad_norm=1e9),
+        TrainerConfig(lr=0.0, update_epochs=1, micro_batch=micro, max_grad_norm=1e9),
         "ipa",
         LossConfig(failure_reward=-0.5),
         pad_id=0,
@@ -56,7 +56,7 @@ def test_train_step_bumps_version_and_changes_weights() -> None:
     torch.manual_seed(0)
     trainer = Trainer(
         TinyLM(32, dim=16, layers=1, heads=2),
-        TrainerSettings(micro_batch=2),
+        TrainerConfig(micro_batch=2),
         "ipa",
         LossConfig(failure_reward=-0.5),
     )
@@ -110,12 +110,14 @@ def test_shipped_configs_load() -> None:
 def test_agent_records_become_one_packed_row_when_prompts_append() -> None:
     from types import SimpleNamespace as NS
 
-    from rl.swe_task import record_to_trajectories
+    from rl.rollout import record_to_trajectories
 
-    c1 = NS(prompt_ids=[1, 2, 3], response_ids=[4, 5], logprobs=[-1.0, -2.0])
-    c2 = NS(prompt_ids=[1, 2, 3, 4, 5, 6, 7], response_ids=[8], logprobs=[-0.5])
-    c3 = NS(prompt_ids=[1, 9], response_ids=[10], logprobs=[-0.1])  # history was cut
-    forced = NS(prompt_ids=None, response_ids=None, logprobs=None)  # forced submit: no ids
+    c1 = NS(prompt_ids=[1, 2, 3], response_ids=[4, 5], logprobs=[-1.0, -2.0], expert=False)
+    c2 = NS(prompt_ids=[1, 2, 3, 4, 5, 6, 7], response_ids=[8], logprobs=[-0.5], expert=False)
+    c3 = NS(prompt_ids=[1, 9], response_ids=[10], logprobs=[-0.1], expert=False)  # history was cut
+    forced = NS(
+        prompt_ids=None, response_ids=None, logprobs=None, expert=False
+    )  # forced submit: no ids
     [row] = record_to_trajectories(NS(chunks=[c1, c2, forced], reward=1.0), group=3)
     assert row.prompt_ids == [1, 2, 3] and row.reward == 1.0 and row.group == 3
     assert [(c.action_ids, c.obs_ids) for c in row.chunks] == [([4, 5], [6, 7]), ([8], [])]

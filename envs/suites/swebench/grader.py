@@ -21,12 +21,14 @@ from envs.core.task import Grade
 from envs.rock import SandboxFileError
 from envs.rock.egress import allowed_while
 from envs.suites.swebench import grading
-from envs.suites.swebench.task import GRADE_DIR, GRADE_SESSION, WORKDIR, bash
-from envs.suites.swebench.testbed import diff_script
+from envs.suites.swebench.testbed import WORKDIR, bash, diff_script
 
 if TYPE_CHECKING:
     from envs.rock import Sandbox
     from envs.suites.swebench.task import SWEBenchTask
+
+GRADE_DIR = "/tmp/ale-grade"
+GRADE_SESSION = "ale-grader"  # a fresh shell: the agent's exports and aliases do not reach it
 
 MISSING = "MISSING"
 

@@ -37,15 +37,13 @@ from envs.suites.swebench.images import (
 from envs.suites.swebench.testbed import WORKDIR, bash, check
 
 BRANCH = testbed.BRANCH
-GRADE_DIR = "/tmp/ale-grade"
-GRADE_SESSION = "ale-grader"  # a fresh shell: the agent's exports and aliases do not reach it
 #: Bump when what `prepare_testbed` leaves changes: every task image is prepared again.
 PREPARE_VERSION = 1
 _PREPARE_KEY = hashlib.sha256(
     (testbed.SANITIZE + testbed.BASELINE + testbed.FACTS).encode()
 ).hexdigest()[:16]
 
-__all__ = ["BRANCH", "GRADE_DIR", "GRADE_SESSION", "SWEBenchTask", "WORKDIR", "bash"]
+__all__ = ["BRANCH", "SWEBenchTask", "WORKDIR", "bash"]
 
 
 @dataclass(frozen=True)
