@@ -13,6 +13,7 @@ perf_app = typer.Typer(
 
 BENCHMARKS = {
     "sandbox": "bench.perf.sandbox",
+    "egress": "bench.perf.egress",
     "packing": "bench.perf.packing",
     "harness": "bench.perf.harness",
     "env": "bench.perf.env",

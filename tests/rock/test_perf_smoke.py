@@ -1,4 +1,4 @@
-"""The sandbox benchmark runs end to end (its numbers are printed, never asserted)."""
+"""The sandbox and egress benchmarks run end to end (numbers printed, never asserted)."""
 
 from __future__ import annotations
 
@@ -14,3 +14,12 @@ def test_sandbox_benchmark_quick_has_no_failures(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "cold create p50" in out and "raw docker exec" in out
     assert result["concurrent"]["failures"] == 0  # type: ignore[index]
+
+
+def test_egress_benchmark_quick_runs_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.perf.egress import main as egress_main
+
+    result = egress_main(["--quick", "--pairs", "1", "--mb", "8"])
+    out = capsys.readouterr().out
+    assert out.startswith("method: ABBA x 2") and "ratio" in out
+    assert len(result["transfer_mb_s"]["bridge"]) == len(result["transfer_mb_s"]["proxied"]) == 4

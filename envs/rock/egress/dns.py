@@ -67,7 +67,7 @@ class DnsResponder:
         self._stop = threading.Event()
 
     def serve_forever(self) -> None:
-        self.sock.settimeout(0.5)
+        self.sock.settimeout(None)  # daemon thread: ends with the helper
         while not self._stop.is_set():
             try:
                 packet, peer = self.sock.recvfrom(4096)

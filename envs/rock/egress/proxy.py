@@ -94,7 +94,7 @@ class EgressProxy:
         self._stop = threading.Event()
 
     def serve_forever(self) -> None:
-        self.listener.settimeout(0.5)
+        self.listener.settimeout(None)  # daemon thread: ends with the helper
         while not self._stop.is_set():
             try:
                 conn, _ = self.listener.accept()
