@@ -39,6 +39,8 @@ def _make_env(
         "backend": backend,
         "max_turns": agent.limits.max_turns + 1,
     }
+    if agent.policy:  # the agent config's sandbox permissions (`policy:` block)
+        chunk_args["sandbox_policy"] = agent.policy
     if suite is not None:
         from envs.core.env import ChunkEnv
 
