@@ -52,11 +52,11 @@ _JINJA = jinja2.Environment(
 )
 
 
-class _Strict(StrictModel):
+class _Section(StrictModel):
     model_config = ConfigDict(validate_assignment=True)
 
 
-class Templates(_Strict):
+class Templates(_Section):
     """Jinja templates (StrictUndefined); see `TEMPLATE_VARS` for the variables of each."""
 
     system: str = Field(
@@ -70,7 +70,7 @@ class Templates(_Strict):
     )
 
 
-class ContextPolicy(_Strict):
+class ContextPolicy(_Section):
     """What of the conversation the policy sees each turn."""
 
     keep_last_turns: int = Field(20, ge=1, description="Keep system + task + the last N turns.")
@@ -86,7 +86,7 @@ class ContextPolicy(_Strict):
     summarize: bool = Field(False, description="Ask the policy to summarize turns it drops.")
 
 
-class Limits(_Strict):
+class AgentLimits(_Section):
     """Agent-side limits; reaching one ends the episode (`stop_reason`)."""
 
     max_turns: int = Field(50, ge=1, description="Chunks per episode.")
@@ -106,7 +106,7 @@ ToolName = Literal["bash", "str_replace_editor", "submit"]
 TOOL_NAMES: tuple[ToolName, ...] = ("bash", "str_replace_editor", "submit")
 
 
-class AgentConfig(_Strict):
+class AgentConfig(_Section):
     """A whole agent. YAML sections match the fields."""
 
     name: str = "agent"
@@ -116,7 +116,7 @@ class AgentConfig(_Strict):
     tools: list[ToolName] = Field(default_factory=lambda: list(TOOL_NAMES))
     tool_calling: bool = Field(False, description="Send tool schemas and use native tool calls.")
     context: ContextPolicy = Field(default_factory=ContextPolicy)
-    limits: Limits = Field(default_factory=Limits)
+    limits: AgentLimits = Field(default_factory=AgentLimits)
     sampling: Sampling = Field(default_factory=Sampling)
     policy: dict[str, Any] | None = Field(
         None,

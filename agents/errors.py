@@ -12,7 +12,3 @@ class AgentError(Exception):
 
 class PolicyError(AgentError):
     """A policy could not be built or could not produce a turn."""
-
-
-class LimitsExceeded(AgentError):
-    """An agent-side limit (turns, tokens, wall clock, cost) ended the episode."""

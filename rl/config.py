@@ -15,11 +15,11 @@ from envs.core.config import StrictModel, load_yaml, validate
 from rl.loss_config import LossConfig
 
 
-class _Strict(StrictModel):
+class _Section(StrictModel):
     model_config = ConfigDict(frozen=True)
 
 
-class RunConfig(_Strict):
+class RunConfig(_Section):
     """Where and how long."""
 
     out_dir: str = "runs/train"
@@ -36,7 +36,7 @@ class RunConfig(_Strict):
     """Show a rich progress bar."""
 
 
-class ToyTaskConfig(_Strict):
+class ToyTaskConfig(_Section):
     """`kind: toy`: the toy shell (`ale/ToyShell-v0`), word-level tokens, expert prefixes."""
 
     kind: Literal["toy"] = "toy"
@@ -52,7 +52,7 @@ class ToyTaskConfig(_Strict):
     """Restrict to these task ids (empty: all)."""
 
 
-class SandboxTaskConfig(_Strict):
+class SandboxTaskConfig(_Section):
     """`kind: sandbox`: any registered chunk-level env id (`ale/SWEMini-v0`, `ale/TBMini-v0`,
     `ale/SWEBench-v0`, `ale/TerminalBench-v0`, `ale/TerminalBenchPro-v0`, ...) with a
     transformers chat model; episodes run an agents config."""
@@ -80,7 +80,7 @@ TaskConfig = Annotated[ToyTaskConfig | SandboxTaskConfig, Field(discriminator="k
 """The environment and its start states; `kind` picks the section's keys."""
 
 
-class ModelConfig(_Strict):
+class ModelConfig(_Section):
     """The policy network (built locally)."""
 
     kind: Literal["tiny_lm", "hf_llama", "hf_path"] = "tiny_lm"
@@ -93,7 +93,7 @@ class ModelConfig(_Strict):
     """swe: a saved HF tokenizer folder (default: `path`)."""
 
 
-class EngineConfig(_Strict):
+class EngineConfig(_Section):
     """The rollout engine."""
 
     kind: Literal["toy", "hf", "hf_local", "vllm"] = "toy"
@@ -102,7 +102,7 @@ class EngineConfig(_Strict):
     temperature: float = 1.0
 
 
-class SchedulerConfig(_Strict):
+class SchedulerConfig(_Section):
     """How rollout and training share the machine."""
 
     mode: Literal["colocated", "disaggregated", "partial", "sequential"] = "colocated"
@@ -138,7 +138,7 @@ class SchedulerConfig(_Strict):
     """disaggregated: rollout batches buffered ahead of the trainer."""
 
 
-class RolloutConfig(_Strict):
+class RolloutConfig(_Section):
     """What one ROLLOUT phase samples."""
 
     starts: int = 16
@@ -178,7 +178,7 @@ class AlgoConfig(LossConfig):
         return LossConfig(**self.model_dump(exclude={"loss"}))
 
 
-class TrainerConfig(_Strict):
+class TrainerConfig(_Section):
     """Optimizer and batching."""
 
     lr: float = 3e-3
@@ -189,7 +189,7 @@ class TrainerConfig(_Strict):
     max_grad_norm: float = 1.0
 
 
-class EvalConfig(_Strict):
+class EvalConfig(_Section):
     """Success from scratch, measured with the engine after SYNC."""
 
     every: int = 5
@@ -197,7 +197,7 @@ class EvalConfig(_Strict):
     target: float = 0.8
 
 
-class TrainConfig(_Strict):
+class TrainConfig(_Section):
     """A whole `ale train` run."""
 
     run: RunConfig = Field(default_factory=RunConfig)

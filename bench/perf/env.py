@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.perf.sandbox import Stat
 from envs.core.actions import ActionFormat
 from envs.core.env import ChunkEnv
 from envs.core.task import Grade, Task
@@ -40,21 +41,6 @@ DEFAULT_GRADING_TASKS = (DEFAULT_TB_TASK, "log-retention-script")  # one per for
 CAT_FILE = "/tmp/ale-perf-8k.txt"
 CAT_BYTES = 8 * 1024
 _RESULT_LINE = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+)", re.MULTILINE)
-
-
-@dataclass
-class Stat:
-    """Latency samples in seconds."""
-
-    samples: list[float]
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.samples)
 
 
 def bash_action(command: str, fmt: ActionFormat) -> str:

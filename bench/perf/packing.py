@@ -28,7 +28,7 @@ from rl.toy.model import TinyLM
 
 
 @dataclass
-class BenchArgs:
+class PackingArgs:
     """Sizes of the synthetic batch and the model (the toy recipe's model by default)."""
 
     ks: str = "2,8,32"
@@ -43,7 +43,7 @@ class BenchArgs:
     seed: int = 0
 
 
-def synthetic(args: BenchArgs, k: int, vocab: int) -> list[Trajectory]:
+def synthetic(args: PackingArgs, k: int, vocab: int) -> list[Trajectory]:
     rng = random.Random(args.seed)
 
     def tokens(n: int) -> list[int]:
@@ -110,7 +110,7 @@ def measure(model: TinyLM, parts: list[PackedBatch], repeats: int) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(BenchArgs, argv, __doc__ or "")
+    args = parse_args(PackingArgs, argv, __doc__ or "")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     vocab = 40

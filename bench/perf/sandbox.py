@@ -38,6 +38,10 @@ class Stat:
     def p50(self) -> float:
         return statistics.median(self.samples)
 
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.samples)
+
 
 def timed(fn: Callable[[], object], n: int) -> Stat:
     samples = []

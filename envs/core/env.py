@@ -24,7 +24,7 @@ from envs.rock.shell import OutputCapture
 
 
 @dataclass(frozen=True)
-class Limits:
+class EnvLimits:
     """Episode limits. Times in seconds, sizes in bytes of UTF-8 text."""
 
     max_turns: int = 50
@@ -88,7 +88,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
     `suite` (a `TaskSuite` or a registered suite name), `dataset`, `split`, `task_ids`,
     `backend` ("docker", "local", "auto"), `action_format`, `tools`, `sandbox_policy` (a
     `policy:` block applied over every task's own sandbox policy, `envs.rock.policy`), limits
-    (see `Limits`).
+    (see `EnvLimits`).
 
     ## Version History
     * v0: initial release.
@@ -123,7 +123,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         apply_policy_block(SandboxSpec(), self.sandbox_policy)  # a bad block fails here
         self.action_format: ActionFormat = action_format
         self.tools = tuple(tools) if action_format != "bash_block" else ("bash", "submit")
-        self.limits = Limits(**limits)
+        self.limits = EnvLimits(**limits)
         self.render_mode = render_mode
         self.observation_space = UnicodeText()
         self.action_space = UnicodeText()

@@ -3,7 +3,6 @@
 from envs.rock.api import DEFAULT_IMAGE, ExecResult, Sandbox, SandboxSpec
 from envs.rock.errors import (
     BackendUnavailable,
-    CommandFailed,
     CommandKilledSandbox,
     ImageNotFound,
     SandboxDead,
@@ -14,7 +13,6 @@ from envs.rock.errors import (
 __all__ = [
     "DEFAULT_IMAGE",
     "BackendUnavailable",
-    "CommandFailed",
     "CommandKilledSandbox",
     "ExecResult",
     "ImageNotFound",

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from envs.rock.api import ExecResult
-
 
 class SandboxError(RuntimeError):
     """Base class of every error raised by `envs.rock`."""
@@ -33,13 +28,3 @@ class CommandKilledSandbox(SandboxDead):
 
 class SandboxFileError(SandboxError):
     """A file operation failed: missing path, permission, not a directory."""
-
-
-class CommandFailed(SandboxError):
-    """Raised by `check_run` helpers; carries the failed `ExecResult`."""
-
-    def __init__(self, command: str, result: ExecResult) -> None:
-        self.command = command
-        self.result = result
-        tail = result.output[-2000:]
-        super().__init__(f"command {command!r} exited {result.exit_code}:\n{tail}")

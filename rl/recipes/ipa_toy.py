@@ -26,7 +26,7 @@ from rl.algos import LossConfig, compute_loss
 from rl.dataclass_cli import parse_args
 from rl.filtering import FilterStats, collect_filtered, has_infra_error
 from rl.packing import pack, token_logprobs
-from rl.recipes.toy_rollout import Episode, run_episodes
+from rl.recipes.toy_rollout import ToyEpisode, run_episodes
 from rl.resampling import (
     ExpertTrajectory,
     PrefixCache,
@@ -139,7 +139,7 @@ def evaluate(
 def update(
     model: TinyLM,
     opt: torch.optim.Optimizer,
-    episodes: list[Episode],
+    episodes: list[ToyEpisode],
     args: Args,
     cfg: LossConfig,
     pad: int,
@@ -182,7 +182,7 @@ def train(args: Args) -> Result:
     filtering = FilterStats()
     prefixes = PrefixCache() if args.prefix_start == "snapshot" else None
 
-    def rollout(items: list[tuple[int, StartState]]) -> list[Episode]:
+    def rollout(items: list[tuple[int, StartState]]) -> list[ToyEpisode]:
         return run_episodes(
             model,
             envs,

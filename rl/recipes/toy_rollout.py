@@ -19,7 +19,7 @@ from rl.toy.model import WordTokenizer
 
 
 @dataclass
-class Episode:
+class ToyEpisode:
     """A finished episode: the tokenized trajectory, its outcome and every step's info."""
 
     start: StartState
@@ -104,7 +104,7 @@ def run_episodes(
     max_action_tokens: int = 4,
     groups: Sequence[int] | None = None,
     prefixes: PrefixCache | None = None,
-) -> list[Episode]:
+) -> list[ToyEpisode]:
     """One episode per start state (`envs[i]` runs `starts[i]`), all turns batched together.
 
     `groups[i]` is the baseline group id stored in trajectory i (default -1: none).
@@ -149,5 +149,5 @@ def run_episodes(
     for traj, reward in zip(trajs, rewards, strict=True):
         traj.reward = reward
     return [
-        Episode(s, t, r, inf) for s, t, r, inf in zip(starts, trajs, rewards, infos, strict=True)
+        ToyEpisode(s, t, r, inf) for s, t, r, inf in zip(starts, trajs, rewards, infos, strict=True)
     ]

@@ -27,7 +27,8 @@ from envs.suites.swe_mini.build.catalog import REPOS
 from envs.suites.swe_mini.build.generate import KEYS, commit_history, diff_paths, make_diff
 from envs.suites.swe_mini.build.gitutil import git
 from envs.suites.swe_mini.build.model import RepoDef
-from envs.suites.swebench import SWEBenchTask, grading, swe_mini
+from envs.suites.swebench import SWEBenchTask, swe_mini
+from envs.suites.swebench import official_eval as grading
 from envs.suites.swebench.suite import SWE_MINI_DATA
 from tests.suites.swebench_checks import (
     assert_no_future,

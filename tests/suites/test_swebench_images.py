@@ -283,7 +283,7 @@ def test_official_schema_rows_with_local_images_need_no_files(tmp_path: Path) ->
     with no specs, bundles or other files written by hand."""
     from envs.rock.docker_backend import client
     from envs.rock.images import build_task_image
-    from envs.suites.swebench import grading
+    from envs.suites.swebench import official_eval as grading
 
     inst, context = official_context(tmp_path)
     script = grading.make_eval_script(inst, SPECS[inst["repo"]]["1.0"], "/dev/null", conda=True)

@@ -27,7 +27,6 @@ from envs.rock.images import IMAGE_ENV
 from envs.suites.swebench import (
     SWEBenchSuite,
     SWEBenchTask,
-    grading,
     images,
     official_image_names,
     plan_image,
@@ -35,6 +34,7 @@ from envs.suites.swebench import (
     swe_mini,
     write_run_report,
 )
+from envs.suites.swebench import official_eval as grading
 from envs.suites.swebench.images import CONDA_PATH
 from envs.suites.swebench.report import load_run_report
 from envs.suites.swebench.suite import SWE_MINI_DATA

@@ -6,13 +6,13 @@
 
 Modules: `loader` (files and datasets), `images` (local, pulled or built image, in that order),
 `envbuild` (environment builds), `testbed` (/testbed sanitized once per image, the agent's exact
-diff), `task` (`SWEBenchTask`), `grading` and `grader` (the official swebench functions),
+diff), `task` (`SWEBenchTask`), `official_eval` and `grader` (the official swebench functions),
 `report` (the aggregate report.json).
 """
 
-from envs.suites.swebench.grading import register_local_repos
 from envs.suites.swebench.images import ImageChoice, official_image_names, plan_image
 from envs.suites.swebench.loader import load_instances
+from envs.suites.swebench.official_eval import register_local_repos
 from envs.suites.swebench.report import prediction, write_run_report
 from envs.suites.swebench.suite import SWEBenchSuite, load_specs, swe_mini
 from envs.suites.swebench.task import SWEBenchTask

@@ -20,7 +20,7 @@ from swebench.harness.constants import APPLY_PATCH_PASS
 from envs.core.task import Grade
 from envs.rock import SandboxFileError
 from envs.rock.egress import allowed_while
-from envs.suites.swebench import grading
+from envs.suites.swebench import official_eval
 from envs.suites.swebench.testbed import WORKDIR, bash, diff_script
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def stage_test_patch(task: SWEBenchTask, sandbox: Sandbox, where: str) -> tuple[
     """Reset the test patch's files to base and check that it applies; (ok, output)."""
     path = f"{where}/test.patch"
     sandbox.write(path, str(task.instance["test_patch"]).encode())
-    existing, added = grading.patch_files(str(task.instance["test_patch"]))
+    existing, added = official_eval.patch_files(str(task.instance["test_patch"]))
     lines = [f"cd {WORKDIR}"]
     if existing:
         lines.append(
@@ -96,7 +96,7 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
     ok, output = stage_test_patch(task, sandbox, where)
     if not ok:
         return _failed(task, f"the test patch does not apply:\n{output[-2000:]}", output, patch)
-    test_spec = grading.build_test_spec(
+    test_spec = official_eval.build_test_spec(
         task.instance, sandbox.spec.image, task.spec, f"{where}/test.patch", conda=task.conda
     )
     sandbox.write(f"{where}/eval.sh", test_spec.eval_script.encode(), mode=0o755)
@@ -111,9 +111,9 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
         log = f"{test_output}\n\nTimeout error: {task.test_timeout_s:.0f} seconds exceeded."
         return _failed(task, f"the tests timed out after {task.test_timeout_s:.0f} s", log, patch)
     log = f"{APPLY_PATCH_PASS}: the sandbox's working tree ({len(patch)} bytes of diff)\n{test_output}"
-    if not grading.has_markers(log):
+    if not official_eval.has_markers(log):
         return _failed(task, "the eval script printed no test output markers", log, patch)
-    entry, status_map = grading.evaluate_log(test_spec, log, patch)
+    entry, status_map = official_eval.evaluate_log(test_spec, log, patch)
     expected = [*test_spec.FAIL_TO_PASS, *test_spec.PASS_TO_PASS]
     tests = {**status_map, **{t: MISSING for t in expected if t not in status_map}}
     resolved = bool(entry["resolved"])
