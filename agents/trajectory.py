@@ -140,7 +140,7 @@ class TrajectoryWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] | None = self.path.open("a", encoding="utf-8")
+        self._fh: IO[str] | None = self.path.open("a", encoding="utf-8", errors="backslashreplace")
         self._prev_messages: list[dict[str, Any]] = []
 
     def _emit(self, obj: dict[str, Any]) -> None:

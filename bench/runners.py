@@ -19,7 +19,7 @@ from typing import Any
 from bench.metrics import classify_failure
 from bench.store import AttemptResult, RunStore, Status
 from bench.tasks import grades_a_patch
-from envs.core.errors import EnvError
+from envs.core.errors import EnvError, TaskError
 from envs.core.task import Grade, Task, TaskSuite
 from envs.rock import Sandbox, SandboxError
 from envs.rock.egress.audit import count as audit_counts
@@ -40,6 +40,26 @@ def status_of(grade: Grade, model_patch: str | None, patch_is_verdict: bool = Tr
     return "resolved" if grade.resolved else "unresolved"
 
 
+def task_error(
+    task_id: str,
+    attempt: int,
+    exc: TaskError,
+    category: str = "",
+    duration_s: float = 0.0,
+    model_patch: str | None = None,
+) -> AttemptResult:
+    """The task's own files are broken (`TaskError`): reported as such, never retried."""
+    return AttemptResult(
+        task_id,
+        attempt,
+        "task_error",
+        category=category,
+        model_patch=model_patch,
+        error=f"the task is broken: {exc}"[:2000],
+        duration_s=duration_s,
+    )
+
+
 def category_of(task: Task) -> str:
     meta = task.metadata
     return str(meta.get("category") or meta.get("domain") or meta.get("repo") or "")
@@ -56,7 +76,10 @@ class PatchRunner:
     def __call__(self, task_id: str, attempt: int, store: RunStore) -> AttemptResult:
         t0 = time.monotonic()
         patch = self.patches.get(task_id, "")
-        task = self.suite.load(task_id)
+        try:
+            task = self.suite.load(task_id)
+        except TaskError as exc:
+            return task_error(task_id, attempt, exc, model_patch=patch)
         base: dict[str, Any] = {
             "task_id": task_id,
             "attempt": attempt,
@@ -202,6 +225,8 @@ class AgentRunner:
       grading), or the model endpoint failed transiently (`TRANSIENT`): retried by the harness;
     * unresolved, never retried: the agent's own command ended its sandbox
       (`info["sandbox_lost"] == "agent"`, see `ChunkEnv`);
+    * task_error, never retried: the task's files are broken (`TaskError` while loading or
+      preparing it);
     * grading_error: the grader failed on a live sandbox (test patch, timeouts, no markers);
     * agent_error: the policy raised otherwise, or the episode ended without a grade;
     * else resolved / unresolved / empty_patch from the grade (`status_of`).
@@ -252,6 +277,8 @@ class AgentRunner:
             record = run_episode(env, self.agent, policy, task_id, trajectory_path=trajectory)
         except Exception as exc:
             store.log_path(task_id, attempt, "agent").write_text(traceback.format_exc())
+            if isinstance(exc, TaskError):
+                return task_error(task_id, attempt, exc, category, time.monotonic() - t0)
             if not isinstance(exc, SandboxError | EnvError) and not transient(exc):
                 return AttemptResult(
                     task_id,

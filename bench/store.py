@@ -26,9 +26,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 Status = Literal[
-    "resolved", "unresolved", "empty_patch", "agent_error", "grading_error", "infra_error"
+    "resolved",
+    "unresolved",
+    "empty_patch",
+    "task_error",
+    "agent_error",
+    "grading_error",
+    "infra_error",
 ]
-ERROR_STATUSES: tuple[Status, ...] = ("agent_error", "grading_error", "infra_error")
+#: task_error: the task's files are broken (never retried); infra_error: retried.
+ERROR_STATUSES: tuple[Status, ...] = ("task_error", "agent_error", "grading_error", "infra_error")
 
 
 @dataclass(frozen=True)

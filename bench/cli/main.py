@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import Annotated
+
 import typer
 
 from agents.cli import register as register_agent_commands
+from agents.errors import AgentError
 from bench.cli.perf import perf_app
 from bench.cli.run_cmds import register_bench_commands
+from envs.core.config import ConfigError
+from envs.core.errors import EnvError
 from envs.rock.cli import images_app, sandbox_app
+from envs.rock.errors import SandboxError
 from envs.suites.swebench.cli import pull_cmd
 from rl.cli import train_cmd
 
@@ -27,8 +35,42 @@ app.command("train")(train_cmd)
 register_agent_commands(app)
 
 
-def main() -> None:
-    app()
+#: Exceptions that mean "the input was wrong" (or the machine lacks something); their messages
+#: name the fix. Anything else is a bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, EnvError, AgentError, SandboxError)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error (or ALE_DEBUG=1).")
+    ] = False,
+) -> None:
+    """ALE-Gym: sandboxes, chunk-level envs, agents, IPA training and benchmarks."""
+
+
+def one_line(exc: BaseException) -> str:
+    """`exc`'s message on one line (config errors list their mistakes on several)."""
+    out = ""
+    for line in (line.strip() for line in str(exc).splitlines()):
+        if line:
+            out += (" " if not out or out.endswith(":") else "; ") + line
+    return out.strip() or type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `ale` console script. A user error prints one line, `error: ...`, and exits 2; its
+    traceback only with `--debug` (anywhere on the command line) or `ALE_DEBUG=1`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("ALE_DEBUG", "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
+    try:
+        app(args=args, prog_name="ale")
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

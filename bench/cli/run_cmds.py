@@ -426,17 +426,53 @@ def run_cmd(
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
-    """SWE-bench predictions from JSONL, a JSON list, or a JSON dict keyed by instance id."""
-    text = path.read_text()
+    """SWE-bench predictions from JSONL, a JSON list, or a JSON dict keyed by instance id.
+
+    A file with any unreadable prediction (not UTF-8, not JSON, no `instance_id`) is refused
+    whole, with a `ConfigError` naming the file and the line: grading part of a file would
+    publish a report that silently leaves predictions out.
+    """
+    from envs.core.config import ConfigError
+
+    data = path.read_bytes()
+
+    def bad(where: str, why: str) -> ConfigError:
+        return ConfigError(f"{path}{where}: {why}; fix or remove it (the file was not graded)")
+
     if path.suffix == ".jsonl":
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows: list[tuple[str, Any]] = []
+        for n, raw in enumerate(data.split(b"\n"), 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise bad(f" line {n}", f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+            if not line.strip():
+                continue
+            try:
+                rows.append((f" line {n}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise bad(
+                    f" line {n}", f"not a JSON object ({exc.msg}, column {exc.colno})"
+                ) from None
     else:
-        obj = json.loads(text)
-        rows = list(obj.values()) if isinstance(obj, dict) else list(obj)
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or "instance_id" not in row:
-            raise typer.BadParameter(f"{path}: prediction {i} has no instance_id")
-    return rows
+        try:
+            obj = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise bad("", f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise bad(f" line {exc.lineno}", f"not valid JSON ({exc.msg})") from None
+        items = (
+            list(obj.values()) if isinstance(obj, dict) else obj if isinstance(obj, list) else None
+        )
+        if items is None:
+            raise bad("", "expected a JSON list or a mapping of predictions")
+        rows = [(f" prediction {i}", row) for i, row in enumerate(items)]
+    for where, row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("instance_id"), str):
+            raise bad(where, "a prediction needs an instance_id (a string)")
+        if not isinstance(row.get("model_patch") or "", str):
+            raise bad(where, "model_patch must be a string")
+    return [row for _, row in rows]
 
 
 def grade_cmd(

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from envs.rock import DEFAULT_IMAGE, SandboxSpec
+from envs.rock import DEFAULT_IMAGE, Sandbox, SandboxSpec
 from envs.rock.factory import create_sandbox
 from envs.rock.pool import WarmPool
 
@@ -141,27 +141,36 @@ def bench_pool_reset(backend: str, n: int, size: int, work_steps: int) -> tuple[
         return Stat(samples), pool.hits, pool.misses
 
 
-def bench_concurrent(backend: str, count: int, steps: int) -> dict[str, float]:
-    """`count` sandboxes each running `steps` commands from its own thread."""
-    with ThreadPoolExecutor(min(count, 16)) as ex:
-        boxes = list(
-            ex.map(lambda _: create_sandbox(SandboxSpec(memory_mb=256), backend), range(count))
-        )
-    failures = 0
+def bench_concurrent(
+    backend: str, count: int, steps: int, spec: SandboxSpec | None = None
+) -> dict[str, float]:
+    """`count` sandboxes each running `steps` commands from its own thread. Every sandbox it
+    started is closed, also when a start or a step fails."""
+    spec = spec or SandboxSpec(memory_mb=256)
+    boxes: list[Sandbox] = []
+    try:
+        with ThreadPoolExecutor(min(count, 16)) as ex:
+            starts = [ex.submit(create_sandbox, spec, backend) for _ in range(count)]
+            for fut in starts:  # keep every one that started before raising the first error
+                if fut.exception() is None:
+                    boxes.append(fut.result())
+            for fut in starts:
+                fut.result()
 
-    def episode(i: int) -> int:
-        bad = 0
-        for s in range(steps):
-            r = boxes[i].run(f"echo {i}-{s}")
-            bad += r.output != f"{i}-{s}\n"
-        return bad
+        def episode(i: int) -> int:
+            bad = 0
+            for s in range(steps):
+                r = boxes[i].run(f"echo {i}-{s}")
+                bad += r.output != f"{i}-{s}\n"
+            return bad
 
-    t = time.perf_counter()
-    with ThreadPoolExecutor(count) as ex:
-        failures = sum(ex.map(episode, range(count)))
-    wall = time.perf_counter() - t
-    with ThreadPoolExecutor(16) as ex:
-        list(ex.map(lambda b: b.close(), boxes))
+        t = time.perf_counter()
+        with ThreadPoolExecutor(count) as ex:
+            failures = sum(ex.map(episode, range(count)))
+        wall = time.perf_counter() - t
+    finally:
+        with ThreadPoolExecutor(16) as ex:
+            list(ex.map(lambda b: b.close(), boxes))
     return {
         "sandboxes": count,
         "steps": count * steps,

@@ -92,6 +92,8 @@ def coerce_arguments(name: str, args: dict[str, Any]) -> dict[str, Any]:
         )
     out = dict(args)
     for key, value in args.items():
+        if isinstance(value, str):
+            check_text(key, value)
         kind = props[key].get("type")
         try:
             if kind == "integer" and isinstance(value, str):
@@ -103,6 +105,28 @@ def coerce_arguments(name: str, args: dict[str, Any]) -> dict[str, Any]:
                 f"argument {key!r} of {name!r} must be {kind}, got {value!r}."
             ) from exc
     return out
+
+
+#: Arguments that become a command line or a path, where a NUL byte cannot go.
+NO_NUL = ("command", "path")
+
+
+def check_text(key: str, value: str) -> None:
+    """`FormatError` for text that cannot be passed on: a lone surrogate (not Unicode), or a NUL
+    in a command or path (bash and the kernel would silently cut it there)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise FormatError(
+            f"argument {key!r} contains U+{ord(bad):04X} at character {exc.start}, a lone "
+            "surrogate that is not valid Unicode text; remove it."
+        ) from None
+    if key in NO_NUL and "\x00" in value:
+        raise FormatError(
+            f"argument {key!r} contains a NUL byte at character {value.index(chr(0))}; a "
+            "command or path cannot carry one (to write the byte, use printf '\\0' in bash)."
+        )
 
 
 def format_bash(result: ExecResult, timeout: float) -> str:

@@ -39,7 +39,12 @@ def openat2(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
     if not flags & os.O_PATH:  # openat2 refuses O_PATH with any other flag but these
         flags |= os.O_NOCTTY
     how = _OpenHow(flags | os.O_CLOEXEC, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-    encoded = os.fsencode(path.lstrip("/") or ".")
+    try:
+        encoded = os.fsencode(path.lstrip("/") or ".")
+    except UnicodeEncodeError:
+        raise OSError(errno.EINVAL, "a path must be valid text (a lone surrogate)", path) from None
+    if b"\0" in encoded:  # C would see the path end there
+        raise OSError(errno.EINVAL, "a path cannot contain a NUL byte", path)
     for _ in range(_RETRIES):
         fd = _libc.syscall(
             ctypes.c_long(_SYS_OPENAT2),

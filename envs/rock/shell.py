@@ -69,7 +69,11 @@ def ansi_c_quote(command: str) -> str:
     "$'echo \\\\x27hi\\\\x27\\\\x0a'"
     """
     out = []
-    for byte in command.encode("utf-8", errors="surrogateescape"):
+    try:  # undecodable bytes a caller got from us come back as they were
+        data = command.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate: passed on as its (invalid) UTF-8 bytes
+        data = command.encode("utf-8", errors="surrogatepass")
+    for byte in data:
         if 0x20 <= byte < 0x7F and byte not in (0x27, 0x5C):
             out.append(chr(byte))
         else:
@@ -117,15 +121,24 @@ class _MarkerReader:
         self.pending = bytearray()
 
     def read_until(
-        self, nonce: str, sink: OutputCapture | None, deadline: float
+        self, nonce: str, sink: OutputCapture | None, deadline: float, drop: str | None = None
     ) -> tuple[int, str] | None:
         """Feed output to `sink` until the marker for `nonce`; None at `deadline`.
 
-        Returns (exit code, cwd). Bytes after the marker stay pending for the next read.
+        Returns (exit code, cwd). Bytes after the marker stay pending for the next read. A
+        marker for `drop` (an interrupted command that went on to print its own) is removed
+        from the stream, never fed to `sink`.
         """
         start = f"\n\x1e{nonce} ".encode()
+        dropped = f"\n\x1e{drop} ".encode() if drop else None
         keep = len(start) + 4096  # a split marker (and its cwd) fits in what we hold back
         while True:
+            if dropped is not None:
+                di = self.pending.find(dropped)
+                de = self.pending.find(b"\x1e", di + len(dropped)) if di >= 0 else -1
+                if de >= 0:
+                    del self.pending[di : de + 1]
+                    continue
             idx = self.pending.find(start)
             if idx >= 0:
                 end = self.pending.find(b"\x1e", idx + len(start))
@@ -136,7 +149,7 @@ class _MarkerReader:
                     del self.pending[: end + 1]
                     code, _, cwd = fields.partition(" ")
                     return int(code), cwd
-            elif len(self.pending) > keep:
+            elif len(self.pending) > keep and (dropped is None or dropped not in self.pending):
                 cut = len(self.pending) - len(start)
                 if sink is not None:
                     sink.add(bytes(self.pending[:cut]))
@@ -207,6 +220,8 @@ class ShellSession:
     # -- commands ------------------------------------------------------------------------
     def run(self, command: str, timeout: float) -> ExecResult:
         """Run `command`; see the module docstring for timeout and restart semantics."""
+        if "\x00" in command:  # bash would silently cut the command there
+            raise ValueError(f"a command cannot contain a NUL byte (at {command.index(chr(0))})")
         started = time.monotonic()
         reader = self._reader or self._start()
         capture = OutputCapture(self.output_limit)
@@ -221,7 +236,7 @@ class ShellSession:
             found = reader.read_until(nonce, capture, started + timeout)
             if found is None:
                 timed_out = True
-                found = self._interrupt(reader, capture)
+                found = self._interrupt(reader, capture, nonce)
         except EOFError:
             found = None
         if found is None:  # the shell died (user `exit`, kill -9 -1) or would not stop
@@ -246,7 +261,9 @@ class ShellSession:
             session_restarted=restarted,
         )
 
-    def _interrupt(self, reader: _MarkerReader, capture: OutputCapture) -> tuple[int, str] | None:
+    def _interrupt(
+        self, reader: _MarkerReader, capture: OutputCapture, nonce: str
+    ) -> tuple[int, str] | None:
         """Stop the running command; returns the probe's marker, or None if it won't stop.
 
         bash reads a pipe one byte at a time and drops the line it is reading when a SIGINT
@@ -267,7 +284,7 @@ class ShellSession:
             time.sleep(_SIGNAL_SETTLE_S)
             reader.transport.send(probe_line)
             rounds += 1
-            found = reader.read_until(probe, capture, time.monotonic() + _PROBE_WAIT_S)
+            found = reader.read_until(probe, capture, time.monotonic() + _PROBE_WAIT_S, nonce)
         if found is None:
             return None
         for _ in range(_SYNC_TRIES):

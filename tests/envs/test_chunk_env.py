@@ -85,6 +85,11 @@ def test_editor_create_replace_insert_view_undo(env: ChunkEnv) -> None:
             "did not appear",
         ),
         (edit(command="teleport", path="/work/README.md"), "unknown command"),
+        # issue 13, item 7: text that cannot be passed on is an error observation, not a crash
+        (bash("echo \ud800"), "lone surrogate"),
+        (bash("echo visible\x00; touch /work/cut"), "NUL byte"),
+        (edit(command="view", path="/work/READ\x00ME.md"), "NUL byte"),
+        (edit(command="create", path="/work/u.txt", file_text="\udcff\ud800"), "lone surrogate"),
     ],
 )
 def test_adversarial_actions_get_clear_observations(

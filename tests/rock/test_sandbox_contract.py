@@ -64,6 +64,19 @@ def test_timeout_kills_and_session_survives(shared_sandbox: Sandbox, command: st
     assert sb.run("echo next").output.endswith("next\n")
 
 
+def test_timeout_under_trap_int_shows_no_protocol_marker(make_sandbox: object) -> None:
+    """With SIGINT ignored the killed command's line goes on to print its end marker; that
+    marker is the protocol's, never output (issue 13, item 7)."""
+    sb: Sandbox = make_sandbox()  # type: ignore[operator]
+    sb.run("trap '' INT")
+    for command in ("echo before; sleep 30", "for i in 1 2 3; do sleep 30; done"):
+        r = sb.run(command, timeout=0.5)
+        assert r.timed_out and b"\x1e" not in r.raw, r.raw
+    assert sb.run("echo next").output == "next\n"
+    with pytest.raises(ValueError, match="NUL"):
+        sb.run("echo a\x00b")
+
+
 def test_user_exit_restarts_session_in_last_cwd(shared_sandbox: Sandbox) -> None:
     sb = shared_sandbox
     sb.run("cd /usr")
