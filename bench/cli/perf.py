@@ -18,6 +18,7 @@ BENCHMARKS = {
     "harness": "bench.perf.harness",
     "env": "bench.perf.env",
     "train": "bench.perf.train",
+    "reset": "bench.perf.reset",
 }
 
 
