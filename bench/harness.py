@@ -24,7 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bench.metrics import attempts_summary, predictions, swebench_report
+from bench.metrics import attempts_summary, predictions, status_summary, swebench_report
 from bench.store import ERROR_STATUSES, AttemptResult, RunStore, run_id_of
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def write_outputs(
     """Rebuild predictions.jsonl and report.json from the ledger."""
     results = store.results()
     report = swebench_report(results, task_ids)
+    report.update(status_summary(results, task_ids))
     if attempts > 1:
         report.update(attempts_summary(results, attempts))
     store.write_jsonl("predictions.jsonl", predictions(results, model_name))

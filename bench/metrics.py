@@ -6,9 +6,9 @@ import functools
 from collections import defaultdict
 from math import comb
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from bench.store import AttemptResult
+from bench.store import AttemptResult, Status
 
 REPORT_SCHEMA_VERSION = 2
 
@@ -109,6 +109,29 @@ def swebench_report(results: list[AttemptResult], task_ids: list[str]) -> dict[s
     report["error_ids"] = sorted(ids["error"])
     report["schema_version"] = REPORT_SCHEMA_VERSION
     return report
+
+
+#: Our fields in report.json beside the official ones (`status_summary`, pass@k, avg@k).
+OWN_KEYS = ("status_counts", "status_ids", "test_timeout_limits")
+
+
+def status_summary(results: list[AttemptResult], task_ids: list[str]) -> dict[str, Any]:
+    """Each task's first attempt by our status (`bench.store.Status`): `status_counts`,
+    `status_ids`, and `test_timeout_limits` ({id: seconds}). Unlike the official fields, an
+    error is never counted as empty_patch here."""
+    first = {tid: rs[0] for tid, rs in by_task(results).items() if tid in set(task_ids)}
+    statuses = get_args(Status)
+    ids: dict[str, list[str]] = {
+        s: sorted(t for t, r in first.items() if r.status == s) for s in statuses
+    }
+    ids["incomplete"] = sorted(set(task_ids) - set(first))
+    return {
+        "status_counts": {k: len(v) for k, v in ids.items()},
+        "status_ids": ids,
+        "test_timeout_limits": {
+            t: r.test_timeout_s for t, r in sorted(first.items()) if r.status == "test_timeout"
+        },
+    }
 
 
 def attempts_summary(results: list[AttemptResult], attempts: int) -> dict[str, float]:

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bench.metrics import by_task, predictions
+from bench.metrics import OWN_KEYS, by_task, predictions
 from bench.store import RunStore
 
 _LOCK = threading.Lock()  # make_run_report reads a module-level log directory
@@ -68,3 +68,8 @@ def official_report(
         finally:
             reporting.RUN_EVALUATION_LOG_DIR = saved
     return dict(json.loads(Path(path).read_text()))
+
+
+def official_part(report: dict[str, Any]) -> dict[str, Any]:
+    """`report` without our own fields (`bench.metrics.OWN_KEYS`): what the official one has."""
+    return {k: v for k, v in report.items() if k not in OWN_KEYS}

@@ -27,17 +27,33 @@ from envs.rock.factory import create_sandbox
 
 
 def status_of(grade: Grade, model_patch: str | None, patch_is_verdict: bool = True) -> Status:
-    """resolved / unresolved / empty_patch / grading_error from a grade.
+    """resolved / unresolved / empty_patch / test_timeout / grading_error from a grade.
 
     With `patch_is_verdict` (SWE-bench: the graded thing is the diff) an empty or missing
     patch is `empty_patch` whatever the tests say, as in the official report; otherwise
-    (Terminal-Bench, Harbor: the sandbox's state is graded) the grade decides.
+    (Terminal-Bench, Harbor: the sandbox's state is graded) the grade decides. Tests that ran
+    past their limit (`grade.report["timed_out"]`) are `test_timeout`, never a plain unresolved.
     """
     if grade.error is not None:
         return "grading_error"
     if patch_is_verdict and model_patch in ("", None):
         return "empty_patch"
+    if grade.report.get("timed_out"):
+        return "test_timeout"
     return "resolved" if grade.resolved else "unresolved"
+
+
+def timeout_fields(grade: Grade, status: Status) -> dict[str, Any]:
+    """`test_timeout_s` and a one-line `error` naming the limit, for a `test_timeout`."""
+    if status != "test_timeout":
+        return {"error": grade.error}
+    limit = grade.report.get("test_timeout_s")
+    limit_s = float(limit) if limit is not None else None
+    said = f"{limit_s:g} s" if limit_s is not None else "their"
+    return {
+        "error": f"the tests ran past the {said} limit (test timeout)",
+        "test_timeout_s": limit_s,
+    }
 
 
 def task_error(
@@ -89,6 +105,8 @@ class PatchRunner:
         try:
             task.ensure_image(self.backend)
             sandbox = create_sandbox(task.sandbox_spec(), self.backend)
+        except TaskError as exc:  # no image can be had (no spec, a Python we cannot build, ...)
+            return task_error(task_id, attempt, exc, base["category"], model_patch=patch)
         except SandboxError as exc:
             return AttemptResult(**base, status="infra_error", error=str(exc))
         try:
@@ -113,6 +131,8 @@ class PatchRunner:
                         failure_tier=tier,
                     )
             grade = task.grade(sandbox)
+        except TaskError as exc:
+            return task_error(task_id, attempt, exc, base["category"], model_patch=patch)
         except SandboxError as exc:
             return AttemptResult(
                 **base, status="infra_error", error=str(exc), duration_s=time.monotonic() - t0
@@ -121,15 +141,16 @@ class PatchRunner:
             sandbox.close()
         store.log_path(task_id, attempt, "grade").write_text(grade.log)
         reason, tier = classify_failure(grade.log, grade.error)
+        status = status_of(grade, patch, grades_a_patch(task))
         return AttemptResult(
             **base,
-            status=status_of(grade, patch, grades_a_patch(task)),
+            status=status,
             reward=grade.reward,
             tests=grade.tests,
-            error=grade.error,
             duration_s=time.monotonic() - t0,
             failure_reason=reason,
             failure_tier=tier,
+            **timeout_fields(grade, status),
         )
 
 
@@ -339,13 +360,14 @@ class AgentRunner:
                 error=f"the sandbox died while grading: {grade.error}"[:2000],
             )
         reason, tier = classify_failure(grade.log, grade.error)
+        status = status_of(grade, patch, grades_a_patch(task))
         return AttemptResult(
             **base,
-            status=status_of(grade, patch, grades_a_patch(task)),
+            status=status,
             reward=grade.reward,
             model_patch=patch,
             tests=grade.tests,
-            error=grade.error,
             failure_reason=reason,
             failure_tier=tier,
+            **timeout_fields(grade, status),
         )

@@ -29,12 +29,15 @@ Status = Literal[
     "resolved",
     "unresolved",
     "empty_patch",
+    "test_timeout",
     "task_error",
     "agent_error",
     "grading_error",
     "infra_error",
 ]
-#: task_error: the task's files are broken (never retried); infra_error: retried.
+#: test_timeout: the tests ran past their limit (`AttemptResult.test_timeout_s`), a verdict on
+#: the attempt, not an error; task_error: the task's files are broken (never retried);
+#: infra_error: retried.
 ERROR_STATUSES: tuple[Status, ...] = ("task_error", "agent_error", "grading_error", "infra_error")
 
 
@@ -57,6 +60,7 @@ class AttemptResult:
     failure_reason: str | None = None  # swebench's infra-failure signature found in the logs
     failure_tier: str | None = None  # "environment" or "ambiguous" (swebench.harness.infra_failure)
     egress: dict[str, int] = field(default_factory=dict)  # {"allowed": n, "refused": m} attempts
+    test_timeout_s: float | None = None  # the limit the tests ran past (status test_timeout)
 
     @property
     def resolved(self) -> bool:

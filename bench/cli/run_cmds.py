@@ -303,11 +303,12 @@ def _echo_report(report: dict[str, Any], run_dir: Path) -> None:
     total = report["total_instances"]
     resolved = report["resolved_instances"]
     pct = 100.0 * resolved / total if total else 0.0
-    typer.echo(
-        f"resolved {resolved}/{total} ({pct:.1f}%)  unresolved {report['unresolved_instances']}  "
-        f"empty_patch {report['empty_patch_instances']}  error {report['error_instances']}  "
-        f"incomplete {len(report['incomplete_ids'])}"
-    )
+    counts = report["status_counts"]  # ours: an error is never an empty_patch here
+    others = "  ".join(f"{k} {v}" for k, v in counts.items() if k != "resolved")
+    typer.echo(f"resolved {resolved}/{total} ({pct:.1f}%)  {others}")
+    for tid, limit in report.get("test_timeout_limits", {}).items():
+        said = f"{limit:g} s" if limit is not None else "its"
+        typer.echo(f"test_timeout: {tid} ran past the {said} test limit")
     for key in sorted(k for k in report if k.startswith(("pass@", "avg@"))):
         typer.echo(f"{key} {report[key]:.3f}")
     typer.echo(

@@ -21,8 +21,9 @@ class Grade:
     test passes; Terminal-Bench: 1.0 iff the tests pass; Harbor: the reward file's value).
     `tests` maps test name -> status ("PASSED", "FAILED", ...). `error` is set when grading
     itself failed for infrastructure reasons (then `reward` is 0.0 and the RL side drops the
-    trajectory). `report` holds suite-specific fields (SWE-bench's report.json entry).
-    `files` are files the task copied out of the sandbox after the agent phase (Harbor's
+    trajectory). `report` holds suite-specific fields (SWE-bench's report.json entry); when the
+    tests ran past their limit it has `timed_out: True` and `test_timeout_s` (the limit, in
+    seconds): reward 0, a verdict, not an error. `files` are files the task copied out of the sandbox after the agent phase (Harbor's
     `artifacts`): {relative path: bytes}, kept in the run folder by the harness.
     """
 

@@ -55,12 +55,23 @@ def started(
 
 
 def remove_task_images() -> None:
-    """Remove the task images `started` saw (best effort: one still in use stays)."""
+    """Remove the task images `started` saw (one still in use after the bound stays)."""
+    for backend, image in sorted(TASK_IMAGES, key=lambda item: "/env." in item[1]):
+        remove_image(backend, image)  # task images before their sources
+    TASK_IMAGES.clear()
+
+
+def remove_image(backend: str, image: str, bound_s: float = 30.0) -> bool:
+    """Remove a derived image this test made, polling while a just-closed sandbox still holds it
+    (docker removes auto-removed containers asynchronously)."""
     from envs.rock.derived import DerivedImage, remove_derived
 
-    for backend, image in sorted(TASK_IMAGES, key=lambda item: "/env." in item[1]):
-        remove_derived(DerivedImage(backend, image, {}, 0.0))  # task images before their sources
-    TASK_IMAGES.clear()
+    deadline = time.monotonic() + bound_s
+    while not remove_derived(DerivedImage(backend, image, {}, 0.0)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def sh(sb: Sandbox, command: str, timeout: float = 120) -> str:

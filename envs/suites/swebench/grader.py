@@ -7,6 +7,8 @@
 3. The eval script (the dataset's, or one in the official shape from the repo spec) runs in a
    fresh shell session; its output is the log, with the official markers.
 4. `swebench.harness.grading.get_eval_report` decides; `get_logs_eval` gives per-test statuses.
+   Tests that run past `test_timeout_s` give reward 0 with `report["timed_out"]` and the limit
+   (`test_timeout_s`): the patch's verdict (it may hang the tests), not a grading failure.
 """
 
 from __future__ import annotations
@@ -109,7 +111,13 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
     test_output = _read_text(sandbox, f"{where}/test_output.txt")
     if result.timed_out:  # as the official harness words it, after the partial output
         log = f"{test_output}\n\nTimeout error: {task.test_timeout_s:.0f} seconds exceeded."
-        return _failed(task, f"the tests timed out after {task.test_timeout_s:.0f} s", log, patch)
+        report = {
+            "instance_id": task.id,
+            "model_patch": patch,
+            "timed_out": True,  # a verdict on the patch (it may loop), never an infra error
+            "test_timeout_s": task.test_timeout_s,
+        }
+        return Grade(reward=0.0, resolved=False, log=log, report=report)
     log = f"{APPLY_PATCH_PASS}: the sandbox's working tree ({len(patch)} bytes of diff)\n{test_output}"
     if not official_eval.has_markers(log):
         return _failed(task, "the eval script printed no test output markers", log, patch)

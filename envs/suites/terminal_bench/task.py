@@ -425,6 +425,7 @@ class TerminalBenchTask(FolderTask):
             "parser_name": c.parser_name,
             "exit_code": result.exit_code,
             "timed_out": result.timed_out,
+            "test_timeout_s": c.test_timeout_s,
             "tests_passed": sum(s in PASSING for s in tests.values()),
             "tests_total": len(tests),
         }
@@ -502,7 +503,12 @@ class HarborTask(FolderTask):
         reward, rewards, problem = read_reward(reward_json, reward_txt)
         if result.timed_out:
             reward, problem = 0.0, f"tests/test.sh timed out after {c.test_timeout_s:g} s"
-        report.update(rewards=rewards, exit_code=result.exit_code, timed_out=result.timed_out)
+        report.update(
+            rewards=rewards,
+            exit_code=result.exit_code,
+            timed_out=result.timed_out,
+            test_timeout_s=c.test_timeout_s,
+        )
         if problem:
             report["verifier_problem"] = problem
         return Grade(
