@@ -353,6 +353,7 @@ def test_timeouts_from_the_task_file(tmp_path: Path) -> None:
         assert info["duration_s"] < 15 and reward == 0.0
         report = info["grade"]["report"]
         assert report["timed_out"] and "timed out after 2 s" in report["verifier_problem"]
+        assert report["test_timeout_s"] == 2.0  # the limit, for the test_timeout status
     finally:
         env.close()
 
