@@ -10,6 +10,7 @@ pull failed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +30,7 @@ class _Bytes:
     def __init__(self) -> None:
         self.layers: dict[str, tuple[int, int]] = {}
 
-    def update(self, event: dict[str, Any]) -> tuple[int, int]:
+    def update(self, event: Mapping[str, Any]) -> tuple[int, int]:
         detail = event.get("progressDetail") or {}
         if event.get("id") and detail.get("total"):
             self.layers[event["id"]] = (int(detail.get("current", 0)), int(detail["total"]))
@@ -74,7 +75,7 @@ def pull_cmd(
             ) as progress:
                 bar = progress.add_task("pull", total=None)
 
-                def show(event: dict[str, Any], bar: Any = bar, tally: _Bytes = tally) -> None:
+                def show(event: Mapping[str, Any], bar: Any = bar, tally: _Bytes = tally) -> None:
                     done, total = tally.update(event)
                     progress.update(bar, completed=done, total=total or None)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shlex
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from swebench.harness.constants import APPLY_PATCH_PASS
 
@@ -86,7 +86,7 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
     patch, output = agent_patch(task, sandbox, where)
     if patch is None:  # the agent broke /testbed/.git: a failed episode, not an infra failure
         log = f"cannot diff /testbed against {task.base_commit}:\n{output}"
-        report = {
+        report: dict[str, Any] = {
             "instance_id": task.id,
             "model_patch": None,
             "patch_is_None": True,
