@@ -27,7 +27,8 @@ from envs.rock.factory import create_sandbox
 
 
 def status_of(grade: Grade, model_patch: str | None, patch_is_verdict: bool = True) -> Status:
-    """resolved / unresolved / empty_patch / test_timeout / grading_error from a grade.
+    """resolved / unresolved / empty_patch / test_timeout from a grade, or the error's kind
+    (task_error: the task is broken; infra_error: retried) when no verdict was reached.
 
     With `patch_is_verdict` (SWE-bench: the graded thing is the diff) an empty or missing
     patch is `empty_patch` whatever the tests say, as in the official report; otherwise
@@ -35,7 +36,7 @@ def status_of(grade: Grade, model_patch: str | None, patch_is_verdict: bool = Tr
     past their limit (`grade.report["timed_out"]`) are `test_timeout`, never a plain unresolved.
     """
     if grade.error is not None:
-        return "grading_error"
+        return "task_error" if grade.task_failed else "infra_error"
     if patch_is_verdict and model_patch in ("", None):
         return "empty_patch"
     if grade.report.get("timed_out"):
@@ -248,7 +249,8 @@ class AgentRunner:
       (`info["sandbox_lost"] == "agent"`, see `ChunkEnv`);
     * task_error, never retried: the task's files are broken (`TaskError` while loading or
       preparing it);
-    * grading_error: the grader failed on a live sandbox (test patch, timeouts, no markers);
+    * task_error / infra_error from the grade's `error_kind` when grading reached no verdict
+      (e.g. a test patch that does not apply even at the base commit is the task's fault);
     * agent_error: the policy raised otherwise, or the episode ended without a grade;
     * else resolved / unresolved / empty_patch from the grade (`status_of`).
     """

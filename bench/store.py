@@ -32,13 +32,12 @@ Status = Literal[
     "test_timeout",
     "task_error",
     "agent_error",
-    "grading_error",
     "infra_error",
 ]
 #: test_timeout: the tests ran past their limit (`AttemptResult.test_timeout_s`), a verdict on
 #: the attempt, not an error; task_error: the task's files are broken (never retried);
 #: infra_error: retried.
-ERROR_STATUSES: tuple[Status, ...] = ("task_error", "agent_error", "grading_error", "infra_error")
+ERROR_STATUSES: tuple[Status, ...] = ("task_error", "agent_error", "infra_error")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 resampled from the same start state, so a sandbox lost to the infrastructure never reads as a
 policy failure. A sandbox the agent's own command ended is not infrastructure
 (`info["sandbox_lost"] == "agent"`, `infra_error` False): that episode stays, with reward 0,
-or a policy would learn to end its sandbox instead of failing."""
+or a policy would learn to end its sandbox instead of failing. An episode whose task is
+broken (`info["task_error"]`: e.g. a test patch that does not apply at the base commit) carries
+no signal either: it is dropped and not rerun (a rerun would fail the same way)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ def has_infra_error(infos: Iterable[Mapping[str, Any]]) -> bool:
     return any(bool(info.get("infra_error", False)) for info in infos)
 
 
+def has_task_error(infos: Iterable[Mapping[str, Any]]) -> bool:
+    """True when any step's `info["task_error"]` is truthy (the task could not be graded)."""
+    return any(bool(info.get("task_error", False)) for info in infos)
+
+
 @dataclass
 class FilterStats:
     """Counts of one filtered collection (episodes, not steps)."""
@@ -33,10 +40,12 @@ class FilterStats:
     """Extra episodes launched to replace dropped ones."""
     gave_up: int = 0
     """Start states with no clean episode after `max_retries` reruns."""
+    broken: int = 0
+    """Episodes discarded, not rerun, because their task is broken."""
 
     def add(self, other: FilterStats) -> None:
         """Accumulate `other` into these counts."""
-        for name in ("requested", "kept", "dropped", "resampled", "gave_up"):
+        for name in ("requested", "kept", "dropped", "resampled", "gave_up", "broken"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -53,9 +62,11 @@ def collect_filtered(
     starts: Sequence[S],
     failed: Callable[[E], bool],
     max_retries: int = 3,
+    broken: Callable[[E], bool] | None = None,
 ) -> Filtered[S, E]:
     """Run `rollout` on `starts` (one batch per round); rerun the starts whose episode `failed`
-    from the same start state, up to `max_retries` extra rounds.
+    from the same start state, up to `max_retries` extra rounds. Episodes for which `broken`
+    holds are dropped and never rerun (`stats.broken`).
 
     `rollout` maps a list of start states to one episode each, in order.
     """
@@ -72,7 +83,9 @@ def collect_filtered(
             raise ValueError(f"rollout returned {len(episodes)} episodes for {len(pending)} starts")
         retry = []
         for i, episode in zip(pending, episodes, strict=True):
-            if failed(episode):
+            if broken is not None and broken(episode):
+                stats.broken += 1
+            elif failed(episode):
                 stats.dropped += 1
                 retry.append(i)
             else:

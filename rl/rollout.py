@@ -31,7 +31,7 @@ from agents.loop import run_episode
 from agents.policies.base import Policy
 from agents.trajectory import EpisodeRecord
 from rl.config import TrainConfig
-from rl.filtering import FilterStats, collect_filtered, has_infra_error
+from rl.filtering import FilterStats, collect_filtered, has_infra_error, has_task_error
 from rl.packing import Chunk, Trajectory
 from rl.resampling import ExpertTrajectory, StartState
 from rl.starts import StartPlanner
@@ -253,7 +253,11 @@ class AgentRollouts:
             return self.run_items(engine, group, items, seed, next_env)
 
         kept = collect_filtered(
-            run, self.items(batch), lambda e: has_infra_error(e.infos), self.cfg.rollout.max_retries
+            run,
+            self.items(batch),
+            lambda e: has_infra_error(e.infos),
+            self.cfg.rollout.max_retries,
+            broken=lambda e: has_task_error(e.infos),
         )
         self.filter_stats.add(kept.stats)
         episodes = [e for _, e in kept.episodes]

@@ -312,9 +312,11 @@ class ChunkEnv(gymnasium.Env[str, str]):
                     "resolved": grade.resolved,
                     "tests": grade.tests,
                     "error": grade.error,
+                    "error_kind": grade.error_kind if grade.error is not None else None,
                     "report": grade.report,
                 }
-                info["infra_error"] = info["infra_error"] or grade.error is not None
+                info["infra_error"] = info["infra_error"] or grade.infra_failed
+                info["task_error"] = grade.task_failed
         self._last_render = observation
         return observation, reward, terminated, truncated and not terminated, info
 

@@ -8,7 +8,7 @@ reference solution. Hidden material (tests, gold patches) stays on the host unti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from envs.rock import Sandbox, SandboxSpec
 
@@ -19,12 +19,17 @@ class Grade:
 
     `reward` is what the env returns (SWE-bench: 1.0 iff every FAIL_TO_PASS and PASS_TO_PASS
     test passes; Terminal-Bench: 1.0 iff the tests pass; Harbor: the reward file's value).
-    `tests` maps test name -> status ("PASSED", "FAILED", ...). `error` is set when grading
-    itself failed for infrastructure reasons (then `reward` is 0.0 and the RL side drops the
-    trajectory). `report` holds suite-specific fields (SWE-bench's report.json entry); when the
-    tests ran past their limit it has `timed_out: True` and `test_timeout_s` (the limit, in
-    seconds): reward 0, a verdict, not an error. `files` are files the task copied out of the sandbox after the agent phase (Harbor's
-    `artifacts`): {relative path: bytes}, kept in the run folder by the harness.
+    `tests` maps test name -> status ("PASSED", "FAILED", ...). `report` holds suite-specific
+    fields (SWE-bench's report.json entry); when the tests ran past their limit it has
+    `timed_out: True` and `test_timeout_s` (the limit, in seconds): reward 0, a verdict, not an
+    error. `files` are files the task copied out of the sandbox after the agent phase
+    (Harbor's `artifacts`): {relative path: bytes}, kept in the run folder by the harness.
+
+    `error` is set when no verdict could be reached; then `reward` is 0.0 and `error_kind`
+    says whose fault it is: "infra" (the sandbox or engine failed: the episode is retried and
+    the RL side drops it) or "task" (the task itself is broken, e.g. its test patch does not
+    apply to the base commit: never retried). Failures the agent could have caused are not
+    errors: they are ordinary verdicts with reward 0 (a `problem` note in `report`).
     """
 
     reward: float
@@ -34,6 +39,17 @@ class Grade:
     error: str | None = None
     report: dict[str, Any] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    error_kind: Literal["infra", "task"] = "infra"
+
+    @property
+    def infra_failed(self) -> bool:
+        """Grading failed for infrastructure reasons (retry / drop the episode)."""
+        return self.error is not None and self.error_kind == "infra"
+
+    @property
+    def task_failed(self) -> bool:
+        """The task is broken: no attempt at it can be graded."""
+        return self.error is not None and self.error_kind == "task"
 
 
 @runtime_checkable

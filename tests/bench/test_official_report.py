@@ -29,7 +29,7 @@ def _ledger(tmp_path: Path) -> tuple[RunStore, list[str]]:
         ),  # ambiguous
         (
             "e1",
-            "grading_error",
+            "infra_error",
             PATCH,
             "",
             "Cannot connect to the Docker daemon at unix:///x",
@@ -86,7 +86,9 @@ def test_status_of_follows_official_empty_patch_rule() -> None:
     assert (
         status_of(passed, "", patch_is_verdict=False) == "resolved"
     )  # terminal tasks: the state is graded
-    assert status_of(Grade(reward=0.0, resolved=False, error="x"), PATCH) == "grading_error"
+    assert status_of(Grade(reward=0.0, resolved=False, error="x"), PATCH) == "infra_error"
+    broken = Grade(reward=0.0, resolved=False, error="x", error_kind="task")
+    assert status_of(broken, PATCH) == "task_error" and status_of(broken, "") == "task_error"
     assert status_of(Grade(reward=0.0, resolved=False), PATCH) == "unresolved"
 
 
@@ -111,7 +113,7 @@ def test_our_statuses_beside_the_official_fields(
     ids = report["status_ids"]
     assert ids["empty_patch"] == ["p1"] and ids["agent_error"] == ["a1", "e2"]
     assert ids["task_error"] == ["t1"] and ids["test_timeout"] == ["o1"]
-    assert ids["infra_error"] == ["i1"] and ids["incomplete"] == ["missing"]
+    assert ids["infra_error"] == ["e1", "i1"] and ids["incomplete"] == ["missing"]
     assert report["empty_patch_ids"] == ["a1", "i1", "p1"]  # the official rule: no prediction
     assert report["test_timeout_limits"] == {"o1": 30.0}
     assert "o1" in report["error_ids"] and "t1" in report["error_ids"]  # officially errors
@@ -123,8 +125,7 @@ def test_our_statuses_beside_the_official_fields(
         "test_timeout 1",
         "task_error 1",
         "agent_error 2",
-        "infra_error 1",
-        "grading_error 1",
+        "infra_error 2",
         "unresolved 2",
         "incomplete 1",
     ):
@@ -143,6 +144,6 @@ def test_timed_out_grades_are_test_timeouts_with_their_limit() -> None:
         "error": "the tests ran past the 30 s limit (test timeout)",
         "test_timeout_s": 30.0,
     }
-    assert timeout_fields(Grade(reward=0.0, resolved=False, error="x"), "grading_error") == {
+    assert timeout_fields(Grade(reward=0.0, resolved=False, error="x"), "infra_error") == {
         "error": "x"
     }

@@ -8,7 +8,7 @@ from typing import Any, SupportsFloat
 import pytest
 
 from envs.toy import ToyShellEnv, expert_actions
-from rl.filtering import collect_filtered, has_infra_error
+from rl.filtering import collect_filtered, has_infra_error, has_task_error
 from rl.resampling import (
     ExpertTrajectory,
     PrefixCache,
@@ -98,6 +98,28 @@ def test_filtering_counts_with_a_scripted_rollout() -> None:
     # rounds: [a x, b ok, c x] -> [a x, c x] -> [a ok, c x] -> [c x]: 6 dropped, 5 reruns
     assert (st.requested, st.kept, st.dropped, st.resampled, st.gave_up) == (3, 2, 6, 5, 1)
     assert st.resampled == st.dropped - st.gave_up
+
+
+def test_broken_tasks_are_dropped_never_rerun() -> None:
+    calls: list[str] = []
+
+    def rollout(starts: list[str]) -> list[dict[str, bool]]:
+        calls.extend(starts)
+        return [
+            {"infra_error": s == "i" and calls.count("i") == 1, "task_error": s == "t"}
+            for s in starts
+        ]
+
+    got = collect_filtered(
+        rollout,
+        ["ok", "t", "i"],
+        lambda e: has_infra_error([e]),
+        max_retries=3,
+        broken=lambda e: has_task_error([e]),
+    )
+    assert len(got.episodes) == 2 and calls == ["ok", "t", "i", "i"]  # t ran once, i twice
+    st = got.stats
+    assert (st.kept, st.broken, st.dropped, st.resampled, st.gave_up) == (2, 1, 1, 1, 0)
 
 
 def test_filtering_drops_and_resamples_infra_failures_of_the_toy_env() -> None:

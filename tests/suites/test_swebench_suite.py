@@ -35,6 +35,7 @@ from envs.suites.swebench import (
     write_run_report,
 )
 from envs.suites.swebench import official_eval as grading
+from envs.suites.swebench.grader import base_accepts_test_patch
 from envs.suites.swebench.images import CONDA_PATH
 from envs.suites.swebench.report import load_run_report
 from envs.suites.swebench.suite import SWE_MINI_DATA
@@ -531,7 +532,7 @@ def test_grading_sees_the_tree_not_the_agent_shell(
 
 
 @pytest.mark.docker
-def test_infrastructure_failures_are_grades_with_error(
+def test_grading_failures_are_told_apart(
     tiny: tuple[dict[str, Any], Path], sandboxes: list[Sandbox]
 ) -> None:
     inst = tiny[0]
@@ -541,6 +542,16 @@ def test_infrastructure_failures_are_grades_with_error(
     task = SWEBenchSuite([broken], repos_dir=tiny[1], specs=SPECS).load(inst["instance_id"])
     grade = task.grade(started(task, sandboxes))
     assert grade.error and "test patch does not apply" in grade.error and grade.reward == 0.0
+    assert grade.task_failed and "not even at the base commit" in grade.error  # the task is broken
+    # whether the test patch applies is judged at the base commit, not on what the agent left
+    task = tiny_suite(tiny).load(inst["instance_id"])
+    sb = started(task, sandboxes)
+    assert sb.run("cd /testbed && find . -mindepth 1 -maxdepth 1 ! -name .git -exec rm -rf {} +").ok
+    sb.run("mkdir -p /tmp/g")
+    sb.write("/tmp/g/test.patch", inst["test_patch"].encode())
+    assert base_accepts_test_patch(task, sb, "/tmp/g")
+    sb.write("/tmp/g/test.patch", broken["test_patch"].encode())
+    assert not base_accepts_test_patch(task, sb, "/tmp/g")
     task = SWEBenchSuite([inst], repos_dir=tiny[1], specs=TIMEOUT_SPECS, test_timeout_s=2).load(
         inst["instance_id"]
     )
@@ -552,6 +563,7 @@ def test_infrastructure_failures_are_grades_with_error(
     sb.close()
     grade = task.grade(sb)
     assert grade.error and "failed" in grade.error and not grade.resolved
+    assert grade.infra_failed and not grade.task_failed  # the sandbox died: retried
     sb = started(task, sandboxes)  # an agent that deletes .git failed its episode; not infra
     sb.run("rm -rf /testbed/.git", timeout=30)
     grade = task.grade(sb)

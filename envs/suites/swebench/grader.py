@@ -3,9 +3,12 @@
 1. The agent's patch: the working tree against the tree it had at reset (`testbed.diff_script`,
    binary-safe; files present at reset are not the agent's), kept in the report.
 2. The test files of the test patch reset to base (new ones removed), the test patch checked
-   with `git apply --check`: a test patch that does not apply is an infrastructure failure.
+   with `git apply --check`. One that does not apply is a task error when it does not apply
+   to the base commit either (the task is broken), else a verdict of 0 (the agent's changes
+   stopped it, as they can).
 3. The eval script (the dataset's, or one in the official shape from the repo spec) runs in a
-   fresh shell session; its output is the log, with the official markers.
+   fresh shell session; its output is the log, with the official markers. No markers: a
+   verdict of 0 (the script died before the tests, on what the agent left).
 4. `swebench.harness.grading.get_eval_report` decides; `get_logs_eval` gives per-test statuses.
    Tests that run past `test_timeout_s` give reward 0 with `report["timed_out"]` and the limit
    (`test_timeout_s`): the patch's verdict (it may hang the tests), not a grading failure.
@@ -35,9 +38,27 @@ GRADE_SESSION = "ale-grader"  # a fresh shell: the agent's exports and aliases d
 MISSING = "MISSING"
 
 
-def _failed(task: SWEBenchTask, why: str, log: str = "", patch: str | None = None) -> Grade:
+def _failed(
+    task: SWEBenchTask, why: str, log: str = "", patch: str | None = None, **kind: Any
+) -> Grade:
+    """No verdict: `error_kind="task"` when the task is broken, else infrastructure."""
     report = {"instance_id": task.id, "model_patch": patch}
-    return Grade(reward=0.0, resolved=False, log=log, error=f"{task.id}: {why}", report=report)
+    return Grade(
+        reward=0.0, resolved=False, log=log, error=f"{task.id}: {why}", report=report, **kind
+    )
+
+
+def _not_resolved(task: SWEBenchTask, why: str, log: str, patch: str | None) -> Grade:
+    """A verdict of 0 for a failure the agent's changes can cause (the official harness
+    counts the instance as not resolved); the reason is kept in the report."""
+    report = {
+        "instance_id": task.id,
+        "model_patch": patch,
+        "patch_successfully_applied": False,
+        "resolved": False,
+        "problem": why,
+    }
+    return Grade(reward=0.0, resolved=False, log=log, report=report)
 
 
 def _read_text(sandbox: Sandbox, path: str) -> str:
@@ -80,6 +101,20 @@ def stage_test_patch(task: SWEBenchTask, sandbox: Sandbox, where: str) -> tuple[
     return result.ok, result.output
 
 
+def base_accepts_test_patch(task: SWEBenchTask, sandbox: Sandbox, where: str) -> bool:
+    """Whether the test patch applies to `base_commit` itself (checked against a scratch index
+    read from the commit, so nothing the agent did to the working tree matters). False means
+    the task is broken; True means the agent's changes are what stopped it."""
+    result = bash(
+        sandbox,
+        f"cd {WORKDIR}\nexport GIT_INDEX_FILE={where}/base.index\n"
+        f"git read-tree {task.base_commit} && git apply --cached --check {where}/test.patch\n",
+        timeout=600,
+        session=GRADE_SESSION,
+    )
+    return result.ok
+
+
 def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
     """The official verdict; raises `SandboxError` if the sandbox dies (the caller reports it)."""
     where = f"{GRADE_DIR}-{uuid.uuid4().hex[:12]}"  # a fresh folder the agent cannot have prepared
@@ -97,7 +132,12 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
         return Grade(reward=0.0, resolved=False, log=log, report=report)
     ok, output = stage_test_patch(task, sandbox, where)
     if not ok:
-        return _failed(task, f"the test patch does not apply:\n{output[-2000:]}", output, patch)
+        why = f"the test patch does not apply:\n{output[-2000:]}"
+        if base_accepts_test_patch(task, sandbox, where):
+            return _not_resolved(task, f"{why}\n(it applies at the base commit)", output, patch)
+        return _failed(
+            task, f"{why}\n(not even at the base commit)", output, patch, error_kind="task"
+        )
     test_spec = official_eval.build_test_spec(
         task.instance, sandbox.spec.image, task.spec, f"{where}/test.patch", conda=task.conda
     )
@@ -119,8 +159,8 @@ def grade_sandbox(task: SWEBenchTask, sandbox: Sandbox) -> Grade:
         }
         return Grade(reward=0.0, resolved=False, log=log, report=report)
     log = f"{APPLY_PATCH_PASS}: the sandbox's working tree ({len(patch)} bytes of diff)\n{test_output}"
-    if not official_eval.has_markers(log):
-        return _failed(task, "the eval script printed no test output markers", log, patch)
+    if not official_eval.has_markers(log):  # it died before the tests: what the agent left broke it
+        return _not_resolved(task, "the eval script printed no test output markers", log, patch)
     entry, status_map = official_eval.evaluate_log(test_spec, log, patch)
     expected = [*test_spec.FAIL_TO_PASS, *test_spec.PASS_TO_PASS]
     tests = {**status_map, **{t: MISSING for t in expected if t not in status_map}}

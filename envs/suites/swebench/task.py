@@ -285,7 +285,8 @@ class SWEBenchTask:
         ]
 
     def grade(self, sandbox: Sandbox) -> Grade:
-        """The official verdict on the sandbox's /testbed; infrastructure failures give `error`."""
+        """The official verdict on the sandbox's /testbed; no verdict gives `error` (kind "task"
+        when the task's own files are broken, else "infra")."""
         from envs.suites.swebench.grader import grade_sandbox
 
         try:
@@ -296,6 +297,7 @@ class SWEBenchTask:
                 resolved=False,
                 error=f"grading {self.id} failed: {exc}",
                 report={"instance_id": self.id},
+                error_kind="task" if isinstance(exc, TaskError) else "infra",
             )
 
     def __getstate__(self) -> dict[str, Any]:  # copies and pickles get a lock of their own
