@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, SupportsFloat
 
@@ -45,17 +45,6 @@ def cap_text(text: str, limit: int) -> tuple[str, bool]:
     return raw.decode("utf-8", errors="replace"), True
 
 
-@dataclass
-class _Prepared:
-    task: Task
-    sandbox: Sandbox
-
-
-def _close_prepared(fut: Future[_Prepared]) -> None:
-    if fut.exception() is None:
-        fut.result().sandbox.close()
-
-
 class ChunkEnv(gymnasium.Env[str, str]):
     """A software-engineering task in a sandbox; one `step` is one agent turn.
 
@@ -68,9 +57,10 @@ class ChunkEnv(gymnasium.Env[str, str]):
     Text (`UnicodeText`). Actions: one call of `bash`, `str_replace_editor` or `submit` in the
     format `bash_block`, `xml` or `json` (see `envs.core.actions`); the JSON schemas of the
     tools are in `info["tools"]`. A malformed action is a normal step whose observation says
-    the accepted format (`info["format_error"]`). The reset `info` also says whether the
-    sandbox was prepared ahead by `prefetch(task_id)` (`info["prefetched"]`) and what it may
-    do (`info["permissions"]`: network, paths and resources, `envs.rock.policy.permissions`).
+    the accepted format (`info["format_error"]`). The reset `info` also says what the sandbox may do
+    (`info["permissions"]`: network, paths and resources, `envs.rock.policy.permissions`).
+    Starting the next task's sandbox ahead of time is the env workers' job
+    (`rl.workers.EnvWorker.prefetch`, a spare env per slot), not this env's.
 
     ## Reward
     0 until the episode ends; then the task's grade (SWE-bench: 1 iff all FAIL_TO_PASS and
@@ -136,11 +126,11 @@ class ChunkEnv(gymnasium.Env[str, str]):
         self._done = True
         self._imaged: set[str] = set()
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ale-env")
-        self._prefetch: tuple[str, Future[_Prepared]] | None = None
         self._last_render = ""
 
     # -- preparing tasks ---------------------------------------------------------------
-    def _prepare(self, task_id: str) -> _Prepared:
+    def _prepare(self, task_id: str) -> tuple[Task, Sandbox]:
+        """Load `task_id`, start its sandbox and prepare the task in it."""
         task = self.suite.load(task_id)
         if task_id not in self._imaged:
             task.ensure_image(self.backend)
@@ -152,27 +142,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
         except BaseException:
             sandbox.close()
             raise
-        return _Prepared(task, sandbox)
-
-    def prefetch(self, task_id: str) -> None:
-        """Start preparing `task_id` in the background; the next `reset` to it will be fast."""
-        self._drop_prefetch()
-        self._prefetch = (task_id, self._executor.submit(self._prepare, task_id))
-
-    def _drop_prefetch(self) -> None:
-        if self._prefetch is not None:
-            _, fut = self._prefetch
-            self._prefetch = None
-            fut.add_done_callback(_close_prepared)
-
-    def _take(self, task_id: str) -> tuple[_Prepared, bool]:
-        """The prepared task and whether it came from a `prefetch`."""
-        if self._prefetch is not None and self._prefetch[0] == task_id:
-            fut = self._prefetch[1]
-            self._prefetch = None
-            return fut.result(), True
-        self._drop_prefetch()
-        return self._prepare(task_id), False
+        return task, sandbox
 
     # -- Gymnasium API -----------------------------------------------------------------
     def reset(
@@ -185,8 +155,7 @@ class ChunkEnv(gymnasium.Env[str, str]):
             options.get("task_id")
             or self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
         )
-        prepared, prefetched = self._take(str(task_id))
-        self.task, self.sandbox = prepared.task, prepared.sandbox
+        self.task, self.sandbox = self._prepare(str(task_id))
         self.editor = Editor(self.sandbox, self.task.workdir)
         self._chunk, self._started, self._done = 0, time.monotonic(), False
         # the task's own agent time limit (Harbor's agent.timeout_sec, max_agent_timeout_sec)
@@ -202,7 +171,6 @@ class ChunkEnv(gymnasium.Env[str, str]):
             "workdir": self.task.workdir,
             "sandbox_id": self.sandbox.id,
             "metadata": self.task.metadata,
-            "prefetched": prefetched,
             "permissions": permissions(self.sandbox.spec),
         }
         replay = options.get("replay") or []
@@ -336,8 +304,8 @@ class ChunkEnv(gymnasium.Env[str, str]):
             self._executor.submit(sandbox.close)
 
     def close(self) -> None:
-        """Close the sandbox and any prefetched one. Safe to call twice."""
-        self._drop_prefetch()
+        """Close the sandbox (and wait for earlier ones closing in the background). Safe to call
+        twice."""
         if self.sandbox is not None:
             self.sandbox.close()
             self.sandbox = None

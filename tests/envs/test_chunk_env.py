@@ -1,4 +1,5 @@
-"""ChunkEnv mechanics on a real sandbox: tools, formats, limits, replay, prefetch, abuse."""
+"""ChunkEnv mechanics on a real sandbox: tools, formats, limits, replay, abuse (prefetch and
+concurrent slots: `tests/rl/test_workers_sandbox.py`)."""
 
 from __future__ import annotations
 
@@ -143,42 +144,5 @@ def test_replay_hands_control_at_next_chunk(env: ChunkEnv) -> None:
     assert obs.strip() == "42"
 
 
-def test_prefetch_prepares_next_task(env: ChunkEnv) -> None:
-    assert env.reset(options={"task_id": "six-by-seven"})[1]["prefetched"] is False
-    env.prefetch("two-cubed")
-    obs, info = env.reset(options={"task_id": "two-cubed"})
-    assert info["task_id"] == "two-cubed" and info["prefetched"] is True
-    assert env.step(bash("cat /work/README.md"))[0].startswith("Put")
-    env.prefetch("two-cubed")
-    assert env.reset(options={"task_id": "six-by-seven"})[1]["prefetched"] is False  # dropped
-
-
 def test_check_env_passes(env: ChunkEnv) -> None:
     check_env(env, skip_render_check=True)
-
-
-@pytest.mark.docker
-def test_batch_env_steps_independent_envs_concurrently() -> None:
-    from envs.core.batch import BatchEnv
-
-    batch = BatchEnv(lambda: ChunkEnv(AnswerSuite(), backend="docker"), 3)
-    try:
-        resets = batch.reset_all(
-            [{"task_id": "six-by-seven"}, {"task_id": "two-cubed"}, {"task_id": "two-cubed"}]
-        )
-        assert len({info["sandbox_id"] for _, info in resets}) == 3
-        out = batch.step_all([bash("echo 42 > answer.txt"), bash("echo 8 > answer.txt"), None])
-        assert out[2] is None and all(o is not None and o[4]["exit_code"] == 0 for o in out[:2])
-        # env 2's step waits until the test lets it go (a file it creates), up to 120 s
-        gate = "i=0; while [ ! -e /tmp/go ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done"
-        slow = batch.step(2, bash(f"{gate}; echo 9 > answer.txt"))
-        fast = batch.step(0, SUBMIT).result()
-        assert fast[1] == 1.0 and not slow.done()  # env 0 finished while env 2 still works
-        assert [o[1] for o in batch.step_all([None, SUBMIT, None]) if o] == [1.0]
-        assert not slow.done()
-        sandbox = batch.envs[2].sandbox
-        assert sandbox is not None
-        sandbox.write("/tmp/go", b"")
-        assert slow.result()[4]["exit_code"] == 0 and batch.step(2, SUBMIT).result()[1] == 0.0
-    finally:
-        batch.close()
