@@ -103,20 +103,8 @@ def _is_package(module: str, package: str) -> bool:
     return module == package or module.startswith(package + ".")
 
 
-#: Circles in code other work is rewriting now; this list must shrink to empty (a fixed circle
-#: fails the test until it is removed here, and a new one fails it at once).
-KNOWN_CIRCLES = [
-    # task.py imports both at the top; they import SETUP_SESSION from task.py lazily
-    [
-        "envs.suites.terminal_bench.artifacts",
-        "envs.suites.terminal_bench.services",
-        "envs.suites.terminal_bench.task",
-    ],
-]
-
-
 def test_no_import_circle() -> None:
-    assert sorted(_cycles(_graph())) == sorted(KNOWN_CIRCLES)
+    assert _cycles(_graph()) == []
 
 
 def test_layers_only_import_downwards() -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from envs.core.errors import TaskError
 from envs.rock import Sandbox, SandboxFileError
 from envs.suites.terminal_bench.harbor_spec import Healthcheck
+from envs.suites.terminal_bench.sessions import SETUP_SESSION
 
 if TYPE_CHECKING:
     from envs.suites.terminal_bench.task import FolderTask
@@ -61,7 +62,6 @@ def collect_artifacts(
 ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """({relative path: bytes}, a manifest entry per artifact) after the collect hooks ran."""
     from envs.suites.terminal_bench import services
-    from envs.suites.terminal_bench.task import SETUP_SESSION
 
     config = task.config
     for hook in config.collect:

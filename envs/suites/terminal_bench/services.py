@@ -29,6 +29,7 @@ from envs.rock import Sandbox, SandboxError
 from envs.rock.api import owner_labels
 from envs.rock.images import build_task_image, default_ca_bundle
 from envs.suites.terminal_bench.compose import Service
+from envs.suites.terminal_bench.sessions import SETUP_SESSION
 
 if TYPE_CHECKING:
     from envs.suites.terminal_bench.task import FolderTask
@@ -137,8 +138,6 @@ def _health(service: Service) -> dict[str, Any] | None:
 
 def start(task: FolderTask, sandbox: Sandbox) -> None:
     """Start the sidecars beside `sandbox` and name them in its /etc/hosts."""
-    from envs.suites.terminal_bench.task import SETUP_SESSION
-
     sidecars = _sidecars(task)
     if not sidecars:
         return

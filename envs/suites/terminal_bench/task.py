@@ -38,13 +38,15 @@ from envs.suites.terminal_bench import services
 from envs.suites.terminal_bench.artifacts import collect_artifacts, healthcheck
 from envs.suites.terminal_bench.config import TaskConfig
 from envs.suites.terminal_bench.parsers import PARSERS, PASSING, parse_pytest, resolved
+from envs.suites.terminal_bench.sessions import (
+    GRADE_SESSION,
+    HEALTH_SESSION,
+    ORACLE_SESSION,
+    SETUP_SESSION,
+)
 
 TESTS_DIR = "/tests"
 VERIFIER_DIR = "/logs/verifier"
-GRADE_SESSION = "ale-grader"  # a fresh shell: the agent's exports and aliases do not reach it
-ORACLE_SESSION = "ale-oracle"
-SETUP_SESSION = "ale-setup"  # root: directories, ownership, the tests' unpacking
-HEALTH_SESSION = "ale-health"  # the image's USER, as Harbor runs healthchecks
 TB_LOG = "/logs/tests/test-output.txt"
 LOG_CHARS = 20_000
 FOLD_FILE_BYTES = (
