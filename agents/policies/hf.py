@@ -23,6 +23,7 @@ from typing import Any
 from agents.actions import parse_tool_calls
 from agents.engines.base import Engine, Sampling
 from agents.engines.hf_engine import HFEngine
+from agents.errors import PolicyError
 from agents.policies.base import EpisodeContext, PolicyOutput, register_policy
 
 
@@ -30,12 +31,14 @@ class HFPolicy:
     """Chat template + a token-level `Engine`; see the module docstring.
 
     `eos_token_ids` end a turn (default: the `HFEngine`'s own, else the tokenizer's EOS).
-    Guided choice (`act(..., guided_choice=...)`) needs an `HFEngine`.
+    Guided choice (`act(..., guided_choice=...)`) needs an `HFEngine`. Without an engine
+    (`engine=None`) the policy only tokenizes: `replay` works, `act` is an error (`ale data
+    build` tokenizes recorded text turns that way).
     """
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | None,
         tokenizer: Any,
         sampling: Sampling | None = None,
         prompt_mode: str = "append",
@@ -134,6 +137,8 @@ class HFPolicy:
         guided_choice: list[str] | None = None,
     ) -> PolicyOutput:
         """Sample one turn; `guided_choice` restricts the reply to one of the given texts (+ EOS)."""
+        if self.engine is None:
+            raise PolicyError(f"{self.name}: this policy has no engine; it only replays turns")
         prompt_ids, mode = self.prompt_ids_for(messages, tools)
         if guided_choice:
             if not isinstance(self.engine, HFEngine):

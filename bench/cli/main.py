@@ -18,6 +18,7 @@ from envs.rock.cli import images_app, sandbox_app
 from envs.rock.errors import SandboxError
 from envs.suites.swebench.cli import pull_cmd
 from rl.cli import train_cmd
+from rl.data.cli import data_app
 
 app = typer.Typer(
     help="ALE-Gym: sandboxes, chunk-level envs, agents, IPA training and benchmarks.",
@@ -32,6 +33,7 @@ bench_app.add_typer(perf_app, name="perf")
 register_bench_commands(bench_app)
 app.add_typer(bench_app, name="bench")
 app.command("train")(train_cmd)
+app.add_typer(data_app, name="data")
 register_agent_commands(app)
 
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 from typing import Any
 
 from agents.engines.base import Engine, Sampling
+from agents.errors import PolicyError
 from agents.policies.base import EpisodeContext, PolicyOutput
 from rl.toy.model import WordTokenizer
 
 
 class ToyPolicy:
-    """Samples toy actions with any `Engine` over the `WordTokenizer` vocabulary."""
+    """Samples toy actions with any `Engine` over the `WordTokenizer` vocabulary; without an
+    engine (`engine=None`) it only tokenizes demonstration turns (`replay`)."""
 
     name = "toy"
 
-    def __init__(self, engine: Engine, tok: WordTokenizer, sampling: Sampling) -> None:
+    def __init__(self, engine: Engine | None, tok: WordTokenizer, sampling: Sampling) -> None:
         self.engine, self.tok, self.sampling = engine, tok, sampling
         self._ids: list[int] = []
         self._messages: list[dict[str, Any]] = []
@@ -64,6 +66,8 @@ class ToyPolicy:
     def act(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
     ) -> PolicyOutput:
+        if self.engine is None:
+            raise PolicyError("the toy policy has no engine; it only replays turns")
         prompt = self._prompt(messages)
         [gen] = self.engine.generate([prompt], self.sampling)
         text = self.tok.decode(gen.response_ids)
