@@ -130,7 +130,7 @@ class AgentConfig(_Section):
         from envs.rock import SandboxSpec
         from envs.rock.policy import apply_policy_block
 
-        apply_policy_block(SandboxSpec(), value)  # PolicyError (a ValueError) names the fix
+        apply_policy_block(SandboxSpec(), value)  # SandboxPolicyError (a ValueError) names the fix
         return value
 
     @model_validator(mode="after")

@@ -185,7 +185,7 @@ def folder_options(
     pairs: list[str] | None, map_file: Path | None, strict: bool, build_network: bool
 ) -> dict[str, Any]:
     """The TB/Harbor options of `--from`, `--from-map`, `--strict`, `--build-network`."""
-    from envs.suites.terminal_bench.image import parse_from_map
+    from envs.suites.terminal_bench.task_image import parse_from_map
 
     try:
         mapping = parse_from_map(pairs, map_file)

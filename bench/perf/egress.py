@@ -33,7 +33,7 @@ from typing import Any
 
 from envs.rock import Sandbox, SandboxSpec
 from envs.rock.factory import create_sandbox
-from envs.rock.policy import NetworkPolicy, Policy
+from envs.rock.policy import NetworkPolicy, SandboxPolicy
 
 MB = 1 << 20
 
@@ -133,11 +133,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     with payload_server(["127.0.0.1", gateway], size) as ports:
         rule = f"127.0.0.1:{ports['127.0.0.1']}"
-        listed = SandboxSpec(policy=Policy(NetworkPolicy("allowlist", (rule,))))
+        listed = SandboxSpec(policy=SandboxPolicy(NetworkPolicy("allowlist", (rule,))))
         proxies = [create_sandbox(listed, args.backend) for _ in range(args.pairs)]
         plains = [create_sandbox(SandboxSpec(), args.backend) for _ in range(args.pairs)]
         proxied = proxies[0]
-        bridge = create_sandbox(SandboxSpec(policy=Policy(NetworkPolicy("open"))), "docker")
+        bridge = create_sandbox(SandboxSpec(policy=SandboxPolicy(NetworkPolicy("open"))), "docker")
         made = [*proxies, *plains, bridge]
         try:
             for sb in made:

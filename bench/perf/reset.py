@@ -119,7 +119,7 @@ def _docker_run(image: str) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     from envs.rock.derived import DerivedImage, remove_derived
-    from envs.rock.images import build_task_image
+    from envs.rock.image_build import build_task_image
     from envs.suites.swebench import SWEBenchSuite, testbed
 
     ap = argparse.ArgumentParser(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from envs.rock.errors import SandboxError
-from envs.rock.policy import NetworkMode, Policy
+from envs.rock.policy import NetworkMode, SandboxPolicy
 from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
 
 #: Label keys written on every sandbox we start (docker labels, local state files).
@@ -54,7 +54,7 @@ class SandboxSpec:
     memory_mb: int = 1024
     pids_limit: int = 256
     disk_mb: int | None = None
-    policy: Policy = field(default_factory=Policy)
+    policy: SandboxPolicy = field(default_factory=SandboxPolicy)
     env: dict[str, str] = field(default_factory=dict)
     workdir: str = "/root"
     user: str = "root"
@@ -83,7 +83,7 @@ class SandboxSpec:
     def from_dict(cls, data: dict[str, Any]) -> SandboxSpec:
         data = dict(data)
         network = data.pop("network", None)  # state written before policies existed
-        policy = Policy.from_dict(data.pop("policy", None) or {"network": network or "none"})
+        policy = SandboxPolicy.from_dict(data.pop("policy", None) or {"network": network or "none"})
         return cls(**data, policy=policy)
 
 
@@ -168,7 +168,7 @@ class Sandbox(Protocol):
 
     def set_allowlist(self, rules: Sequence[str]) -> None:
         """Replace the egress allowlist of this running `allowlist` sandbox (for example, the
-        package index while grading installs run); effective when this returns. `PolicyError`
+        package index while grading installs run); effective when this returns. `SandboxPolicyError`
         for another network mode or a bad rule. A restore goes back to the spec's rules."""
         ...
 

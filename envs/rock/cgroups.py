@@ -37,7 +37,7 @@ _POLL_S = 0.02
 
 
 @dataclass(frozen=True)
-class Limits:
+class CgroupLimits:
     """What one sandbox may use: bytes of memory (swap included), processes, cores."""
 
     memory_bytes: int
@@ -58,7 +58,7 @@ def _write(path: Path, value: str) -> None:
         raise OSError(exc.errno, f"writing {value!r}: {exc.strerror}", str(path)) from exc
 
 
-def _warn_no_cpu(limits: Limits) -> None:
+def _warn_no_cpu(limits: CgroupLimits) -> None:
     warnings.warn(
         f"no cgroup cpu controller here: a local sandbox runs without its {limits.cpus}-core "
         "CPU quota (memory and pids limits still apply; commands still time out).",
@@ -82,7 +82,7 @@ class SandboxCgroup:
             self.dirs = {c: root / c / PARENT / name for c in wanted}
 
     # -- creation ------------------------------------------------------------------------
-    def create(self, limits: Limits) -> None:
+    def create(self, limits: CgroupLimits) -> None:
         """Make the directories and write the limits; `BackendUnavailable` says why not."""
         if os.geteuid() != 0:
             raise BackendUnavailable(
@@ -103,7 +103,7 @@ class SandboxCgroup:
                 "backend='docker' here."
             ) from exc
 
-    def _create_v1(self, limits: Limits) -> None:
+    def _create_v1(self, limits: CgroupLimits) -> None:
         for controller in V1_REQUIRED:
             if not (self.root / controller).is_dir():
                 raise OSError(
@@ -124,7 +124,7 @@ class SandboxCgroup:
         quota = int(limits.cpus * CFS_PERIOD_US) if limits.cpus > 0 else -1
         _write(cpu / "cpu.cfs_quota_us", str(max(quota, 1000) if quota > 0 else -1))
 
-    def _create_v2(self, limits: Limits) -> None:
+    def _create_v2(self, limits: CgroupLimits) -> None:
         available = (self.root / "cgroup.controllers").read_text().split()
         missing = [c for c in V1_REQUIRED if c not in available]
         if missing:

@@ -84,7 +84,7 @@ def images_build(
     ] = True,
 ) -> None:
     """Build base images from Debian (debootstrap + docker import); idempotent."""
-    from envs.rock.images import (
+    from envs.rock.image_build import (
         DEFAULT_RELEASE,
         RELEASES,
         BaseImageRecipe,
@@ -132,7 +132,7 @@ def _build_task(
 ) -> None:
     """Build one task folder's image as the suites do (tests and solution left out)."""
     from envs.suites.terminal_bench import TaskFolderSuite
-    from envs.suites.terminal_bench.image import ensure_task_image, parse_from_map
+    from envs.suites.terminal_bench.task_image import ensure_task_image, parse_from_map
 
     suite = TaskFolderSuite(
         folder,
@@ -218,7 +218,7 @@ def sandbox_create(
 ) -> None:
     """Start a detached sandbox (ended by its TTL or `ale sandbox rm`); prints its id."""
     from envs.rock.factory import create_sandbox
-    from envs.rock.policy import NetworkPolicy, Policy
+    from envs.rock.policy import NetworkPolicy, SandboxPolicy
 
     try:
         mode = "allowlist" if allow and network == "none" else network
@@ -227,7 +227,7 @@ def sandbox_create(
             ttl_s=ttl,
             memory_mb=memory_mb,
             cpus=cpus,
-            policy=Policy(NetworkPolicy.from_value({"mode": mode, "allow": allow or []})),
+            policy=SandboxPolicy(NetworkPolicy.from_value({"mode": mode, "allow": allow or []})),
             labels={LABEL_OWNER_PID: DETACHED_PID},
         )
         sb = create_sandbox(spec, backend)

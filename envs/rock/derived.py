@@ -34,7 +34,7 @@ from typing import Any
 from envs.rock.api import Sandbox, SandboxSpec
 from envs.rock.errors import ImageNotFound, SandboxError
 from envs.rock.home import ale_home
-from envs.rock.images import RECIPE_LABEL, rootfs_path
+from envs.rock.image_build import RECIPE_LABEL, rootfs_path
 
 REPO = "ale-derived"
 LABEL_SOURCE = "ale.derived.source"

@@ -53,7 +53,7 @@ from envs.rock.errors import (
 from envs.rock.host_root import ContainerRoot, open_container_root
 from envs.rock.hostcopy import unpack_tar
 from envs.rock.pid1 import ttl_init_script
-from envs.rock.policy import PolicyError
+from envs.rock.policy import SandboxPolicyError
 from envs.rock.proctree import interrupt_shell
 from envs.rock.pseudofs import refuse_pseudo_path
 from envs.rock.reads import (
@@ -271,7 +271,7 @@ class DockerSandbox:
             except (docker.errors.DockerException, requests.RequestException) as exc:
                 raise engine_error(exc, f"inspecting {self.id}") from exc
             if not pid or not os.path.exists(f"/proc/{pid}/ns/net"):
-                raise PolicyError(
+                raise SandboxPolicyError(
                     "network 'allowlist' needs the Docker engine on this host (its proxy is "
                     "bound inside the container's network namespace): run ale on the engine's "
                     "host, or use network 'none' or 'open'."
@@ -281,7 +281,7 @@ class DockerSandbox:
         if ro:
             tests = " && ".join(f"test -e {shlex.quote(p)}" for p in ro)
             if not self.run(f"{tests} && echo ok", timeout=30).output.endswith("ok\n"):
-                raise PolicyError(
+                raise SandboxPolicyError(
                     f"a read-only path of {list(ro)} does not exist in the sandbox's image; "
                     "create it in the image or drop it from the policy"
                 )
@@ -352,7 +352,7 @@ class DockerSandbox:
             ) from exc
         except docker.errors.APIError as exc:
             if spec.disk_mb and "storage" in str(exc.explanation or exc).lower():
-                raise PolicyError(
+                raise SandboxPolicyError(
                     f"disk_mb={spec.disk_mb} cannot be enforced by this Docker engine's storage "
                     f"driver ({exc.explanation}): drop disk_mb, or run the engine with overlay2 "
                     "on xfs mounted with pquota."
@@ -614,7 +614,7 @@ class DockerSandbox:
     def snapshot(self) -> str:
         """Commit the container's filesystem to a local image; returns its id."""
         if self._spec.policy.paths.read_only_root:
-            raise PolicyError(
+            raise SandboxPolicyError(
                 "snapshots of a docker sandbox with read_only_root are not supported (its "
                 "writable paths are volumes, which an image commit leaves out); use the local "
                 "backend or a writable root"

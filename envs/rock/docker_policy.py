@@ -1,4 +1,4 @@
-"""A sandbox's `Policy` as Docker engine settings, and the engine calls that need them.
+"""A sandbox's `SandboxPolicy` as Docker engine settings, and the engine calls that need them.
 
 * network `none` and `allowlist`: `--network none` (loopback only, no route out). For
   `allowlist` the egress proxy and DNS are bound inside the container's network namespace
@@ -24,7 +24,7 @@ from docker.types import Mount
 from envs.rock.api import SandboxSpec
 from envs.rock.egress import proxy_env, rules_path
 from envs.rock.home import ale_home
-from envs.rock.policy import Policy
+from envs.rock.policy import SandboxPolicy
 
 #: Docker's own defaults (moby `oci/defaults.go`): the API replaces them when we set any.
 DOCKER_MASKED_PATHS = (
@@ -103,11 +103,11 @@ def remove_audit(labels: dict[str, str]) -> None:
         p.unlink(missing_ok=True)
 
 
-def policy_label(policy: Policy) -> dict[str, str]:
+def policy_label(policy: SandboxPolicy) -> dict[str, str]:
     """A label that lets `DockerSandbox.attach` rebuild the policy."""
     return {LABEL_POLICY: json.dumps(policy.to_dict(), separators=(",", ":"))}
 
 
-def policy_from_labels(labels: dict[str, str]) -> Policy:
+def policy_from_labels(labels: dict[str, str]) -> SandboxPolicy:
     text = labels.get(LABEL_POLICY)
-    return Policy.from_dict(json.loads(text)) if text else Policy()
+    return SandboxPolicy.from_dict(json.loads(text)) if text else SandboxPolicy()

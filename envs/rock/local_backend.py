@@ -38,7 +38,7 @@ from typing import Any
 
 from envs.rock.api import LABEL_EXPIRES_AT, ExecResult, SandboxSpec, owner_labels
 from envs.rock.bwrap import SessionTransport, init_argv, shell_argv, user_prefix
-from envs.rock.cgroups import Limits, SandboxCgroup
+from envs.rock.cgroups import CgroupLimits, SandboxCgroup
 from envs.rock.egress import (
     RESOLV_CONF,
     EgressHandle,
@@ -54,7 +54,7 @@ from envs.rock.errors import (
     SandboxDead,
     SandboxError,
 )
-from envs.rock.images import IMAGE_ENV, rootfs_path
+from envs.rock.image_build import IMAGE_ENV, rootfs_path
 from envs.rock.inroot import SandboxRoot
 from envs.rock.local_state import (
     list_local_sandboxes,
@@ -78,7 +78,7 @@ from envs.rock.overlay import (
     run_host,
 )
 from envs.rock.pipe_transport import PipeTransport
-from envs.rock.policy import PolicyError
+from envs.rock.policy import SandboxPolicyError
 from envs.rock.proctree import children
 from envs.rock.reads import DOWNLOAD_LIMIT, READ_LIMIT
 from envs.rock.seccomp import syscall_filter
@@ -133,7 +133,7 @@ class LocalSandbox:
     def create(cls, spec: SandboxSpec) -> LocalSandbox:
         _check_host()
         if spec.disk_mb:
-            raise PolicyError(
+            raise SandboxPolicyError(
                 f"disk_mb={spec.disk_mb} cannot be enforced by the local backend (the overlay's "
                 "upper dir lives on the host's disk, with no quota): drop disk_mb, or use the "
                 "docker backend on a storage driver with quotas (overlay2 on xfs with pquota)."
@@ -150,7 +150,7 @@ class LocalSandbox:
         layout.labels.write_text(json.dumps(labels, indent=1))  # first: gc can always find it
         sb = cls(spec, layout)
         try:
-            sb._cgroup.create(Limits(spec.memory_mb * 2**20, spec.pids_limit, spec.cpus))
+            sb._cgroup.create(CgroupLimits(spec.memory_mb * 2**20, spec.pids_limit, spec.cpus))
             for d in (layout.upper, layout.work, layout.merged, layout.sysfs, layout.snapshots):
                 d.mkdir()
             mount_overlay(rootfs, layout)

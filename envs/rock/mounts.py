@@ -25,7 +25,7 @@ from pathlib import Path
 
 from envs.rock.errors import SandboxError
 from envs.rock.inroot import SandboxRoot, openat2
-from envs.rock.policy import PathPolicy, PolicyError
+from envs.rock.policy import PathPolicy, SandboxPolicyError
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MNT_DETACH = 0x20, 0x1000, 0x2
@@ -128,14 +128,14 @@ def apply_paths(root: Path, paths: PathPolicy, workdir: str, empty: Path) -> Non
                 _bind_onto_itself(root, p)
         for p in paths.read_only:
             if _pseudo(p):
-                raise PolicyError(
+                raise SandboxPolicyError(
                     f"read-only path {p!r}: /proc, /sys and /dev are already read-only or "
                     "per-sandbox on the local backend; drop it from read_only"
                 )
             try:
                 _bind_onto_itself(root, p)
             except FileNotFoundError:
-                raise PolicyError(
+                raise SandboxPolicyError(
                     f"read-only path {p!r} does not exist in the sandbox's image; create it "
                     "in the image or drop it from the policy"
                 ) from None

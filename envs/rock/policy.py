@@ -1,6 +1,6 @@
 """Sandbox permissions as plain data: what a sandbox may reach on the network and the disk.
 
-`Policy` rides on `SandboxSpec.policy` and is enforced by the backend (see
+`SandboxPolicy` rides on `SandboxSpec.policy` and is enforced by the backend (see
 `docs/sandboxes.md`, "Permissions"). Resource limits are the spec's own fields (`cpus`,
 `memory_mb`, `pids_limit`, `disk_mb`, `output_limit`, `command_timeout_s`, `ttl_s`); a
 `policy:` block in a task, suite or agent config sets both through `apply_policy_block`:
@@ -10,7 +10,7 @@
       paths: {read_only: [/testbed/tests], hidden: [/grader], read_only_root: false}
       resources: {cpus: 2, memory_mb: 2048, command_timeout_s: 600}
 
-Every value here is validated on construction; a bad value raises `PolicyError` naming the fix.
+Every value here is validated on construction; a bad value raises `SandboxPolicyError` naming the fix.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ RESOURCE_FIELDS = (
 )
 
 
-class PolicyError(SandboxError, ValueError):
+class SandboxPolicyError(SandboxError, ValueError):
     """A policy that cannot be honoured as written; the message says what to write."""
 
 
@@ -54,12 +54,12 @@ def _strict_keys(section: str, data: Mapping[str, Any], known: tuple[str, ...]) 
             near = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(known)}"
             where = f"policy {section}" if section else "the policy block"
-            raise PolicyError(f"unknown key {key!r} in {where}{hint}")
+            raise SandboxPolicyError(f"unknown key {key!r} in {where}{hint}")
 
 
 def _strings(section: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise PolicyError(f"policy {section} must be a list of strings, not {value!r}")
+        raise SandboxPolicyError(f"policy {section} must be a list of strings, not {value!r}")
     return tuple(str(v) for v in value)
 
 
@@ -76,19 +76,19 @@ class NetworkPolicy:
         if self.mode == "bridge":  # type: ignore[comparison-overlap]  # the old name
             object.__setattr__(self, "mode", "open")
         if self.mode not in NETWORK_MODES:
-            raise PolicyError(
+            raise SandboxPolicyError(
                 f"network mode {self.mode!r} is not one of {', '.join(NETWORK_MODES)}"
             )
         object.__setattr__(self, "allow", tuple(self.allow))
         if self.allow and self.mode != "allowlist":
-            raise PolicyError(
+            raise SandboxPolicyError(
                 f"network mode {self.mode!r} takes no allow list; use mode 'allowlist'"
             )
         for rule in self.allow:
             try:
                 parse_rule(rule)
             except RuleError as exc:
-                raise PolicyError(f"network allow rule: {exc}") from exc
+                raise SandboxPolicyError(f"network allow rule: {exc}") from exc
 
     @classmethod
     def from_value(cls, value: Any) -> NetworkPolicy:
@@ -98,7 +98,7 @@ class NetworkPolicy:
         if isinstance(value, str):
             return cls(mode=cast(NetworkMode, value))
         if not isinstance(value, Mapping):
-            raise PolicyError(f"policy network must be a mode or a mapping, not {value!r}")
+            raise SandboxPolicyError(f"policy network must be a mode or a mapping, not {value!r}")
         _strict_keys("network", value, ("mode", "allow"))
         allow = _strings("network.allow", value.get("allow", []))
         mode = value.get("mode", "allowlist" if allow else "none")
@@ -107,12 +107,12 @@ class NetworkPolicy:
 
 def _clean_path(section: str, path: str) -> str:
     if not path.startswith("/") or "\x00" in path:
-        raise PolicyError(f"policy paths.{section}: {path!r} must be an absolute path")
+        raise SandboxPolicyError(f"policy paths.{section}: {path!r} must be an absolute path")
     if ".." in path.split("/"):
-        raise PolicyError(f"policy paths.{section}: {path!r} must not contain '..'")
+        raise SandboxPolicyError(f"policy paths.{section}: {path!r} must not contain '..'")
     clean = posixpath.normpath(path)
     if clean == "/" or clean.startswith("//"):
-        raise PolicyError(
+        raise SandboxPolicyError(
             f"policy paths.{section}: {path!r} is the root; use read_only_root for that"
         )
     return clean
@@ -139,7 +139,9 @@ class PathPolicy:
             object.__setattr__(self, name, paths)
         clash = set(self.read_only) & set(self.writable) or set(self.hidden) & set(self.writable)
         if clash:
-            raise PolicyError(f"policy paths {sorted(clash)} are both writable and protected")
+            raise SandboxPolicyError(
+                f"policy paths {sorted(clash)} are both writable and protected"
+            )
 
     @property
     def empty(self) -> bool:
@@ -155,25 +157,27 @@ class PathPolicy:
         if isinstance(value, PathPolicy):
             return value
         if not isinstance(value, Mapping):
-            raise PolicyError(f"policy paths must be a mapping, not {value!r}")
+            raise SandboxPolicyError(f"policy paths must be a mapping, not {value!r}")
         known = ("read_only", "hidden", "writable", "read_only_root")
         _strict_keys("paths", value, known)
         lists = {k: _strings(f"paths.{k}", value[k]) for k in known[:3] if k in value}
         ro_root = value.get("read_only_root", False)
         if not isinstance(ro_root, bool):
-            raise PolicyError(f"policy paths.read_only_root must be true or false, not {ro_root!r}")
+            raise SandboxPolicyError(
+                f"policy paths.read_only_root must be true or false, not {ro_root!r}"
+            )
         return cls(**lists, read_only_root=ro_root)
 
 
 @dataclass(frozen=True)
-class Policy:
+class SandboxPolicy:
     """Network and filesystem permissions of one sandbox (resources: the spec's fields)."""
 
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     paths: PathPolicy = field(default_factory=PathPolicy)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Policy:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> SandboxPolicy:
         """From the plain data `to_dict` gives (or a `policy:` block without `resources`)."""
         data = data or {}
         _strict_keys("", data, ("network", "paths"))
@@ -198,7 +202,7 @@ def apply_policy_block(spec: SandboxSpec, block: Mapping[str, Any] | None) -> Sa
     if not block:
         return spec
     if not isinstance(block, Mapping):
-        raise PolicyError(f"a policy block must be a mapping, not {block!r}")
+        raise SandboxPolicyError(f"a policy block must be a mapping, not {block!r}")
     _strict_keys("", block, ("network", "paths", "resources"))
     policy = spec.policy
     if "network" in block:
@@ -207,11 +211,13 @@ def apply_policy_block(spec: SandboxSpec, block: Mapping[str, Any] | None) -> Sa
         policy = dataclasses.replace(policy, paths=PathPolicy.from_value(block["paths"]))
     resources = block.get("resources") or {}
     if not isinstance(resources, Mapping):
-        raise PolicyError(f"policy resources must be a mapping, not {resources!r}")
+        raise SandboxPolicyError(f"policy resources must be a mapping, not {resources!r}")
     _strict_keys("resources", resources, RESOURCE_FIELDS)
     for key, value in resources.items():
         if value is not None and (not isinstance(value, int | float) or value <= 0):
-            raise PolicyError(f"policy resources.{key} must be a positive number, not {value!r}")
+            raise SandboxPolicyError(
+                f"policy resources.{key} must be a positive number, not {value!r}"
+            )
     return dataclasses.replace(spec, policy=policy, **dict(resources))
 
 

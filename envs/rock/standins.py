@@ -47,7 +47,7 @@ class StandIn:
 
     @property
     def from_image(self) -> str:
-        from envs.rock.images import base_tag
+        from envs.rock.image_build import base_tag
 
         return base_tag(self.release)
 
@@ -130,7 +130,7 @@ def standin_for_tag(tag: str) -> StandIn | None:
 
 def find_standin(base: str) -> StandIn:
     """The stand-in for `base` (a published name such as `python:3.13-slim-bookworm`)."""
-    from envs.rock.images import map_image
+    from envs.rock.image_build import map_image
 
     tag = map_image(base, STANDIN_MAP)
     found = standin_for_tag(tag) if tag else None
@@ -155,10 +155,10 @@ def build_standin(
     With `build_base_too` a missing `ale-base:<release>` is built first (debootstrap, root,
     about a minute), as `ale images build --base` does; otherwise it is an `ImageNotFound`.
     """
-    from envs.rock.images import _image_recipe, build_task_image
+    from envs.rock.image_build import _image_recipe, build_task_image
 
     if _image_recipe(standin.from_image) is None and build_base_too:
-        from envs.rock.images import BaseImageRecipe, build_base
+        from envs.rock.image_build import BaseImageRecipe, build_base
 
         extra = {"ca_bundle": ca_bundle} if ca_bundle else {}
         build_base(BaseImageRecipe.for_release(standin.release, **extra), log=log)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from envs.rock import Sandbox
-from envs.rock.policy import NetworkPolicy, Policy
+from envs.rock.policy import NetworkPolicy, SandboxPolicy
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +162,7 @@ def test_network_none_cannot_reach_host_listener(
     # the probe can fail: with a network (an allowlist naming it), the listener is reached
     rule = f"{host_listener.address}:{host_listener.port}"
     wired: Sandbox = make_sandbox(  # type: ignore[operator]
-        policy=Policy(network=NetworkPolicy("allowlist", (rule,)))
+        policy=SandboxPolicy(network=NetworkPolicy("allowlist", (rule,)))
     )
     answer = probe_via_proxy(wired, host_listener)
     assert "200" in answer and host_listener.accepted.wait(30), f"control probe: {answer}"

@@ -20,7 +20,7 @@ from envs.rock.derived import (
     remove_derived,
 )
 from envs.rock.factory import create_sandbox
-from envs.rock.images import RECIPE_LABEL, build_task_image, rootfs_path
+from envs.rock.image_build import RECIPE_LABEL, build_task_image, rootfs_path
 from tests.conftest import REPO, backend_params
 
 

@@ -182,7 +182,7 @@ def _assert_gone(sid: str, state_dir: Path, pids: list[int]) -> None:
 
 
 def _skip_without_local() -> None:
-    from envs.rock.images import rootfs_path
+    from envs.rock.image_build import rootfs_path
 
     if os.geteuid() != 0 or not shutil.which("bwrap"):
         pytest.skip("the local backend needs root and bubblewrap")
@@ -237,12 +237,12 @@ def test_state_dir_without_labels_is_found_and_collected(token: str) -> None:
 @local_only
 def test_cgroup_without_state_dir_is_found_and_collected() -> None:
     """Cgroups an older teardown left behind after deleting the state directory."""
-    from envs.rock.cgroups import Limits, SandboxCgroup
+    from envs.rock.cgroups import CgroupLimits, SandboxCgroup
 
     _skip_without_local()
     sid = secrets.token_hex(6)
     cgroup = SandboxCgroup(sid)
-    cgroup.create(Limits(64 * 2**20, 16, 1.0))
+    cgroup.create(CgroupLimits(64 * 2**20, 16, 1.0))
     try:
         record = {r.id: r for r in list_local()}.get(sid)
         assert record is not None, "gc does not see a cgroup without a state directory"

@@ -27,9 +27,9 @@ from envs.rock import (
 )
 from envs.rock.api import DEFAULT_IMAGE, is_orphan
 from envs.rock.bwrap import SHELL_CAPS
-from envs.rock.cgroups import Limits, SandboxCgroup
+from envs.rock.cgroups import CgroupLimits, SandboxCgroup
 from envs.rock.gc import GcScope, collect, list_local
-from envs.rock.images import rootfs_path
+from envs.rock.image_build import rootfs_path
 from envs.rock.local_backend import (
     LocalSandbox,
     list_local_sandboxes,
@@ -260,10 +260,10 @@ def test_missing_cpu_controller_falls_back(tmp_path: Path) -> None:
     cg = SandboxCgroup("0123456789ab", root=tmp_path)
     assert set(cg.dirs) == {"memory", "pids"}
     with pytest.warns(RuntimeWarning, match="CPU quota"):
-        cg.create(Limits(2**20, 10, 0.5))
+        cg.create(CgroupLimits(2**20, 10, 0.5))
     assert (cg.dirs["pids"] / "pids.max").read_text() == "10"
     assert (cg.dirs["memory"] / "memory.limit_in_bytes").read_text() == str(2**20)
     no_pids = tmp_path / "no-pids"
     (no_pids / "memory").mkdir(parents=True)
     with pytest.raises(BackendUnavailable, match="never run without limits"):
-        SandboxCgroup("0123456789ab", root=no_pids).create(Limits(2**20, 10, 0.5))
+        SandboxCgroup("0123456789ab", root=no_pids).create(CgroupLimits(2**20, 10, 0.5))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from envs.rock import Sandbox, SandboxFileError
-from envs.rock.policy import NetworkPolicy, PathPolicy, Policy, PolicyError
+from envs.rock.policy import NetworkPolicy, PathPolicy, SandboxPolicy, SandboxPolicyError
 
 PROXY = "http://127.0.0.1:3128"
 # the proxy variables on, NO_PROXY off: 127.0.0.1 through the proxy means the host's loopback
@@ -67,8 +67,8 @@ def listeners() -> Iterator[tuple[Listener, Listener]]:
         srv.server_close()
 
 
-def allowlist(*rules: str) -> Policy:
-    return Policy(network=NetworkPolicy("allowlist", rules))
+def allowlist(*rules: str) -> SandboxPolicy:
+    return SandboxPolicy(network=NetworkPolicy("allowlist", rules))
 
 
 def wait_audit(sb: Sandbox, n: int) -> list[dict[str, object]]:
@@ -197,10 +197,10 @@ def test_set_allowlist_switches_at_run_time(
     sb.set_allowlist([])
     assert sb.run(fetch, timeout=30).output == "403"
     assert len(ok.hits) == 1
-    with pytest.raises(PolicyError, match="not a host name"):
+    with pytest.raises(SandboxPolicyError, match="not a host name"):
         sb.set_allowlist(["no such host"])
     offline: Sandbox = make_sandbox()  # type: ignore[operator]
-    with pytest.raises(PolicyError, match="only a sandbox created with network 'allowlist'"):
+    with pytest.raises(SandboxPolicyError, match="only a sandbox created with network 'allowlist'"):
         offline.set_allowlist(["pypi.org"])
 
 
@@ -208,7 +208,7 @@ def test_open_network_never_reaches_the_host_loopback(
     make_sandbox: object, listeners: tuple[Listener, Listener]
 ) -> None:
     ok, _ = listeners
-    sb: Sandbox = make_sandbox(policy=Policy(network=NetworkPolicy("open")))  # type: ignore[operator]
+    sb: Sandbox = make_sandbox(policy=SandboxPolicy(network=NetworkPolicy("open")))  # type: ignore[operator]
     r = sb.run(
         f"curl -sS -m 5 http://127.0.0.1:{ok.port}/; "
         f"{VIA_PROXY}curl -sS -m 5 -x {PROXY} http://127.0.0.1:{ok.port}/",
@@ -240,7 +240,7 @@ PROTECTED = PathPolicy(read_only=("/etc/apt",), hidden=("/usr/share/doc", "/etc/
 
 
 def test_read_only_and_hidden_paths_hold_against_root(make_sandbox: object) -> None:
-    sb: Sandbox = make_sandbox(policy=Policy(paths=PROTECTED))  # type: ignore[operator]
+    sb: Sandbox = make_sandbox(policy=SandboxPolicy(paths=PROTECTED))  # type: ignore[operator]
     before = sb.run("ls -la /etc/apt | md5sum").output
     attacks = [
         "touch /etc/apt/new",
@@ -271,7 +271,7 @@ def test_read_only_and_hidden_paths_hold_against_root(make_sandbox: object) -> N
 
 
 def test_read_only_root_keeps_workdir_and_tmp_writable(make_sandbox: object) -> None:
-    policy = Policy(paths=PathPolicy(read_only_root=True, writable=("/srv/out",)))
+    policy = SandboxPolicy(paths=PathPolicy(read_only_root=True, writable=("/srv/out",)))
     sb: Sandbox = make_sandbox(workdir="/root", policy=policy)  # type: ignore[operator]
     r = sb.run(
         "touch /root/w /tmp/w /var/tmp/w /srv/out/w && echo writable; test -f /root/.bashrc "
@@ -285,8 +285,8 @@ def test_read_only_root_keeps_workdir_and_tmp_writable(make_sandbox: object) -> 
 
 
 def test_missing_read_only_path_is_refused(make_sandbox: object) -> None:
-    with pytest.raises(PolicyError, match="does not exist"):
-        make_sandbox(policy=Policy(paths=PathPolicy(read_only=("/no/such/dir",))))  # type: ignore[operator]
+    with pytest.raises(SandboxPolicyError, match="does not exist"):
+        make_sandbox(policy=SandboxPolicy(paths=PathPolicy(read_only=("/no/such/dir",))))  # type: ignore[operator]
 
 
 def test_resources_command_timeout_cap_and_disk(make_sandbox: object) -> None:
@@ -295,7 +295,9 @@ def test_resources_command_timeout_cap_and_disk(make_sandbox: object) -> None:
     assert r.timed_out and r.duration_s < 10
     try:
         disk: Sandbox = make_sandbox(disk_mb=64)  # type: ignore[operator]
-    except PolicyError as exc:  # the storage driver cannot: refused, never silently unlimited
+    except (
+        SandboxPolicyError
+    ) as exc:  # the storage driver cannot: refused, never silently unlimited
         assert "disk_mb" in str(exc)
     else:
         r = disk.run("head -c 200M /dev/zero > /tmp/big; echo $?", timeout=120)

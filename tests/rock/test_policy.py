@@ -16,8 +16,8 @@ from envs.rock.egress.tls import NEED_MORE, client_hello_sni
 from envs.rock.policy import (
     NetworkPolicy,
     PathPolicy,
-    Policy,
-    PolicyError,
+    SandboxPolicy,
+    SandboxPolicyError,
     apply_policy_block,
     permissions,
 )
@@ -62,13 +62,13 @@ def test_default_network_is_none_and_spec_round_trips() -> None:
     ],
 )
 def test_bad_policies_say_what_to_write(block: dict[str, object], message: str) -> None:
-    with pytest.raises(PolicyError, match=message):
+    with pytest.raises(SandboxPolicyError, match=message):
         apply_policy_block(SandboxSpec(), block)
 
 
 def test_bridge_is_the_old_name_of_open() -> None:
     assert NetworkPolicy("bridge").mode == "open"  # type: ignore[arg-type]
-    assert Policy.from_dict({"network": "bridge"}).network.mode == "open"
+    assert SandboxPolicy.from_dict({"network": "bridge"}).network.mode == "open"
     assert SandboxSpec.from_dict({"network": "bridge"}).network == "open"
 
 
@@ -159,5 +159,5 @@ def test_dns_query_and_nxdomain_answer() -> None:
 
 def test_path_policy_round_trip_and_emptiness() -> None:
     assert PathPolicy().empty and not PathPolicy(read_only_root=True).empty
-    p = Policy(paths=PathPolicy(hidden=("/grader",)))
-    assert Policy.from_dict(p.to_dict()) == p
+    p = SandboxPolicy(paths=PathPolicy(hidden=("/grader",)))
+    assert SandboxPolicy.from_dict(p.to_dict()) == p

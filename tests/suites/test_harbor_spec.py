@@ -15,11 +15,11 @@ import pytest
 
 from envs.core.errors import TaskError
 from envs.rock import DEFAULT_IMAGE
-from envs.rock.images import inject_build_ca, map_image, rewrite_from
+from envs.rock.image_build import inject_build_ca, map_image, rewrite_from
 from envs.rock.standins import STANDIN_MAP, STANDINS, build_standin, find_standin
 from envs.suites.terminal_bench import PARSERS, TaskFolderSuite, load_task_config
 from envs.suites.terminal_bench.compose import duration_s, interpolate, load_compose
-from envs.suites.terminal_bench.image import parse_from_map
+from envs.suites.terminal_bench.task_image import parse_from_map
 from tests.suites.test_terminal_bench_suite import _docker_ready
 
 CURRENT = """\

@@ -81,7 +81,7 @@ def official_context(root: Path) -> tuple[dict[str, Any], Path]:
 def _push(context: Path, name: str) -> str:
     """Build `context` as `name`, push it; returns the pushed digest (sha256:...)."""
     from envs.rock.docker_backend import client
-    from envs.rock.images import build_task_image
+    from envs.rock.image_build import build_task_image
 
     build_task_image(context, name, from_map={"ale-base:bookworm": "ale-base:bookworm"})
     repo, _, tag = name.rpartition(":")
@@ -282,7 +282,7 @@ def test_official_schema_rows_with_local_images_need_no_files(tmp_path: Path) ->
     images are on the engine: `ale bench run --suite FILE --policy oracle` resolves them all,
     with no specs, bundles or other files written by hand."""
     from envs.rock.docker_backend import client
-    from envs.rock.images import build_task_image
+    from envs.rock.image_build import build_task_image
     from envs.suites.swebench import official_eval as grading
 
     inst, context = official_context(tmp_path)

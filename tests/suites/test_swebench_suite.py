@@ -23,11 +23,11 @@ from envs.core.errors import TaskError
 from envs.core.task import Grade, Task, TaskSuite
 from envs.rock import DEFAULT_IMAGE, Sandbox, SandboxSpec
 from envs.rock.factory import create_sandbox
-from envs.rock.images import IMAGE_ENV
+from envs.rock.image_build import IMAGE_ENV
 from envs.suites.swebench import (
     SWEBenchSuite,
     SWEBenchTask,
-    images,
+    image_choice,
     official_image_names,
     plan_image,
     register_local_repos,
@@ -36,7 +36,7 @@ from envs.suites.swebench import (
 )
 from envs.suites.swebench import official_eval as grading
 from envs.suites.swebench.grader import base_accepts_test_patch
-from envs.suites.swebench.images import CONDA_PATH
+from envs.suites.swebench.image_choice import CONDA_PATH
 from envs.suites.swebench.report import load_run_report
 from envs.suites.swebench.suite import SWE_MINI_DATA
 from tests.conftest import backend_params
@@ -585,7 +585,7 @@ def official_tiny(
     """The tiny repo in a local image under an official SWE-bench name: /testbed at base with
     the whole future in its .git (origin, tags, stash, notes), like the published images."""
     from envs.rock.docker_backend import client
-    from envs.rock.images import build_task_image
+    from envs.rock.image_build import build_task_image
 
     inst = tiny[0] | {"instance_id": f"ale-test__tinycalc-official-{os.getpid()}"}
     src = tiny[1].parent / "src"
@@ -645,7 +645,7 @@ def test_official_conda_layout_gets_its_path(
     """An image with the official conda layout (`/opt/miniconda3/envs/testbed`, not on the
     image's PATH) runs with the conda PATH and the eval script activates the env."""
     from envs.rock.docker_backend import client
-    from envs.rock.images import build_task_image
+    from envs.rock.image_build import build_task_image
 
     task, _ = official_tiny
     inst = task.instance | {"instance_id": f"ale-test__tinycalc-conda-{os.getpid()}"}
@@ -696,7 +696,7 @@ def test_swe_mini_loads() -> None:
     for tid in suite.task_ids():
         task = suite.load(tid)
         assert task.spec is not None and "test_cmd" in task.spec
-        assert images.find_bundle(task.instance, suite.repos_dir) is not None, tid
+        assert image_choice.find_bundle(task.instance, suite.repos_dir) is not None, tid
         assert task.metadata["FAIL_TO_PASS"], tid
 
 

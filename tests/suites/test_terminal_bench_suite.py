@@ -40,8 +40,8 @@ from envs.suites.terminal_bench import (
     read_reward,
     tb_mini,
 )
-from envs.suites.terminal_bench.image import DEFAULT_BASE_MAP, base_map, image_tag
 from envs.suites.terminal_bench.task import FolderTask
+from envs.suites.terminal_bench.task_image import DEFAULT_BASE_MAP, base_map, image_tag
 from tests.conftest import once_per_session
 
 INDEX = json.loads((TB_MINI_TASKS / "index.json").read_text())

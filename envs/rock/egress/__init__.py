@@ -64,9 +64,9 @@ def change_allowlist(
 ) -> None:
     """`Sandbox.set_allowlist` of both backends: `set_rules`, for `allowlist` sandboxes only."""
     if mode != "allowlist":
-        from envs.rock.policy import PolicyError
+        from envs.rock.policy import SandboxPolicyError
 
-        raise PolicyError(
+        raise SandboxPolicyError(
             f"sandbox {sandbox_id} has network {mode!r}; only a sandbox created with network "
             "'allowlist' (an empty allow list will do) can change its allowlist"
         )
@@ -76,7 +76,7 @@ def change_allowlist(
 def set_rules(audit_path: Path, rules: Sequence[str], timeout: float = 10.0) -> None:
     """Replace the allowlist of the helper writing `audit_path`; returns once it applies it.
 
-    `rules` are parsed first (`PolicyError` names a bad one); `SandboxError` if the helper does
+    `rules` are parsed first (`SandboxPolicyError` names a bad one); `SandboxError` if the helper does
     not acknowledge within `timeout` seconds (it is gone: the sandbox ended).
     """
     from envs.rock.policy import NetworkPolicy

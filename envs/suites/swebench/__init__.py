@@ -10,7 +10,7 @@ diff), `task` (`SWEBenchTask`), `official_eval` and `grader` (the official swebe
 `report` (the aggregate report.json).
 """
 
-from envs.suites.swebench.images import ImageChoice, official_image_names, plan_image
+from envs.suites.swebench.image_choice import ImageChoice, official_image_names, plan_image
 from envs.suites.swebench.loader import load_instances
 from envs.suites.swebench.official_eval import register_local_repos
 from envs.suites.swebench.report import prediction, write_run_report

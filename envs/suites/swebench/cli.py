@@ -51,7 +51,7 @@ def pull_cmd(
     ] = "swebench",
 ) -> None:
     """Pull the official images of a SWE-bench file (those not on the engine yet)."""
-    from envs.suites.swebench.images import local_official_image, pull_candidates, pull_image
+    from envs.suites.swebench.image_choice import local_official_image, pull_candidates, pull_image
     from envs.suites.swebench.suite import SWEBenchSuite
 
     ids = [t for v in tasks or [] for t in v.split(",") if t.strip()] or None

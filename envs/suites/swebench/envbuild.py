@@ -5,9 +5,9 @@ Two builders, tried in this order:
 1. **swebench's harness** (`swebench.image_builder.build_instance_image`), where it can run:
    a swebench 5 task repo (`tasks/<instance_id>/Dockerfile`) is given and `docker buildx`
    exists. Its Dockerfiles need network (conda, pip, apt); they get the CA bundle
-   (`envs.rock.images.inject_build_ca`) so they build behind a TLS-intercepting proxy too.
+   (`envs.rock.image_build.inject_build_ca`) so they build behind a TLS-intercepting proxy too.
 2. **Our offline builder** (`build_env_image`), on the Debian base of the spec's Python
-   (`envs.rock.images.RELEASES`: 3.9 bullseye, 3.11 bookworm, 3.13 trixie): a venv at
+   (`envs.rock.image_build.RELEASES`: 3.9 bullseye, 3.11 bookworm, 3.13 trixie): a venv at
    `/opt/miniconda3/envs/testbed` (the path official eval scripts activate; a `conda activate`
    shim at `/opt/miniconda3/bin/activate`), the repository from its git bundle at `base_commit`
    with its real history, then the spec's `pre_install`, requirements (`packages:
@@ -34,7 +34,7 @@ from typing import Any
 from envs.core.errors import TaskError
 from envs.rock import SandboxSpec
 from envs.rock.derived import Recipe, ensure_derived
-from envs.rock.images import (
+from envs.rock.image_build import (
     DEFAULT_RELEASE,
     IMAGE_ENV,
     RELEASES,
@@ -43,7 +43,7 @@ from envs.rock.images import (
     inject_build_ca,
     release_for_python,
 )
-from envs.rock.policy import NetworkPolicy, Policy
+from envs.rock.policy import NetworkPolicy, SandboxPolicy
 from envs.suites.swebench.testbed import WORKDIR, bash, check
 
 VENV = "/opt/miniconda3/envs/testbed"
@@ -172,7 +172,7 @@ def build_env_image(
         name=f"env.{iid}",
         key={"v": BUILD_SCRIPT_VERSION, "script": script, "bundle": _sha256(bundle)},
         spec=SandboxSpec(
-            policy=Policy(network=NetworkPolicy(mode="open")),
+            policy=SandboxPolicy(network=NetworkPolicy(mode="open")),
             memory_mb=4096,
             cpus=2.0,
             workdir="/",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.core.errors import TaskError, unknown_id_message
-from envs.suites.swebench.images import OFFICIAL_NAMESPACE
+from envs.suites.swebench.image_choice import OFFICIAL_NAMESPACE
 from envs.suites.swebench.loader import load_instances
 from envs.suites.swebench.official_eval import RepoSpecs, register_local_repos
 from envs.suites.swebench.task import SWEBenchTask

@@ -26,7 +26,7 @@ from envs.rock.derived import Derived, Recipe, ensure_derived
 from envs.rock.factory import default_backend
 from envs.rock.policy import NetworkPolicy, apply_policy_block
 from envs.suites.swebench import testbed
-from envs.suites.swebench.images import (
+from envs.suites.swebench.image_choice import (
     CONDA_PATH,
     OFFICIAL_NAMESPACE,
     ImageChoice,

@@ -13,7 +13,6 @@ warn), `compose` (docker-compose.yaml), `config` (one `TaskConfig` from either f
 """
 
 from envs.suites.terminal_bench.config import TaskConfig, detect_format, load_task_config
-from envs.suites.terminal_bench.image import DEFAULT_BASE_MAP
 from envs.suites.terminal_bench.parsers import PARSERS, parse_pytest
 from envs.suites.terminal_bench.suite import (
     TB_MINI_TASKS,
@@ -23,6 +22,7 @@ from envs.suites.terminal_bench.suite import (
     tb_mini,
 )
 from envs.suites.terminal_bench.task import FolderTask, HarborTask, TerminalBenchTask, read_reward
+from envs.suites.terminal_bench.task_image import DEFAULT_BASE_MAP
 
 __all__ = [
     "DEFAULT_BASE_MAP",

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from envs.core.errors import TaskError
 from envs.rock import Sandbox, SandboxError
 from envs.rock.api import owner_labels
-from envs.rock.images import build_task_image, default_ca_bundle
+from envs.rock.image_build import build_task_image, default_ca_bundle
 from envs.suites.terminal_bench.compose import Service
 from envs.suites.terminal_bench.sessions import SETUP_SESSION
 
@@ -45,7 +45,7 @@ def _sidecars(task: FolderTask) -> tuple[Service, ...]:
 
 def service_image(task: FolderTask, service: Service) -> str:
     """The local image a sidecar runs: its build's tag, or its `image` through the FROM map."""
-    from envs.suites.terminal_bench.image import resolve_bases
+    from envs.suites.terminal_bench.task_image import resolve_bases
 
     if service.build_context is None:
         image = str(service.image)
@@ -57,7 +57,7 @@ def service_image(task: FolderTask, service: Service) -> str:
 
 def ensure_images(task: FolderTask, backend: str) -> None:
     """Build each sidecar's image (FROM map, network and CA bundle as the task's own)."""
-    from envs.suites.terminal_bench.image import ensure_bases, resolve_bases
+    from envs.suites.terminal_bench.task_image import ensure_bases, resolve_bases
 
     ca = task.ca_bundle or default_ca_bundle()
     for service in _sidecars(task):

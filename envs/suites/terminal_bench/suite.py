@@ -37,7 +37,7 @@ class TaskFolderSuite:
     """Task folders of the formats in `formats` (both by default).
 
     `base_image_map` rewrites Dockerfile `FROM` images to local ones: exact names, globs
-    (`python:3.13*`) or `*` for any, merged over the default map of stand-ins (see `image.py`;
+    (`python:3.13*`) or `*` for any, merged over the default map of stand-ins (see `task_image.py`;
     an empty value removes a key). The substitutions are in each task's
     `metadata["from_substitutions"]`. Unknown keys in task files are warnings
     (`metadata["warnings"]`) unless `strict=True`. `memory_mb` / `cpus` override the tasks';

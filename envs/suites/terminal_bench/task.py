@@ -31,10 +31,9 @@ from envs.core.errors import TaskError
 from envs.core.task import Grade
 from envs.rock import ExecResult, Sandbox, SandboxError, SandboxFileError, SandboxSpec
 from envs.rock.factory import default_backend
-from envs.rock.images import external_bases
-from envs.rock.policy import NetworkPolicy, Policy, PolicyError
-from envs.suites.terminal_bench import image as images
-from envs.suites.terminal_bench import services
+from envs.rock.image_build import external_bases
+from envs.rock.policy import NetworkPolicy, SandboxPolicy, SandboxPolicyError
+from envs.suites.terminal_bench import services, task_image
 from envs.suites.terminal_bench.artifacts import collect_artifacts, healthcheck
 from envs.suites.terminal_bench.config import TaskConfig
 from envs.suites.terminal_bench.parsers import PARSERS, PASSING, parse_pytest, resolved
@@ -83,7 +82,7 @@ def network_policy(config: TaskConfig) -> NetworkPolicy:
         return NetworkPolicy.from_value(
             {"mode": mode, "allow": list(config.allowed_hosts) if mode == "allowlist" else []}
         )
-    except PolicyError as exc:
+    except SandboxPolicyError as exc:
         raise TaskError(f"{config.id}: environment.allowed_hosts: {exc}") from exc
 
 
@@ -92,7 +91,7 @@ class FolderTask:
 
     `from_map` maps FROM images to local ones (exact names, globs, `*` for any); `memory_mb` /
     `cpus` override the task's own resources (Harbor's [environment]; Terminal-Bench: 2048 MiB,
-    1 CPU). `build_network` lets image builds reach package indexes (see `image.py`).
+    1 CPU). `build_network` lets image builds reach package indexes (see `task_image.py`).
 
     Sessions and their users: the agent's shell (`default`) and the oracle's run as the
     agent's user (Harbor's `agent.user`, else the image's USER); the grader as the verifier's
@@ -111,14 +110,14 @@ class FolderTask:
         ca_bundle: Path | None = None,
     ) -> None:
         self.config = config
-        self.from_map = images.base_map(from_map)
-        self.image = images.image_tag(config, self.from_map, image_prefix)
+        self.from_map = task_image.base_map(from_map)
+        self.image = task_image.image_tag(config, self.from_map, image_prefix)
         self.memory_mb = memory_mb or config.memory_mb
         self.cpus = cpus or config.cpus
         self.build_network = build_network
         self.ca_bundle = ca_bundle
-        self.substitutions = images.substitutions(config, self.from_map)
-        self._image_config: images.ImageConfig | None = None
+        self.substitutions = task_image.substitutions(config, self.from_map)
+        self._image_config: task_image.ImageConfig | None = None
 
     # -- Task protocol: facts ---------------------------------------------------------------
     @property
@@ -130,12 +129,12 @@ class FolderTask:
         return self.config.instruction
 
     @property
-    def image_config(self) -> images.ImageConfig:
+    def image_config(self) -> task_image.ImageConfig:
         """The built image's USER, WORKDIR and ENV (defaults until the image exists)."""
         if self._image_config is None:
-            found = images.image_config(self.image)
+            found = task_image.image_config(self.image)
             if found is None:
-                return images.ImageConfig()
+                return task_image.ImageConfig()
             self._image_config = found
         return self._image_config
 
@@ -196,7 +195,7 @@ class FolderTask:
             },
             labels={"ale.task": self.id[:63]},
             ttl_s=max(3600.0, 2 * (c.agent_timeout_s + c.test_timeout_s)),
-            policy=Policy(network=network_policy(c)),
+            policy=SandboxPolicy(network=network_policy(c)),
         )
 
     def ensure_image(self, backend: str) -> None:
@@ -208,7 +207,7 @@ class FolderTask:
                 f"({', '.join(s.name for s in self.config.compose.sidecars)}), which need the "
                 "docker backend (--backend docker)"
             )
-        images.ensure_task_image(
+        task_image.ensure_task_image(
             self.config,
             self.image,
             self.from_map,
@@ -216,7 +215,7 @@ class FolderTask:
             network=self.build_network,
             ca_bundle=self.ca_bundle,
         )
-        self._image_config = images.image_config(self.image)
+        self._image_config = task_image.image_config(self.image)
         services.ensure_images(self, name)
 
     def prepare(self, sandbox: Sandbox) -> None:

@@ -90,7 +90,7 @@ def docker_has_image(name: str) -> bool:
 def image_ready(image: str, backend: str) -> bool:
     """Whether `backend` can start `image` (docker image, or the local root filesystem)."""
     if backend == "local":
-        from envs.rock.images import rootfs_path
+        from envs.rock.image_build import rootfs_path
 
         return (rootfs_path(image) / ".ale-recipe").is_file()
     return docker_has_image(image)

@@ -12,7 +12,7 @@ import pytest
 
 from envs.rock import DEFAULT_IMAGE, BackendUnavailable, ImageNotFound, SandboxSpec
 from envs.rock.factory import create_sandbox
-from envs.rock.images import (
+from envs.rock.image_build import (
     _PEM,
     RECIPE_LABEL,
     RELEASES,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from envs.core.errors import TaskError
 from envs.rock import SandboxError
-from envs.rock.images import (
+from envs.rock.image_build import (
     _image_recipe,
     build_task_image,
     default_ca_bundle,
