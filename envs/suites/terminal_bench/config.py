@@ -11,8 +11,10 @@ the fix. Two layouts are recognised (paths relative to the task folder):
     tests/                              tests/test.sh (writes /logs/verifier/reward.{txt,json})
     solution.sh or solution.yaml        solution/solve.sh
 
-Forward compatible: a key this version does not know is a warning (`TaskConfig.warnings`,
-shown in the run's log and report); `strict=True` makes it an error. A key we know but cannot
+Each format is a tree of `OpenModel`s (`tb_spec`, `harbor_spec`) read through the project's one
+config loader (`envs.core.config`: `validate`, `unknown_keys`). Forward compatible: a key this
+version does not know is a warning naming its path and the nearest known key
+(`TaskConfig.warnings`, shown in the run's log and report); `strict=True` makes it an error. A key we know but cannot
 honour (Windows, GPUs, MCP servers, multi-step tasks, ...) is a `TaskError` with the reason.
 """
 
@@ -22,12 +24,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
+from envs.core.config import OpenModel, unknown_keys, validate
 from envs.core.errors import TaskError
-from envs.suites.terminal_bench import harbor_spec, spec
+from envs.suites.terminal_bench import harbor_spec
 from envs.suites.terminal_bench.compose import ComposeFile, load_compose
 from envs.suites.terminal_bench.harbor_spec import Artifact, CollectHook, Healthcheck
 from envs.suites.terminal_bench.parsers import PARSERS
@@ -197,6 +200,22 @@ def _compose(path: Path, where_dir: Path, fmt: str) -> ComposeFile | None:
     return None
 
 
+M = TypeVar("M", bound=OpenModel)
+
+
+def _parse(model: type[M], raw: Any, where: str, strict: bool) -> tuple[M, tuple[str, ...]]:
+    """The task file as `model` (a `TaskError` per wrong value) and its unknown-key warnings;
+    with `strict`, one `TaskError` listing the unknown keys instead."""
+    task = validate(model, raw, where, "task file", error=TaskError)
+    lines = unknown_keys(task)
+    if strict and lines:
+        raise TaskError(
+            f"{where}: {'; '.join(lines)} (strict parsing: fix the key, or run without "
+            "--strict to only warn about keys this version of ALE-Gym does not know)"
+        )
+    return task, tuple(lines)
+
+
 # -- Terminal-Bench --------------------------------------------------------------------------
 def load_terminal_bench(path: Path, strict: bool = False) -> TaskConfig:
     """Parse a Terminal-Bench task folder (`task.yaml`, `Dockerfile`, `run-tests.sh`, `tests/`)."""
@@ -217,8 +236,7 @@ def load_terminal_bench(path: Path, strict: bool = False) -> TaskConfig:
             f"{where}: expected a mapping of keys (instruction:, parser_name:, ...), "
             f"got {type(raw).__name__}"
         )
-    task: TerminalBenchTaskFile = spec.validate(TerminalBenchTaskFile, raw, where)
-    warnings = spec.check_unknown(task, where, strict)
+    task, warnings = _parse(TerminalBenchTaskFile, raw, where, strict)
     instruction = task.statement()
     if not isinstance(instruction, str) or not instruction.strip():
         raise TaskError(
@@ -305,8 +323,7 @@ def load_harbor(path: Path, strict: bool = False) -> TaskConfig:
     for table in ("metadata", "verifier", "agent", "environment", "solution", "task"):
         if table in raw and not isinstance(raw[table], dict):
             raise TaskError(f"{where}: `{table}` must be a table ([{table}]), got {raw[table]!r}")
-    task: harbor_spec.HarborTaskFile = spec.validate(harbor_spec.HarborTaskFile, raw, where)
-    warnings = spec.check_unknown(task, where, strict)
+    task, warnings = _parse(harbor_spec.HarborTaskFile, raw, where, strict)
     env_dir = path / "environment"
     compose = _compose(path, env_dir, "harbor")
     refused = harbor_spec.refusals(task, compose is not None)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from envs.suites.terminal_bench.spec import OpenModel
+from envs.core.config import OpenModel
 
 NetworkMode = Literal["no-network", "public", "allowlist"]
 

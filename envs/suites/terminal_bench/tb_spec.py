@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from envs.suites.terminal_bench.spec import OpenModel
+from envs.core.config import OpenModel
 
 
 class Description(OpenModel):
