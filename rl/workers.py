@@ -194,8 +194,14 @@ class WorkerGroup:
     """
 
     def __init__(
-        self, spec: EnvSpec, workers: int, envs_per_worker: int, use_ray: bool = False
+        self,
+        spec: EnvSpec,
+        workers: int,
+        envs_per_worker: int,
+        use_ray: bool = False,
+        nodes: Sequence[str] | None = None,
     ) -> None:
+        """`nodes`: the Ray node ids to place workers on (default: every alive node)."""
         if workers < 1 or envs_per_worker < 1:
             raise ValueError("need at least one worker with at least one env")
         self.epw, self.use_ray = envs_per_worker, use_ray
@@ -208,9 +214,9 @@ class WorkerGroup:
             # calls to one actor run in the order they were made (a prefetch before the reset
             # that takes it); episodes on different workers run in parallel
             actor = ray.remote(num_cpus=0)(EnvWorker)
-            nodes = alive_nodes()
+            on = list(nodes) if nodes else alive_nodes()
             self.workers: list[Any] = [
-                actor.options(**pinned(nodes[i % len(nodes)])).remote(spec, envs_per_worker, i)
+                actor.options(**pinned(on[i % len(on)])).remote(spec, envs_per_worker, i)
                 for i in range(workers)
             ]
         else:

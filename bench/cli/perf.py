@@ -19,6 +19,7 @@ BENCHMARKS = {
     "env": "bench.perf.env",
     "train": "bench.perf.train",
     "reset": "bench.perf.reset",
+    "scaling": "bench.perf.scaling",
 }
 
 
