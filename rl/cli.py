@@ -21,9 +21,16 @@ def train_cmd(
         typer.Option("--set", help="override a key, e.g. --set run.steps=20 (repeatable)"),
     ] = None,
     out_dir: Annotated[str | None, typer.Option(help="run folder (overrides run.out_dir)")] = None,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="no per-step output (evals and summary only)")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="plain lines, one per step (for logs)")
+    ] = False,
 ) -> None:
-    """Train a policy: ROLLOUT -> TRAIN -> SYNC, metrics to JSONL + TensorBoard, checkpoints."""
+    """Train a policy: ROLLOUT -> TRAIN -> SYNC, metrics to JSONL + TensorBoard, checkpoints.
+    Shows a live display (step, reward/success, phase split, staleness, ETA), one line per
+    eval and a final summary naming the run's files; `--quiet` prints plain lines instead."""
     from rl.train_loop import train
 
     items = list(overrides or [])
@@ -31,13 +38,7 @@ def train_cmd(
         items.append(f"run.out_dir={out_dir}")
     try:
         cfg = load_config(config, items)
-        summary = train(cfg, resume=resume, progress=False if no_progress else None)
+        train(cfg, resume=resume, progress=False if no_progress else None, quiet=quiet)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    phases = " ".join(f"{k}={v:.1f}s" for k, v in summary.phase_totals.items())
-    typer.echo(
-        f"run: {summary.run_dir}  steps {summary.start_step}->{summary.steps}  "
-        f"episodes={summary.episodes} dropped={summary.dropped}  "
-        f"success {summary.initial_success} -> {summary.final_success}  {phases}"
-    )

@@ -15,7 +15,6 @@ Every phase is timed and its memory logged (`PhaseLog`).
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -25,22 +24,12 @@ from typing import Any
 
 from agents.engines.base import Engine
 from agents.engines.offload import device_memory
+from rl.accounting import PRIORITY, Account, machine_busy_cpu_s
 from rl.config import SchedulerConfig
 from rl.records import Ledger, Rollout
 from rl.tasks import Episode, RolloutTask
 from rl.trainer import Trainer
 from rl.workers import WorkerGroup
-
-
-def machine_busy_cpu_s() -> float:
-    """CPU seconds all processes of this machine have been busy since boot (/proc/stat: every
-    state but idle and iowait), 0.0 where unreadable."""
-    try:
-        with open("/proc/stat", encoding="ascii") as f:
-            ticks = [int(v) for v in f.readline().split()[1:8]]
-    except (OSError, ValueError):
-        return 0.0
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 class PhaseLog:
@@ -49,8 +38,9 @@ class PhaseLog:
     use on average; what is left of `os.cpu_count()` was idle and could have been overlapped).
     """
 
-    def __init__(self, ledger: Ledger | None = None) -> None:
-        self.ledger = ledger
+    def __init__(self, ledger: Ledger | None = None, account: Account | None = None) -> None:
+        self.ledger, self.account = ledger, account
+        """`account`: TRAIN and SYNC are also charged to it (`rl.accounting`)."""
         self.totals: dict[str, float] = {}
         self.last: dict[str, float] = {}
         self.peak_rss: dict[str, int] = {}
@@ -60,9 +50,14 @@ class PhaseLog:
         before = device_memory()
         cpu0 = machine_busy_cpu_s()
         t0 = time.perf_counter()
+        activity = name.lower() if self.account is not None and name.lower() in PRIORITY else ""
+        if activity and self.account is not None:
+            self.account.enter(activity)
         try:
             yield
         finally:
+            if activity and self.account is not None:
+                self.account.leave(activity)
             dur = time.perf_counter() - t0
             cpu_s = machine_busy_cpu_s() - cpu0
             after = device_memory()

@@ -2,7 +2,9 @@
 evaluate, checkpoint, and resume.
 
 Run folder: `metrics.jsonl`, `phases.jsonl`, the ledger files of `rl.records`, `tb/`
-(TensorBoard), `checkpoints/`, and `curves.png` at the end.
+(TensorBoard), `checkpoints/`, and `curves.png` at the end. Every step's row carries where its
+wall time went (`frac/<activity>`, `cores/<activity>`: `rl.accounting`); progress is shown by
+`rl.progress.TrainDisplay`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import torch
 
 from envs.core.config import ConfigError
+from rl.accounting import ACTIVITIES, Account, AccountedEngine, AccountedGroup, split_metrics
 from rl.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -29,11 +32,11 @@ from rl.checkpoint import (
 from rl.config import TrainConfig
 from rl.engines import make_engine
 from rl.models import build_model
+from rl.progress import SHORT, Mode, TrainDisplay, final_summary
 from rl.records import Ledger, read_jsonl
 from rl.scheduler import PhaseLog, make_scheduler
 from rl.tasks import RolloutTask
 from rl.trainer import Trainer
-from rl.workers import WorkerGroup
 
 StepHook = Callable[[int, dict[str, Any]], None]
 
@@ -54,6 +57,8 @@ class TrainSummary:
     history: list[dict[str, Any]] = field(default_factory=list)
     checkpoint_s: float = 0.0
     """Part of `wall_s` spent writing checkpoints."""
+    activity_s: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of the steps by activity (`rl.accounting.ACTIVITIES`), summed over steps."""
 
 
 def make_task(cfg: TrainConfig) -> RolloutTask:
@@ -77,8 +82,12 @@ def train(
     resume: bool = False,
     on_step: StepHook | None = None,
     progress: bool | None = None,
+    quiet: bool = False,
+    out: TextIO | None = None,
 ) -> TrainSummary:
-    """Run (or resume) the training described by `cfg`."""
+    """Run (or resume) the training described by `cfg`. `progress` (default `run.progress`):
+    show per-step progress, as a live display or, with `quiet`, as plain lines (to `out`,
+    default stdout); eval lines and the final summary are printed in every case."""
     run_dir = Path(cfg.run.out_dir)
     ckpt_dir = run_dir / "checkpoints"
     if not resume and (run_dir / "events.jsonl").exists():
@@ -109,12 +118,16 @@ def train(
         task.pad_id,
         cpu=cfg.engine.device == "cpu",
     )
-    engine = make_engine(
-        cfg.engine.kind,
-        trainer.unwrapped,
-        pad_id=task.pad_id,
-        device=cfg.engine.device,
-        eos_ids=task.stop_ids,
+    account = Account()
+    engine = AccountedEngine(
+        make_engine(
+            cfg.engine.kind,
+            trainer.unwrapped,
+            pad_id=task.pad_id,
+            device=cfg.engine.device,
+            eos_ids=task.stop_ids,
+        ),
+        account,
     )
     attempt = _attempt(run_dir) if resume else 0
     ledger = Ledger(run_dir, attempt)
@@ -142,23 +155,35 @@ def train(
 
         if not ray.is_initialized():
             ray.init(address=s.ray_address, include_dashboard=False, log_to_driver=False)
-    group = WorkerGroup(task.spec, s.workers, s.envs_per_worker, use_ray=s.ray)
-    phases = PhaseLog(ledger)
+    group = AccountedGroup(account, task.spec, s.workers, s.envs_per_worker, use_ray=s.ray)
+    phases = PhaseLog(ledger, account)
     sched = make_scheduler(s, task, engine, trainer, group, phases, ledger, cursor=cursor)
     writer = _tensorboard(run_dir / "tb")
     history: list[dict[str, Any]] = []
     initial = final = None
     episodes = 0
     checkpoint_s = 0.0
+    activity_s = dict.fromkeys(ACTIVITIES, 0.0)
     t0 = time.perf_counter()
     show = cfg.run.progress if progress is None else progress
+    mode: Mode = "off" if not show else "lines" if quiet else "live"
+
+    def evaluate(step: int, seed: int) -> float:
+        te = time.perf_counter()
+        with account.active("eval"):
+            success = task.evaluate(engine, cfg.eval.episodes, seed)
+        display.evaluation(step, success, cfg.eval.episodes, time.perf_counter() - te)
+        return success
+
+    display = TrainDisplay(mode, cfg.run.steps, start_step, run_dir, out)
     try:
-        if start_step == 0 and cfg.eval.every > 0 and cfg.eval.episodes > 0:
-            initial = final = task.evaluate(engine, cfg.eval.episodes, cfg.run.seed + 10_000)
-            row0 = {"step": 0, "eval_success": initial, "wall_s": 0.0}
-            ledger.write("metrics", row0)
-            history.append(row0)
-        with _Progress(show, cfg.run.steps, start_step) as bar:
+        with display:
+            if start_step == 0 and cfg.eval.every > 0 and cfg.eval.episodes > 0:
+                initial = final = evaluate(0, cfg.run.seed + 10_000)
+                row0 = {"step": 0, "eval_success": initial, "wall_s": 0.0}
+                ledger.write("metrics", row0)
+                history.append(row0)
+            account.take()  # the steps' accounts start here
             for step in range(start_step + 1, cfg.run.steps + 1):
                 rollouts = sched.rollout(step)
                 version_before = trainer.version
@@ -189,8 +214,12 @@ def train(
                     **task.metrics(),
                 }
                 if cfg.eval.every > 0 and (step % cfg.eval.every == 0 or step == cfg.run.steps):
-                    final = task.evaluate(engine, cfg.eval.episodes, cfg.run.seed + 10_000 + step)
+                    final = evaluate(step, cfg.run.seed + 10_000 + step)
                     row["eval_success"] = final
+                period = account.take()
+                for a, (wall, _) in period.items():
+                    activity_s[a] += wall
+                row.update(split_metrics(period))
                 ledger.write("metrics", row)
                 history.append(row)
                 _log_tb(writer, row, step)
@@ -207,7 +236,7 @@ def train(
                         keep=cfg.run.keep_checkpoints,
                     )
                     checkpoint_s += time.perf_counter() - tc
-                bar.advance(row)
+                display.step(row)
     finally:
         sched.stop()
         ledger.write("workers", {"stats": group.stats(), "nodes": group.node_ids()})
@@ -217,7 +246,7 @@ def train(
         if writer is not None:
             writer.close()
     plot_curves(run_dir)
-    return TrainSummary(
+    summary = TrainSummary(
         run_dir,
         start_step,
         cfg.run.steps,
@@ -229,7 +258,22 @@ def train(
         sched.dropped,
         history,
         checkpoint_s,
+        activity_s,
     )
+    display.summary(
+        final_summary(
+            run_dir,
+            start_step,
+            cfg.run.steps,
+            summary.wall_s,
+            initial,
+            final,
+            activity_s,
+            episodes,
+            sched.dropped,
+        )
+    )
+    return summary
 
 
 def _tensorboard(path: Path) -> Any:
@@ -249,42 +293,9 @@ def _log_tb(writer: Any, row: dict[str, Any], step: int) -> None:
     writer.flush()
 
 
-class _Progress:
-    """A rich progress bar (or nothing) showing the latest reward and success."""
-
-    def __init__(self, enabled: bool, total: int, done: int) -> None:
-        self.enabled, self.total, self.done = enabled, total, done
-        self._p: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._p = Progress(
-                TextColumn("train"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[info]}"),
-            )
-            self._p.start()
-            self._task = self._p.add_task("train", total=self.total, completed=self.done, info="")
-        return self
-
-    def advance(self, row: dict[str, Any]) -> None:
-        if self._p is not None:
-            info = f"reward={row['reward_mean']:.2f} loss={row.get('loss', float('nan')):.3g}"
-            if "eval_success" in row:
-                info += f" success={row['eval_success']:.2f}"
-            self._p.update(self._task, advance=1, info=info)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._p is not None:
-            self._p.stop()
-
-
 def plot_curves(run_dir: Path) -> Path | None:
-    """`curves.png`: mean rollout reward and eval success per step (whole run, all attempts)."""
+    """`curves.png`: mean rollout reward and eval success per step (whole run, all attempts),
+    and beside them where each step's wall time went (`frac/*`, stacked)."""
     from rl.records import effective
 
     rows = effective(run_dir, "metrics")
@@ -295,7 +306,7 @@ def plot_curves(run_dir: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4))
     rew = [(r["step"], r["reward_mean"]) for r in rows if "reward_mean" in r]
     ev = [(r["step"], r["eval_success"]) for r in rows if "eval_success" in r]
     if rew:
@@ -306,6 +317,18 @@ def plot_curves(run_dir: Path) -> Path | None:
     ax.set_ylim(-0.05, 1.05)
     ax.legend()
     ax.set_title(run_dir.name)
+    split = [r for r in rows if "frac/other" in r]
+    if split:
+        steps = [r["step"] for r in split]
+        bx.stackplot(
+            steps,
+            [[r.get(f"frac/{a}", 0.0) for r in split] for a in ACTIVITIES],
+            labels=[SHORT[a] for a in ACTIVITIES],
+        )
+        bx.set_ylim(0, 1)
+        bx.set_xlabel("step")
+        bx.set_title("share of each step's wall time")
+        bx.legend(loc="upper left", fontsize="small", ncol=4)
     out = run_dir / "curves.png"
     fig.savefig(out, dpi=100, bbox_inches="tight")
     plt.close(fig)

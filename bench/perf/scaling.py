@@ -37,13 +37,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench.perf.hostmem import MemoryProbe, sandbox_memory
 from envs.rock import Sandbox, SandboxSpec
 from envs.rock.factory import create_sandbox
-from rl.scheduler import machine_busy_cpu_s
+from rl.accounting import machine_busy_cpu_s
 
 LABEL = "ale.bench.scaling"
 MiB = 2**20
@@ -317,7 +318,7 @@ def ray_sweep(
                     try:
                         total = episodes * len(use)
                         _ray_episodes(group, slots * len(use))  # warm the actors
-                        busy = Busy.measure(lambda g=group, t=total: _ray_episodes(g, t))
+                        busy = Busy.measure(partial(_ray_episodes, group, total))
                         seen = len(set(group.node_ids()))
                     finally:
                         group.close()

@@ -64,7 +64,8 @@ class ChunkEnv(gymnasium.Env[str, str]):
 
     ## Reward
     0 until the episode ends; then the task's grade (SWE-bench: 1 iff all FAIL_TO_PASS and
-    PASS_TO_PASS tests pass; Terminal-Bench: tests pass; Harbor: the reward file).
+    PASS_TO_PASS tests pass; Terminal-Bench: tests pass; Harbor: the reward file), with the
+    per-test breakdown in `info["grade"]` and the grading's seconds in `info["grade_s"]`.
 
     ## Episode End
     `terminated` on `submit`; `truncated` at `max_turns`, at `max_wall_s` (or the task's own
@@ -273,7 +274,9 @@ class ChunkEnv(gymnasium.Env[str, str]):
         elif terminated or (truncated and not replaying):
             self._done = True
             if terminated or (self.limits.grade_on_truncation and not info["infra_error"]):
+                tg = time.monotonic()
                 grade = self._grade()
+                info["grade_s"] = time.monotonic() - tg
                 reward = grade.reward
                 info["grade"] = {
                     "reward": grade.reward,

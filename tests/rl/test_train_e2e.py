@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli.main import app
+from rl.accounting import ACTIVITIES
 from rl.records import read_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def test_ale_train_cli_smoke_and_strict_config(tmp_path: Path) -> None:
         str(REPO / "rl/configs/toy_ipa.yaml"),
         "--out-dir",
         str(out),
-        "--no-progress",
+        "--quiet",
         "--set",
         "run.steps=2",
         "--set",
@@ -48,6 +49,21 @@ def test_ale_train_cli_smoke_and_strict_config(tmp_path: Path) -> None:
     assert "steps 0->2" in res.output
     rows = read_jsonl(out / "metrics.jsonl")
     assert [r["step"] for r in rows] == [0, 1, 2] and "eval_success" in rows[-1]
+    # --quiet: plain lines, one per step and per eval, then the summary naming the files
+    lines = res.output.splitlines()
+    assert [ln.split(" reward")[0] for ln in lines if ln.startswith("step ")] == [
+        "step 1/2",
+        "step 2/2",
+    ]
+    assert sum(ln.startswith("eval step ") for ln in lines) == 3 and "\x1b[" not in res.output
+    assert f"files: {out} (metrics.jsonl, phases.jsonl, tb/, curves.png, checkpoints/)" in lines
+    # every step's wall time split over the phases (each <= 1, with 'other' summing to 1)
+    for r in rows[1:]:
+        phases = [r[f"frac/{a}"] for a in ACTIVITIES if a != "other"]
+        assert all(0 <= f <= 1 for f in phases) and sum(phases) <= 1 + 1e-9
+        assert abs(sum(phases) + r["frac/other"] - 1) < 1e-6
+        assert r["frac/generation"] > 0 and r["frac/env_wait"] > 0 and r["frac/train"] > 0
+        assert r["cores/generation"] > 0 and r["cores/all"] > 0
     # a second run into the same folder without --resume is refused
     res = runner.invoke(app, args)
     assert res.exit_code == 2 and "--resume" in res.output
