@@ -116,9 +116,11 @@ def _spec(run_id: str) -> SandboxSpec:
     return SandboxSpec(memory_mb=256, labels={LABEL: run_id}, ttl_s=1800)
 
 
-def _lifecycles(backend: str, spec: SandboxSpec, n: int, each: int, ops: OpLog) -> list[str]:
-    """N threads x `each` (create, `true`, close); returns failure messages."""
-    errors: list[str] = []
+def _lifecycles(
+    backend: str, spec: SandboxSpec, n: int, each: int, ops: OpLog, errors: list[str]
+) -> int:
+    """N threads x `each` (create, `true`, close); returns how many completed, failures are
+    appended to `errors`."""
 
     def one(_: int) -> None:
         for _ in range(each):
@@ -129,6 +131,7 @@ def _lifecycles(backend: str, spec: SandboxSpec, n: int, each: int, ops: OpLog) 
                     if sb.run("true").exit_code != 0:
                         errors.append("`true` failed")
                     ops.add("run:true")
+                    ops.add("lifecycle")
                 finally:
                     sb.close()
                     ops.add("close")
@@ -137,7 +140,7 @@ def _lifecycles(backend: str, spec: SandboxSpec, n: int, each: int, ops: OpLog) 
 
     with ThreadPoolExecutor(n) as ex:
         list(ex.map(one, range(n)))
-    return errors
+    return ops.counts["lifecycle"]
 
 
 def _steps(boxes: list[Sandbox], steps: int, ops: OpLog) -> tuple[list[float], list[str]]:
@@ -170,14 +173,21 @@ def measure_point(
     """Resets/s, steps/s and memory per sandbox for N concurrent sandboxes on `backend`."""
     spec, ops = _spec(run_id), OpLog()
     errors: list[str] = []
-    resets = Busy.measure(lambda: errors.extend(_lifecycles(backend, spec, n, lifecycles, ops)))
+    resets = Busy.measure(lambda: _lifecycles(backend, spec, n, lifecycles, ops, errors))
+    completed = ops.counts["lifecycle"]
     probe = MemoryProbe()
     boxes: list[Sandbox] = []
     try:
         with ThreadPoolExecutor(min(n, 8)) as ex:
-            boxes = list(ex.map(lambda _: create_sandbox(spec, backend), range(n)))
-        for _ in boxes:
-            ops.add("create")
+            starts = [ex.submit(create_sandbox, spec, backend) for _ in range(n)]
+            for fut in starts:  # keep every one that started; a failed start is reported
+                if (exc := fut.exception()) is None:
+                    boxes.append(fut.result())
+                    ops.add("create")
+                else:
+                    errors.append(f"start: {type(exc).__name__}: {str(exc)[:160]}")
+        if not boxes:
+            raise RuntimeError(f"no sandbox of {n} started on {backend}: {errors[:3]}")
         for sb in boxes:  # warm each session (the first command opens it); untimed
             sb.run("true")
             ops.add("run:true")
@@ -196,12 +206,13 @@ def measure_point(
             list(ex.map(lambda b: b.close(), boxes))
         for _ in boxes:
             ops.add("close")
+    up = len(boxes)
     memory = {
         "cgroup": statistics.fmean(m.cgroup for m in mems) / MiB,
         "cgroup_rss": statistics.fmean(m.cgroup_rss for m in mems) / MiB,
         "engine": statistics.fmean(m.engine for m in mems) / MiB,
-        "daemons": sum(v for k, v in deltas.items() if k != "driver") / n / MiB,
-        "driver": deltas["driver"] / n / MiB,
+        "daemons": sum(v for k, v in deltas.items() if k != "driver") / up / MiB,
+        "driver": deltas["driver"] / up / MiB,
     }
     if not all(m.readable for m in mems):
         errors.append("memory: some sandbox cgroups were not readable")
@@ -209,8 +220,8 @@ def measure_point(
         backend,
         n,
         repeat,
-        n * lifecycles / resets.wall_s,
-        n * steps / stepped.wall_s,
+        completed / resets.wall_s,
+        len(boxes) * steps / stepped.wall_s,
         statistics.median(lat) * 1000 if lat else float("nan"),
         _pct(lat, 0.9) * 1000,
         resets.cores,
@@ -422,6 +433,8 @@ def plot(points: list[Point], ray_points: list[RayPoint], path: Path) -> Path:
         ys = [statistics.median(r.episodes_per_s for r in rs if r.nodes == x) for x in xs]
         axes[3].plot(xs, ys, marker="o", label=f"delay reset/step {d}s")
     axes[3].set_xlabel("Ray nodes")
+    axes[3].set_yscale("log")
+    axes[3].set_xticks(sorted({r.nodes for r in ray_points}) or [1])
     axes[3].set_title("env episodes/s (ToyShell)")
     if ray_points:
         axes[3].legend()

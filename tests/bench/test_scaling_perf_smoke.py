@@ -23,6 +23,7 @@ def test_each_point_does_the_same_operations_per_sandbox(backend: str) -> None:
         == {
             "close": 2.0,  # one lifecycle + the stepped sandbox
             "create": 2.0,
+            "lifecycle": 1.0,
             "run:/bin/echo": 2.0,
             "run:true": 2.0,
         }
