@@ -82,27 +82,22 @@ class TrainDisplay:
         if self.mode == "live":
             from rich.console import Console, Group
             from rich.live import Live
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from rich.progress import Progress, TextColumn, TimeElapsedColumn
             from rich.text import Text
 
             self._console = Console(file=self.out)
+            *bar, remaining = Progress.get_default_columns()  # description, bar, %; ETA
             self._progress = Progress(
-                TextColumn("[bold]train step"),
-                BarColumn(),
-                MofNCompleteColumn(),
+                *bar,
+                TextColumn("step {task.completed}/{task.total}  elapsed"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
-                TimeRemainingColumn(),
+                remaining,
                 console=self._console,
             )
-            self._bar = self._progress.add_task("train", total=self.total, completed=self.done)
+            self._bar = self._progress.add_task(
+                "[bold]ale train", total=self.total, completed=self.done
+            )
             self._info = Text("waiting for the first step (initial eval, env start-up)")
             self._live = Live(
                 Group(self._progress, self._info), console=self._console, refresh_per_second=4

@@ -97,7 +97,7 @@ def test_live_display_renders_without_a_terminal(tmp_path: Path) -> None:
         display.step(ROW)
     text = out.getvalue()
     assert "eval step 0: success 0.00 (4 episodes, 1.2 s)" in text
-    assert "train step" in text and "2/3" in text and "ETA" in text
+    assert "ale train" in text and "step 2/3" in text and "67%" in text
     assert phase_split(ROW) in text and "bound by gen, 1.5 machine cores busy, staleness 1" in text
     assert "\x1b[" not in text  # no terminal codes
 
