@@ -39,8 +39,16 @@ def tiny_rootfs(root: Path) -> None:
 
 
 def start_dockerd(base: Path, sock: Path) -> subprocess.Popen[bytes]:
+    """A private dockerd in a network namespace of its own.
+
+    `--bridge none` makes dockerd delete a `docker0` bridge it finds (moby#26989): in the host's
+    namespace that would take the shared engine's bridge away from every other test. `unshare`
+    execs dockerd (no fork), so the returned process is dockerd itself.
+    """
     proc = subprocess.Popen(
         [
+            "unshare",
+            "--net",
             "dockerd",
             "--host",
             f"unix://{sock}",
