@@ -89,6 +89,24 @@ def latest_checkpoint(root: Path) -> Path | None:
     return path if (path / "state.pt").exists() and (path / "meta.json").exists() else None
 
 
+def find_checkpoint(path: str | Path) -> Path:
+    """The checkpoint `path` names: a checkpoint folder (`step_000012/`), a `checkpoints/`
+    folder or a run folder of `ale train` / `ale sft` (their `LATEST`)."""
+    from envs.core.config import ConfigError
+
+    p = Path(path)
+    if (p / "state.pt").exists() and (p / "meta.json").exists():
+        return p
+    for root in (p, p / "checkpoints"):
+        found = latest_checkpoint(root)
+        if found is not None:
+            return found
+    raise ConfigError(
+        f"{path}: no checkpoint there; give a run folder of `ale sft` / `ale train`, its "
+        "checkpoints/ folder or one step_N/ folder"
+    )
+
+
 def load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(state, meta) of a checkpoint folder."""
     state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)

@@ -91,6 +91,10 @@ class ModelConfig(_Section):
     path: str | None = None
     tokenizer: str | None = None
     """swe: a saved HF tokenizer folder (default: `path`)."""
+    init_from: str | None = None
+    """Start from the model weights of this checkpoint: an `ale sft` / `ale train` run folder,
+    its checkpoints/ folder or one step_N/ folder (model only: optimizer, step and policy
+    version start fresh). `--resume` takes precedence once the run has its own checkpoint."""
 
 
 class EngineConfig(_Section):
@@ -166,6 +170,10 @@ class RolloutConfig(_Section):
     `snapshot` / `restore`; others replay)."""
     max_retries: int = 3
     """Infra-failed episodes are rerun from the same start up to this many times."""
+    expert_data: str | None = None
+    """An `ale data build` dataset whose episodes are the expert trajectories (the prefixes
+    resampling replays and the IPA imitation term trains on) instead of the task's own: per
+    task, its shortest resolved episode's env actions; a task without one starts from scratch."""
 
 
 class AlgoConfig(LossConfig):

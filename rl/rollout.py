@@ -175,7 +175,7 @@ class AgentRollouts:
     """`RolloutTask` over the agents' loop; subclasses give `make_policy` and the vocabulary.
 
     `agent` is the agents config episodes run; `experts` one demonstration per task (no
-    actions: start from scratch only); `spec` / `eval_spec` build the envs of rollouts and of
+    actions: start from scratch only; `rollout.expert_data` replaces them by a dataset's); `spec` / `eval_spec` build the envs of rollouts and of
     evaluation.
     """
 
@@ -190,6 +190,10 @@ class AgentRollouts:
     ) -> None:
         if not experts:
             raise ValueError("the task has no task ids to start episodes from")
+        if cfg.rollout.expert_data:
+            from rl.data.experts import dataset_experts
+
+            experts = dataset_experts(cfg.rollout.expert_data, [e.task_id for e in experts])
         self.cfg, self.spec, self.eval_spec = cfg, spec, eval_spec
         self.agent, self.experts, self.sampling = agent, experts, sampling
         self.starts = StartPlanner(cfg.rollout, cfg.run.seed, experts)

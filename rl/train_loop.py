@@ -23,6 +23,7 @@ import torch
 from envs.core.config import ConfigError
 from rl.accounting import ACTIVITIES, Account, AccountedEngine, AccountedGroup, split_metrics
 from rl.checkpoint import (
+    find_checkpoint,
     latest_checkpoint,
     load_checkpoint,
     rng_state,
@@ -118,6 +119,10 @@ def train(
         task.pad_id,
         cpu=cfg.engine.device == "cpu",
     )
+    init = None
+    if m.init_from and not (resume and latest_checkpoint(ckpt_dir) is not None):
+        init = find_checkpoint(m.init_from)
+        trainer.load_model(load_checkpoint(init)[0]["trainer"]["model"], str(init))
     account = Account()
     engine = AccountedEngine(
         make_engine(
@@ -146,6 +151,7 @@ def train(
             "from_step": start_step,
             "from_batch": cursor,
             "checkpoint": str(ckpt) if ckpt else None,
+            "init_from": str(init) if init else None,
             "time": time.time(),
         },
     )
@@ -158,7 +164,7 @@ def train(
     group = AccountedGroup(account, task.spec, s.workers, s.envs_per_worker, use_ray=s.ray)
     phases = PhaseLog(ledger, account)
     sched = make_scheduler(s, task, engine, trainer, group, phases, ledger, cursor=cursor)
-    writer = _tensorboard(run_dir / "tb")
+    writer = tensorboard_writer(run_dir / "tb")
     history: list[dict[str, Any]] = []
     initial = final = None
     episodes = 0
@@ -222,7 +228,7 @@ def train(
                 row.update(split_metrics(period))
                 ledger.write("metrics", row)
                 history.append(row)
-                _log_tb(writer, row, step)
+                log_scalars(writer, row, step)
                 if on_step is not None:
                     on_step(step, row)
                 every = cfg.run.checkpoint_every
@@ -276,7 +282,8 @@ def train(
     return summary
 
 
-def _tensorboard(path: Path) -> Any:
+def tensorboard_writer(path: Path) -> Any:
+    """A TensorBoard `SummaryWriter` at `path` (None without tensorboard installed)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # tensorboard is optional at runtime
@@ -284,7 +291,8 @@ def _tensorboard(path: Path) -> Any:
     return SummaryWriter(str(path))
 
 
-def _log_tb(writer: Any, row: dict[str, Any], step: int) -> None:
+def log_scalars(writer: Any, row: dict[str, Any], step: int) -> None:
+    """Every finite number of `row` as a TensorBoard scalar at `step`."""
     if writer is None:
         return
     for k, v in row.items():
@@ -295,7 +303,8 @@ def _log_tb(writer: Any, row: dict[str, Any], step: int) -> None:
 
 def plot_curves(run_dir: Path) -> Path | None:
     """`curves.png`: mean rollout reward and eval success per step (whole run, all attempts),
-    and beside them where each step's wall time went (`frac/*`, stacked)."""
+    and beside them where each step's wall time went (`frac/*`, stacked); an `ale sft` run
+    (no phases) shows its training loss there instead."""
     from rl.records import effective
 
     rows = effective(run_dir, "metrics")
@@ -315,7 +324,8 @@ def plot_curves(run_dir: Path) -> Path | None:
         ax.plot(*zip(*ev, strict=True), marker="o", label="success from scratch (eval)")
     ax.set_xlabel("step")
     ax.set_ylim(-0.05, 1.05)
-    ax.legend()
+    if rew or ev:
+        ax.legend()
     ax.set_title(run_dir.name)
     split = [r for r in rows if "frac/other" in r]
     if split:
@@ -329,6 +339,13 @@ def plot_curves(run_dir: Path) -> Path | None:
         bx.set_xlabel("step")
         bx.set_title("share of each step's wall time")
         bx.legend(loc="upper left", fontsize="small", ncol=4)
+    elif any("loss" in r for r in rows):
+        loss = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+        bx.plot(*zip(*loss, strict=True), label="training loss")
+        bx.set_xlabel("step")
+        bx.set_yscale("log")
+        bx.set_title("loss")
+        bx.legend()
     out = run_dir / "curves.png"
     fig.savefig(out, dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -100,7 +100,62 @@ class Trainer:
         self.version += 1
         metrics["lr"] = float(self.scheduler.get_last_lr()[0])
         metrics["micro_batches"] = float(len(micro))
+        metrics["tokens"] = float(sum(b.num_tokens for b in micro))
         return metrics
+
+    def sft_step(self, micro: Sequence[tuple[PackedBatch, torch.Tensor]]) -> dict[str, float]:
+        """One supervised update (`ale sft`): weighted NLL of the policy tokens (`chunk_id >= 0`)
+        of each micro-batch with its per-row weights (B,), accumulated to the whole step's
+        loss (`rl.sft.loss.weighted_nll`). Bumps `version` by one."""
+        from rl.sft.loss import weighted_nll
+
+        if not micro:
+            raise ValueError("sft_step needs at least one micro-batch")
+        self.onload()
+        total = sum(int((b.chunk_id >= 0).sum()) for b, _ in micro)
+        self.model.train()
+        self.optimizer.zero_grad()
+        loss_sum = 0.0
+        for batch, weight in micro:
+            logp = token_logprobs(self._logits, batch)
+            loss = weighted_nll(logp, batch.chunk_id >= 0, weight.to(logp.device), total)
+            self.accelerator.backward(loss)
+            loss_sum += float(loss.detach())
+        grad_norm = self.accelerator.clip_grad_norm_(
+            self.model.parameters(), self.settings.max_grad_norm
+        )
+        self.optimizer.step()
+        self.scheduler.step()
+        self.version += 1
+        return {
+            "loss": loss_sum,
+            "grad_norm": float(grad_norm),
+            "lr": float(self.scheduler.get_last_lr()[0]),
+            "tokens": float(sum(b.num_tokens for b, _ in micro)),
+            "policy_tokens": float(total),
+        }
+
+    def sample_losses(self, batch: PackedBatch) -> torch.Tensor:
+        """(B,) each row's mean NLL per policy token under the current weights; no gradient."""
+        from rl.sft.loss import per_sample_nll
+
+        return per_sample_nll(self.logprobs(batch), batch.chunk_id >= 0).cpu()
+
+    def load_model(self, state_dict: dict[str, torch.Tensor], source: str) -> None:
+        """Start from the weights of another run (`model.init_from`); a mismatch is a
+        `ConfigError` naming the fix."""
+        from envs.core.config import ConfigError
+
+        self.onload()
+        try:
+            self.unwrapped.load_state_dict(state_dict)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0:2]
+            raise ConfigError(
+                f"model.init_from {source}: its weights do not fit this model "
+                f"({' '.join(s.strip() for s in first)}); give this config the model section "
+                "of the run that wrote the checkpoint"
+            ) from None
 
     def weights(self) -> dict[str, torch.Tensor]:
         """The state dict SYNC sends to the engine (detached; on the trainer's device)."""

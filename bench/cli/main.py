@@ -19,6 +19,7 @@ from envs.rock.errors import SandboxError
 from envs.suites.swebench.cli import pull_cmd
 from rl.cli import train_cmd
 from rl.data.cli import data_app
+from rl.sft.cli import sft_cmd
 
 app = typer.Typer(
     help="ALE-Gym: sandboxes, chunk-level envs, agents, IPA training and benchmarks.",
@@ -34,6 +35,7 @@ register_bench_commands(bench_app)
 app.add_typer(bench_app, name="bench")
 app.command("train")(train_cmd)
 app.add_typer(data_app, name="data")
+app.command("sft")(sft_cmd)
 register_agent_commands(app)
 
 

@@ -2,7 +2,7 @@
 
 Order (cheap ones first; tokenization happens between `dedup` and `one_stream`):
 
-    errors      status infra_error / task_error / grading_error / agent_error, or a chunk
+    errors      status infra_error / task_error / agent_error, or a chunk
                 flagged infra_error (`drop_infra_errors`)
     resolved    status resolved (`resolved_only`)
     reward      reward >= `min_reward`

@@ -21,7 +21,7 @@ from envs.core.config import ConfigError
 
 _ATTEMPT = re.compile(r"__a(\d+)\.jsonl$")
 #: Statuses of attempts that did not end as a verdict on the agent's work.
-ERROR_STATUSES = frozenset({"infra_error", "task_error", "grading_error", "agent_error"})
+ERROR_STATUSES = frozenset({"infra_error", "task_error", "agent_error"})
 
 
 @dataclass
