@@ -12,7 +12,8 @@
       report.json          SWE-bench report fields (+ pass@k), rewritten from results
 
 Resume: a (task, attempt) with a line in results.jsonl is never run again; a torn last line
-(the harness was killed mid-write) is ignored and that attempt re-runs. Derived files are
+(the harness was killed mid-write) is ignored and that attempt re-runs, as does an attempt a
+signal stopped (`bench.interrupt`: it never gets a line). Derived files are
 rebuilt from the ledger, so no line is lost or duplicated whatever was killed when.
 """
 

@@ -7,7 +7,9 @@
 * the final `Grade` kept (`last_grade`, with its log, which the env's info does not carry);
 * a `model_patch` for tasks whose grader does not produce one (Terminal-Bench, Harbor): the
   binary git diff of the workdir against its state after `prepare`, tracked in a git dir
-  outside it (/tmp/.ale-bench/base.git; files over 1 MiB are not tracked).
+  outside it (/tmp/.ale-bench/base.git; files over 1 MiB are not tracked);
+* the run's `StopSwitch` checked before each phase (image, sandbox, prepare, grade): once the
+  run is stopping, a task starts nothing new (`Cancelled`, see `bench.interrupt`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from bench.interrupt import StopSwitch
 from envs.core.task import Grade, Task, TaskSuite
 from envs.rock import Sandbox, SandboxError, SandboxFileError, SandboxSpec
 from envs.rock.api import LABEL_RUN
@@ -38,10 +41,13 @@ _GIT = (
 class BenchTask:
     """A suite task as the harness runs it (see the module docstring); the rest delegates."""
 
-    def __init__(self, task: Task, labels: dict[str, str], track_diff: bool) -> None:
+    def __init__(
+        self, task: Task, labels: dict[str, str], track_diff: bool, stop: StopSwitch | None = None
+    ) -> None:
         self.task = task
         self.labels = labels
         self.track_diff = track_diff
+        self.stop = stop or StopSwitch()
         self.last_grade: Grade | None = None
         self.bench_s = 0.0  # seconds spent on the workdir snapshot and diff (harness overhead)
         self._baseline = False
@@ -66,13 +72,16 @@ class BenchTask:
         return self.task.metadata
 
     def sandbox_spec(self) -> SandboxSpec:
+        self.stop.check()  # read right before a sandbox is created: none once the run stops
         spec = self.task.sandbox_spec()
         return replace(spec, labels={**spec.labels, **self.labels})
 
     def ensure_image(self, backend: str) -> None:
+        self.stop.check()
         self.task.ensure_image(backend)
 
     def prepare(self, sandbox: Sandbox) -> None:
+        self.stop.check()
         self.task.prepare(sandbox)
         self.last_grade = None
         if self.track_diff:
@@ -110,6 +119,7 @@ class BenchTask:
             return None
 
     def grade(self, sandbox: Sandbox) -> Grade:
+        self.stop.check()
         patch = None
         if self.track_diff:
             t0 = time.perf_counter()
@@ -126,11 +136,15 @@ class BenchTask:
 
 
 class BenchSuite:
-    """`suite` whose tasks carry `labels` and a tracked workdir diff (see `BenchTask`)."""
+    """`suite` whose tasks carry `labels`, a tracked workdir diff and the run's `stop` switch
+    (see `BenchTask`)."""
 
-    def __init__(self, suite: TaskSuite, labels: dict[str, str]) -> None:
+    def __init__(
+        self, suite: TaskSuite, labels: dict[str, str], stop: StopSwitch | None = None
+    ) -> None:
         self.suite = suite
         self.labels = dict(labels)
+        self.stop = stop or StopSwitch()
 
     @property
     def name(self) -> str:
@@ -142,7 +156,7 @@ class BenchSuite:
     def load(self, task_id: str) -> BenchTask:
         """A fresh wrapper per call (one per episode), around the suite's task."""
         task = self.suite.load(task_id)
-        return BenchTask(task, self.labels, track_diff=not grades_a_patch(task))
+        return BenchTask(task, self.labels, track_diff=not grades_a_patch(task), stop=self.stop)
 
 
 def grades_a_patch(task: Task) -> bool:

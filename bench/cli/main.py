@@ -12,6 +12,7 @@ from agents.cli import register as register_agent_commands
 from agents.errors import AgentError
 from bench.cli.perf import perf_app
 from bench.cli.run_cmds import register_bench_commands
+from bench.interrupt import Interrupted
 from envs.core.config import ConfigError
 from envs.core.errors import EnvError
 from envs.rock.cli import images_app, sandbox_app
@@ -64,7 +65,9 @@ def one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """The `ale` console script. A user error prints one line, `error: ...`, and exits 2; its
-    traceback only with `--debug` (anywhere on the command line) or `ALE_DEBUG=1`."""
+    traceback only with `--debug` (anywhere on the command line) or `ALE_DEBUG=1`. A signal
+    that stopped `ale bench run | grade` while none of its sandboxes existed (`Interrupted`)
+    prints one line and exits 130 / 143."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("ALE_DEBUG", "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
@@ -75,6 +78,12 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"error: {one_line(exc)}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as exc:
+        print(
+            f"{exc} (none of its sandboxes was running); run the same command to go on",
+            file=sys.stderr,
+        )
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
     ale bench report runs/swe-mini__swe__oracle
     ale bench compare RUN_A RUN_B
 
-Re-running the same `run` (or `grade`) command resumes its run folder.
+Re-running the same `run` (or `grade`) command resumes its run folder; SIGINT / SIGTERM stop
+it cleanly (`run_stoppably`), exit 130 / 143, and the same command resumes.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import Annotated, Any
 
 import typer
 
-from bench.harness import run_bench
-from bench.store import run_id_of
+from bench.cli.stoppable import run_stoppably
+from bench.interrupt import StopSwitch
+from bench.store import RunStore, run_id_of
 from bench.tasks import RUN_LABEL, BenchSuite
 
 SuiteOpt = Annotated[
@@ -280,25 +282,6 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
 
 
-def remove_run_sandboxes(run_id: str) -> int:
-    """Remove every sandbox of this run (left by a killed harness, or still open), and no
-    other: `gc` scoped to the run's label. Returns how many."""
-    from envs.rock.api import LABEL_RUN
-    from envs.rock.gc import GcScope, collect
-
-    for _ in range(3):  # a listing can race with containers that are being removed
-        try:
-            return len(collect(GcScope(labels={LABEL_RUN: run_id}), live=True))
-        except Exception as exc:
-            error = exc
-    typer.echo(
-        f"warning: could not remove this run's sandboxes ({error}); run "
-        f"`ale sandbox gc --run {run_id}`",
-        err=True,
-    )
-    return 0
-
-
 def _echo_report(report: dict[str, Any], run_dir: Path) -> None:
     total = report["total_instances"]
     resolved = report["resolved_instances"]
@@ -367,63 +350,60 @@ def run_cmd(
     from agents.policies import make_policy
     from bench.report import write_report
     from bench.runners import AgentRunner
-    from bench.store import RunStore
 
-    task_ids = split_ids(tasks)
-    options = folder_options(from_, from_map, strict, build_network)
-    the_suite = resolve_bench_suite(
-        suite, task_ids, options, swebench_options(pull, specs, repos, namespace)
-    )
-    ids = task_ids or the_suite.task_ids()
-    policy_spec, note = resolve_policy(policy)
-    agent_name = agent or default_agent(the_suite)
-    agent_cfg = AgentConfig.load(agent_name, overrides=list(overrides or []))
-    make_policy(policy_spec)  # fail fast on a bad spec, before any sandbox starts
-    folder = run_dir or Path("runs") / slug(
-        f"{the_suite.name}__{Path(agent_name).stem}__{policy_spec}"
-    )
-    store = RunStore(folder)
-    store.check_or_write_config(
-        {
-            "kind": "run",
-            "suite": suite,
-            "agent": agent_name,
-            "policy": policy_spec,
-            "attempts": attempts,
-            "tasks": ids,
-            "overrides": list(overrides or []),
-        }
-    )
-    if note:
-        typer.echo(note)
-    echo_task_warnings(the_suite, store)
-    run_id = run_id_of(folder)
-    remove_run_sandboxes(run_id)
-    runner = AgentRunner(
-        BenchSuite(the_suite, {RUN_LABEL: run_id}),
-        agent_cfg,
-        lambda: make_policy(policy_spec),
-        backend=backend,
-    )
-    try:
-        report = run_bench(
+    stop = StopSwitch()
+    with stop.handling():  # a signal before the run: exit 130/143 at once
+        task_ids = split_ids(tasks)
+        options = folder_options(from_, from_map, strict, build_network)
+        the_suite = resolve_bench_suite(
+            suite, task_ids, options, swebench_options(pull, specs, repos, namespace)
+        )
+        ids = task_ids or the_suite.task_ids()
+        policy_spec, note = resolve_policy(policy)
+        agent_name = agent or default_agent(the_suite)
+        agent_cfg = AgentConfig.load(agent_name, overrides=list(overrides or []))
+        make_policy(policy_spec)  # fail fast on a bad spec, before any sandbox starts
+        folder = run_dir or Path("runs") / slug(
+            f"{the_suite.name}__{Path(agent_name).stem}__{policy_spec}"
+        )
+        store = RunStore(folder)
+        store.check_or_write_config(
+            {
+                "kind": "run",
+                "suite": suite,
+                "agent": agent_name,
+                "policy": policy_spec,
+                "attempts": attempts,
+                "tasks": ids,
+                "overrides": list(overrides or []),
+            }
+        )
+        if note:
+            typer.echo(note)
+        echo_task_warnings(the_suite, store)
+        runner = AgentRunner(
+            BenchSuite(the_suite, {RUN_LABEL: run_id_of(folder)}, stop),
+            agent_cfg,
+            lambda: make_policy(policy_spec),
+            backend=backend,
+        )
+        report = run_stoppably(
             store,
             ids,
             runner,
             model_name_of(policy_spec),
+            stop,
+            close=runner.close,
             attempts=attempts,
             workers=workers,
             max_infra_retries=max_infra_retries,
             show_progress=progress,
         )
-    finally:
-        runner.close()
-        remove_run_sandboxes(run_id)
-    write_report(folder)
-    _echo_report(report, folder)
-    kind = policy_spec.partition(":")[0]
-    if kind in EXPLAIN:
-        typer.echo(EXPLAIN[kind])
+        write_report(folder)
+        _echo_report(report, folder)
+        kind = policy_spec.partition(":")[0]
+        if kind in EXPLAIN:
+            typer.echo(EXPLAIN[kind])
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
@@ -501,47 +481,45 @@ def grade_cmd(
     """Grade predictions from any tool: each patch applied to a fresh sandbox, then graded."""
     from bench.report import write_report
     from bench.runners import PatchRunner
-    from bench.store import RunStore
 
-    rows = read_predictions(predictions)
-    the_suite = resolve_bench_suite(
-        suite, swebench_options=swebench_options(pull, specs, repos, namespace)
-    )
-    known = set(the_suite.task_ids())
-    wanted = split_ids(tasks)
-    ids = [r["instance_id"] for r in rows if (wanted is None or r["instance_id"] in wanted)]
-    unknown = [i for i in ids if i not in known]
-    if unknown:
-        raise typer.BadParameter(
-            f"{len(unknown)} predictions are not in suite {suite!r}: {unknown[:5]}"
+    stop = StopSwitch()
+    with stop.handling():  # a signal before the run: exit 130/143 at once
+        rows = read_predictions(predictions)
+        the_suite = resolve_bench_suite(
+            suite, swebench_options=swebench_options(pull, specs, repos, namespace)
         )
-    patches = {r["instance_id"]: r.get("model_patch") or "" for r in rows}
-    model = str(rows[0].get("model_name_or_path") or "unknown") if rows else "unknown"
-    digest = hashlib.sha256(predictions.read_bytes()).hexdigest()[:16]
-    folder = run_dir or Path("runs") / slug(
-        f"grade__{the_suite.name}__{predictions.stem}__{digest}"
-    )
-    store = RunStore(folder)
-    store.check_or_write_config(
-        {
-            "kind": "grade",
-            "suite": suite,
-            "predictions": str(predictions),
-            "sha256": digest,
-            "tasks": sorted(ids),
-        }
-    )
-    run_id = run_id_of(folder)
-    remove_run_sandboxes(run_id)
-    runner = PatchRunner(BenchSuite(the_suite, {RUN_LABEL: run_id}), patches, backend=backend)
-    try:
-        report = run_bench(
-            store, sorted(ids), runner, model, workers=workers, show_progress=progress
+        known = set(the_suite.task_ids())
+        wanted = split_ids(tasks)
+        ids = [r["instance_id"] for r in rows if (wanted is None or r["instance_id"] in wanted)]
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise typer.BadParameter(
+                f"{len(unknown)} predictions are not in suite {suite!r}: {unknown[:5]}"
+            )
+        patches = {r["instance_id"]: r.get("model_patch") or "" for r in rows}
+        model = str(rows[0].get("model_name_or_path") or "unknown") if rows else "unknown"
+        digest = hashlib.sha256(predictions.read_bytes()).hexdigest()[:16]
+        folder = run_dir or Path("runs") / slug(
+            f"grade__{the_suite.name}__{predictions.stem}__{digest}"
         )
-    finally:
-        remove_run_sandboxes(run_id)
-    write_report(folder)
-    _echo_report(report, folder)
+        store = RunStore(folder)
+        store.check_or_write_config(
+            {
+                "kind": "grade",
+                "suite": suite,
+                "predictions": str(predictions),
+                "sha256": digest,
+                "tasks": sorted(ids),
+            }
+        )
+        runner = PatchRunner(
+            BenchSuite(the_suite, {RUN_LABEL: run_id_of(folder)}, stop), patches, backend=backend
+        )
+        report = run_stoppably(
+            store, sorted(ids), runner, model, stop, workers=workers, show_progress=progress
+        )
+        write_report(folder)
+        _echo_report(report, folder)
 
 
 def report_cmd(
@@ -550,7 +528,6 @@ def report_cmd(
     """Write RUN/report.md with PNG plots (resolve rate by category, turns, time, tokens per task);
     print the refused egress attempts per task, if any."""
     from bench.report import egress_section, write_report
-    from bench.store import RunStore
 
     out = write_report(run)
     for line in egress_section(RunStore(run).results())[1:]:
@@ -565,7 +542,6 @@ def compare_cmd(
     """Per-task status differences between two runs (first attempts)."""
     from bench.metrics import by_task
     from bench.report import compare
-    from bench.store import RunStore
 
     for name, run in (("A", run_a), ("B", run_b)):
         firsts = [rs[0] for rs in by_task(RunStore(run).results()).values()]

@@ -25,7 +25,8 @@ from typing import Any
 from agents.config import AgentConfig
 from agents.loop import run_episode
 from agents.policies import make_policy
-from bench.cli.run_cmds import default_agent, remove_run_sandboxes, resolve_bench_suite, run_id_of
+from bench.cli.run_cmds import default_agent, resolve_bench_suite, run_id_of
+from bench.cli.stoppable import remove_run_sandboxes
 from bench.harness import run_bench
 from bench.runners import AgentRunner, env_kwargs
 from bench.store import RunStore

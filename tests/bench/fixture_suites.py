@@ -3,6 +3,10 @@
 Each task has a reference solution as bash commands (`oracle_actions`), a category, and a
 grader that reads the file in the sandbox; they run on `ale-base:bookworm` in about a second.
 Load from the CLI with `--suite tests.bench.fixture_suites:answers`.
+
+Slow on purpose, for tests that stop a run mid-episode: `ALE_TEST_ORACLE_SLEEP=S` makes the
+oracle's first command sleep S seconds, `ALE_TEST_GRADE_SLEEP=S` the grading; with
+`ALE_TEST_SLEEP_TASKS=id,id` only those tasks sleep (default: all).
 """
 
 from __future__ import annotations
@@ -51,10 +55,17 @@ class NumberTask:
         sandbox.write("/work/answer.txt", f"{self.answer}\n".encode())
 
     def oracle_actions(self) -> list[str]:
-        delay = os.environ.get("ALE_TEST_ORACLE_SLEEP", "0")
+        delay = self._sleep("ALE_TEST_ORACLE_SLEEP")
         return [f"sleep {delay}; echo {self.answer} > /work/answer.txt", "cat /work/answer.txt"]
 
+    def _sleep(self, variable: str) -> str:
+        only = [t for t in os.environ.get("ALE_TEST_SLEEP_TASKS", "").split(",") if t]
+        return os.environ.get(variable, "0") if not only or self.id in only else "0"
+
     def grade(self, sandbox: Sandbox) -> Grade:
+        delay = self._sleep("ALE_TEST_GRADE_SLEEP")
+        if float(delay) > 0:
+            sandbox.run(f"sleep {delay}", timeout=float(delay) + 60)
         try:
             got = sandbox.read("/work/answer.txt").decode().strip()
         except SandboxFileError:
@@ -91,3 +102,14 @@ class NumberSuite:
 def answers(task_ids: list[str] | None = None) -> NumberSuite:
     """12 tasks (`number-00` .. `number-11`), categories even/odd."""
     return NumberSuite(12, task_ids)
+
+
+def slow_loading(task_ids: list[str] | None = None) -> NumberSuite:
+    """`answers`, after touching `$ALE_TEST_LOADING_MARK` and waiting up to 10 minutes: a suite
+    still loading when a test signals the command."""
+    import time
+    from pathlib import Path
+
+    Path(os.environ["ALE_TEST_LOADING_MARK"]).touch()
+    time.sleep(600)
+    return answers(task_ids)
