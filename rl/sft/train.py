@@ -4,7 +4,8 @@ trainer (`rl.trainer.Trainer.sft_step`) and model builder.
 Run folder (as `ale train`'s): `metrics.jsonl` (one row per step: stage, loss, grad norm, lr,
 tokens and policy tokens; `eval_success` where evaluated; stage-2 epoch rows add the weights' spread),
 `events.jsonl`, `tb/` (TensorBoard), `checkpoints/` (the format `ale train` loads with
-`model.init_from`; the last step of each stage is always saved) and `curves.png`.
+`model.init_from`; the last step of each stage is always saved, stage 1's also to `stage1/`,
+out of the rotation) and `curves.png`.
 """
 
 from __future__ import annotations
@@ -227,6 +228,13 @@ def sft(
                 )
                 if last_of_stage:
                     summary.checkpoints[stage] = path
+                if step == cfg.stage1.steps and cfg.stage2.steps > 0:  # kept out of rotation
+                    summary.checkpoints[1] = save_checkpoint(
+                        run_dir / "stage1",
+                        step,
+                        {"trainer": run.trainer.state(), "rng": rng_state()},
+                        {"cursor": 0, "version": run.trainer.version, "attempt": 0, "stage": 1},
+                    )
     finally:
         run.task.close()
         ledger.close()

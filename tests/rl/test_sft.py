@@ -199,6 +199,7 @@ def test_sft_run_learns_and_ale_train_starts_from_it(tmp_path: Path) -> None:
     run = tmp_path / "sft"
     assert (run / "metrics.jsonl").exists() and (run / "curves.png").exists()
     assert any((run / "tb").iterdir()) and set(summary.checkpoints) == {1, 2}
+    assert summary.checkpoints[1].parent == run / "stage1"  # kept out of the rotation
 
     from rl.checkpoint import find_checkpoint, load_checkpoint
     from rl.config import parse_config
@@ -274,3 +275,18 @@ def test_bad_sft_config_is_one_line_exit_2(
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err
+
+
+def test_sft_toy_recipe_smoke(tmp_path: Path) -> None:
+    """`python -m rl.recipes.sft_toy` with a tiny budget: every stage runs, the table has every
+    row (the README's numbers come from the full budget)."""
+    from rl.recipes import sft_toy
+
+    out = tmp_path / "recipe"
+    argv = ["--seeds", "1", "--out", str(out), "--attempts", "1", "--stage1", "2"]
+    argv += ["--stage2", "2", "--ipa", "1", "--starts", "2", "--group-size", "2"]
+    assert sft_toy.main([*argv, "--eval-episodes", "4"]) == 0
+    table = (out / "table.md").read_text()
+    for name, _, _ in sft_toy.ROWS:
+        assert f"| {name} |" in table
+    assert (out / "seed0" / "ipa_scratch" / "metrics.jsonl").exists()
