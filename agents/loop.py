@@ -68,8 +68,8 @@ def run_episode(
     Each chunk: the context policy builds the prompt from the history, the policy answers,
     the answer (or its native tool call, rendered in the env's action format) is the env
     action, and the observation (cut to head + tail, rendered by `templates.observation`)
-    joins the history. The chunk is written to `trajectory_path` (flushed, fsynced) before
-    the next one starts. Agent-side limits end the episode with a forced `submit` when the
+    joins the history. The chunk is written to `trajectory_path` (flushed; fsynced once, at
+    the episode's end) before the next one starts. Agent-side limits end the episode with a forced `submit` when the
     env has that tool and `limits.submit_on_limit` is set. `on_reset(info)` is called with the
     env's reset info before the first chunk (e.g. whether the sandbox was prefetched).
 

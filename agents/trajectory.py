@@ -1,4 +1,4 @@
-"""Trajectory records: JSONL, append-only, flushed and fsynced after every chunk.
+"""Trajectory records: JSONL, append-only, flushed after every chunk, fsynced per episode.
 
 File layout (one JSON object per line, `"type"` says which)::
 
@@ -135,7 +135,16 @@ def _common_prefix(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int:
 
 
 class TrajectoryWriter:
-    """Append-only JSONL writer; every `write_*` call is flushed and fsynced before returning."""
+    """Append-only JSONL writer. Every `write_*` call is flushed before returning (a reader, or
+    a killed process, sees every line written so far: it is in the page cache); the file is
+    fsynced once, when the episode ends (`write_end`) or the writer closes, not per chunk.
+
+    Crash guarantee: what survives a host crash is decided by the harness's ledger
+    (`bench.store`, results.jsonl, fsynced per finished attempt), not by the trajectory. An
+    attempt without a ledger row is re-run on resume from a fresh sandbox and its trajectory
+    file is rewritten from scratch, so a trajectory cut short by a crash (lost tail, torn last
+    line) is never read as a finished one; a finished attempt's trajectory was fsynced before
+    its ledger row was written."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -148,7 +157,12 @@ class TrajectoryWriter:
             raise AgentError(f"trajectory {self.path} is closed")
         self._fh.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+
+    def sync(self) -> None:
+        """fsync what was written (once per episode: `write_end` and `close` call it)."""
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
 
     def write_header(self, record: EpisodeRecord) -> None:
         """Start an episode (header line)."""
@@ -187,10 +201,12 @@ class TrajectoryWriter:
                 "timings": record.timings,
             }
         )
+        self.sync()
 
     def close(self) -> None:
-        """Close the file; safe to call twice."""
+        """fsync and close the file; safe to call twice."""
         if self._fh is not None:
+            self.sync()
             self._fh.close()
             self._fh = None
 

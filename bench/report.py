@@ -1,4 +1,8 @@
-"""`ale bench report` and `ale bench compare`: Markdown with PNG plots, per-task differences."""
+"""`ale bench report` and `ale bench compare`: Markdown with PNG plots, per-task differences.
+
+`ale bench run` and `ale bench grade` write report.md without plots when they finish (drawing
+them costs more than grading a small task: matplotlib's import and four figures); `ale bench
+report RUN` draws them and links them from report.md."""
 
 from __future__ import annotations
 
@@ -6,18 +10,18 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from bench.metrics import by_task  # noqa: E402
-from bench.store import AttemptResult, RunStore  # noqa: E402
+from bench.metrics import by_task
+from bench.store import AttemptResult, RunStore
 
 PLOTS = ("resolve_by_category", "turns_per_task", "time_per_task", "tokens_per_task")
 
 
 def _bar(path: Path, labels: list[str], values: list[float], title: str, ylabel: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(labels) + 2), 4))
     ax.bar(range(len(labels)), values, color="#3b6ea8")
     ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
@@ -49,8 +53,9 @@ def make_plots(results: list[AttemptResult], out: Path) -> dict[str, Path]:
     return paths
 
 
-def write_report(run_dir: Path) -> Path:
-    """RUN/report.md with the summary table, per-task rows and the plots."""
+def write_report(run_dir: Path, plots: bool = True) -> Path:
+    """RUN/report.md with the summary table, per-task rows and (with `plots`) the plots;
+    without, a line naming the command that draws them."""
     store = RunStore(run_dir)
     results = store.results()
     report = (
@@ -61,7 +66,7 @@ def write_report(run_dir: Path) -> Path:
     config = (
         json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     )
-    plots = make_plots(results, run_dir)
+    drawn = make_plots(results, run_dir) if plots else {}
     lines = [f"# ALE-Gym bench report: {run_dir.name}", ""]
     lines += [
         f"- {k}: `{v}`"
@@ -92,7 +97,10 @@ def write_report(run_dir: Path) -> Path:
         lines += ["", "## Task file warnings", "", "| task | warning |", "| --- | --- |"]
         for task_id, found in sorted(json.loads(warnings_file.read_text()).items()):
             lines += ["| " + task_id + " | " + w.replace("|", "\\|") + " |" for w in found]
-    lines += [""] + [f"![{name}]({path.name})" for name, path in plots.items()]
+    if drawn:
+        lines += [""] + [f"![{name}]({path.name})" for name, path in drawn.items()]
+    else:
+        lines += ["", f"Plots: `ale bench report {run_dir}` draws them."]
     out = run_dir / "report.md"
     out.write_text("\n".join(lines) + "\n")
     return out

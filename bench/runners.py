@@ -8,6 +8,7 @@ grader's, or the infrastructure's (dead sandbox, engine errors: retried by the h
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import threading
 import time
@@ -296,10 +297,13 @@ class AgentRunner:
         t0 = time.monotonic()
         category = ""
         try:
-            category = category_of(self.suite.load(task_id))
             record = run_episode(env, self.agent, policy, task_id, trajectory_path=trajectory)
+            # after the episode: the task's image is known by then (no image lookup for it)
+            category = category_of(self.suite.load(task_id))
         except Exception as exc:
             store.log_path(task_id, attempt, "agent").write_text(traceback.format_exc())
+            with contextlib.suppress(Exception):
+                category = category or category_of(self.suite.load(task_id))
             if isinstance(exc, TaskError):
                 return task_error(task_id, attempt, exc, category, time.monotonic() - t0)
             if not isinstance(exc, SandboxError | EnvError) and not transient(exc):

@@ -297,6 +297,7 @@ def _echo_report(report: dict[str, Any], run_dir: Path) -> None:
     typer.echo(
         f"run folder: {run_dir}  (report.json, predictions.jsonl, report.md, trajectories/, logs/)"
     )
+    typer.echo(f"plots: ale bench report {run_dir}")
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -399,7 +400,7 @@ def run_cmd(
             max_infra_retries=max_infra_retries,
             show_progress=progress,
         )
-        write_report(folder)
+        write_report(folder, plots=False)
         _echo_report(report, folder)
         kind = policy_spec.partition(":")[0]
         if kind in EXPLAIN:
@@ -518,7 +519,7 @@ def grade_cmd(
         report = run_stoppably(
             store, sorted(ids), runner, model, stop, workers=workers, show_progress=progress
         )
-        write_report(folder)
+        write_report(folder, plots=False)
         _echo_report(report, folder)
 
 

@@ -54,7 +54,9 @@ def run_stoppably(
     with stop.handling(), stop.arming():
         remove_run_sandboxes(run_id)
         try:
-            report = run_bench(store, ids, runner, model_name, stop=stop, **options)
+            report = run_bench(  # one gc path: remove_run_sandboxes before and after
+                store, ids, runner, model_name, stop=stop, collect_orphans=False, **options
+            )
         except Interrupted as exc:
             interrupted = exc
         finally:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bench.perf.method import Method, alternate, check_repeats, machine_load
 from envs.rock import Sandbox, SandboxSpec
 from envs.rock.factory import create_sandbox
 from envs.rock.policy import NetworkPolicy, SandboxPolicy
@@ -41,13 +42,12 @@ MB = 1 << 20
 def abba(
     run_a: Callable[[], list[float]], run_b: Callable[[], list[float]], repeats: int
 ) -> list[tuple[list[float], list[float]]]:
-    """Per cycle (samples of A, samples of B), measured in the order A B B A."""
+    """Per cycle (samples of A, samples of B), measured in the order A B B A: two ABBA rounds
+    of `bench.perf.method.alternate` per cycle."""
     cycles = []
     for _ in range(repeats):
-        a = run_a()
-        b = run_b() + run_b()
-        a += run_a()
-        cycles.append((a, b))
+        got = alternate({"A": run_a, "B": run_b}, 2)
+        cycles.append(([x for r in got["A"] for x in r], [x for r in got["B"] for x in r]))
     return cycles
 
 
@@ -123,11 +123,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     n = args.steps or (20 if args.quick else 100)
-    repeats = max(2, args.repeats or (2 if args.quick else 4))
+    repeats = check_repeats(args.repeats or (2 if args.quick else 4))
     size = args.mb * MB
     gateway = bridge_gateway()
+    print(Method(("A network none", "B allowlist proxy"), repeats, unit="one A B B A cycle").line())
     print(
-        f"method: ABBA x {repeats} (A = baseline, B = allowlist proxy), one run; backend "
+        f"backend "
         f"{args.backend}; step blocks of {n} `true` x {args.pairs} sandboxes; {args.mb} MB by curl inside the sandbox "
         f"(A: docker bridge -> {gateway}, B: proxy -> 127.0.0.1)"
     )
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{', '.join(f'{x:.0f}' for x in b_tput)} MB/s (median {statistics.median(b_tput):.0f}); "
         f"ratio {tput_ratio:.2f}; target >= 0.5: {'met' if tput_ratio >= 0.5 else 'MISSED'}"
     )
+    print(f"done; {machine_load()}")
     result: dict[str, Any] = {
         "backend": args.backend,
         "repeats": repeats,

@@ -5,10 +5,12 @@
 
 Step overhead: `ChunkEnv.step` of one bash tool call (in the env's action format) against
 `Sandbox.run` of the same command on a sandbox of the same image, for `true` and for a `cat`
-of an 8 KiB file; the two are timed alternately in the same run. Target: <= 1.1x.
+of an 8 KiB file; the two are timed in blocks in alternating order (ABBA, `--repeats`, see
+`bench.perf.method`) in the same run. Target: <= 1.1x.
 
 Grading: `task.grade(sandbox)` against running the task's test command directly in a sandbox
-in the same state (oracle applied, tests already in place, not timed). Target: <= 1.2x. The
+in the same state (oracle applied, tests already in place, not timed), in alternating order
+over `--grades` rounds. Target: <= 1.2x. The method line and machine load are printed. The
 grading tasks are shipped tb-mini tasks, one per format (Terminal-Bench, Harbor), loaded by
 `envs.suites.terminal_bench`; without that loader a built-in pytest task (`PytestTask`, the
 same shape: hidden pytest file copied in at grading, per-test verdicts parsed from `-rA`)
@@ -28,11 +30,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.perf.method import (
+    ORDERS,
+    Method,
+    OpCount,
+    Order,
+    alternate,
+    check_repeats,
+    machine_load,
+    schedule,
+)
 from bench.perf.sandbox import Stat
 from envs.core.actions import ActionFormat
 from envs.core.env import ChunkEnv
 from envs.core.task import Grade, Task
-from envs.rock import DEFAULT_IMAGE, ExecResult, Sandbox, SandboxSpec
+from envs.rock import DEFAULT_IMAGE, Sandbox, SandboxSpec
 from envs.rock.factory import create_sandbox
 
 TB_MINI_TASKS = Path(__file__).resolve().parents[2] / "envs" / "suites" / "tb_mini" / "tasks"
@@ -194,20 +206,29 @@ def _prepared(task: Task, backend: str) -> Sandbox:
     return sb
 
 
-def bench_steps(backend: str, n: int, action_format: ActionFormat = "xml") -> dict[str, Stat]:
+def bench_steps(
+    backend: str,
+    n: int,
+    action_format: ActionFormat = "xml",
+    repeats: int = 4,
+    order: Order = "abba",
+    ops: dict[str, OpCount] | None = None,
+) -> dict[str, Stat]:
     """`ChunkEnv.step` vs bare `Sandbox.run`, for `true` and for a `cat` of an 8 KiB file.
 
-    Returns Stats keyed "env true", "bare true", "env cat", "bare cat" (n samples each; the
-    env and the bare sandbox are timed alternately so load drift hits both alike).
-    """
+    Returns Stats keyed "env true", "bare true", "env cat", "bare cat" (n samples each, in
+    `repeats` blocks whose order alternates: `bench.perf.method`). `ops` (side -> OpCount)
+    counts the commands each side ran."""
     task = PytestTask()
     env = ChunkEnv(
         suite=_OneTaskSuite(task),
         backend=backend,
         action_format=action_format,
-        max_turns=4 * n + 10,
+        max_turns=4 * n + 10 * repeats + 10,
     )
     bare = create_sandbox(task.sandbox_spec(), backend)
+    ops = ops if ops is not None else {"env": OpCount(), "bare": OpCount()}
+    block = max(1, n // repeats)
     try:
         env.reset(options={"task_id": task.id})
         assert env.sandbox is not None
@@ -218,62 +239,80 @@ def bench_steps(backend: str, n: int, action_format: ActionFormat = "xml") -> di
         out: dict[str, Stat] = {}
         for name, cmd in (("true", "true"), ("cat", f"cat {CAT_FILE}")):
             action = bash_action(cmd, action_format)
+
+            def env_block(cmd: str = cmd, action: str = action) -> list[float]:
+                got = []
+                for _ in range(block):
+                    t = time.perf_counter()
+                    obs, _, term, trunc, info = env.step(action)
+                    got.append(time.perf_counter() - t)
+                    if term or trunc or info.get("exit_code") != 0:
+                        raise RuntimeError(f"env step of {cmd!r} failed: {info} {obs[:200]}")
+                    ops["env"].add(f"run:{cmd}")
+                return got
+
+            def bare_block(cmd: str = cmd) -> list[float]:
+                got = []
+                for _ in range(block):
+                    t = time.perf_counter()
+                    r = bare.run(cmd)
+                    got.append(time.perf_counter() - t)
+                    if not r.ok:
+                        raise RuntimeError(f"bare run of {cmd!r} failed: {r.output[:200]}")
+                    ops["bare"].add(f"run:{cmd}")
+                return got
+
             for _ in range(3):  # warm both sessions
                 env.step(action)
                 bare.run(cmd)
-            env_s, bare_s = [], []
-            for _ in range(n):
-                t = time.perf_counter()
-                obs, _, term, trunc, info = env.step(action)
-                env_s.append(time.perf_counter() - t)
-                if term or trunc or info.get("exit_code") != 0:
-                    raise RuntimeError(f"env step of {cmd!r} failed: {info} {obs[:200]}")
-                t = time.perf_counter()
-                r = bare.run(cmd)
-                bare_s.append(time.perf_counter() - t)
-                if not r.ok:
-                    raise RuntimeError(f"bare run of {cmd!r} failed: {r.output[:200]}")
-            out[f"env {name}"], out[f"bare {name}"] = Stat(env_s), Stat(bare_s)
+            got = alternate({"env": env_block, "bare": bare_block}, repeats, order)
+            for side, blocks in got.items():
+                out[f"{side} {name}"] = Stat([x for b in blocks for x in b])
         return out
     finally:
         env.close()
         bare.close()
 
 
-def bench_grading(case: GradingCase, backend: str, n: int) -> dict[str, Any]:
+def bench_grading(
+    case: GradingCase,
+    backend: str,
+    n: int,
+    order: Order = "abba",
+    ops: dict[str, OpCount] | None = None,
+) -> dict[str, Any]:
     """`task.grade(sb)` vs `sb.run(case.command)`, each on fresh prepared sandboxes (oracle applied).
 
     Returns {"grade": Stat, "direct": Stat, "rewards": [grade rewards], "direct_exit": [codes]}.
-    Sandboxes are started before timing and closed after; only the two calls are timed.
-    """
+    Sandboxes are started before timing and closed after; only the two calls are timed, in
+    alternating order (round 0, untimed, warms the image's page cache). The direct side's
+    `place_tests` is untimed; `grade` places them itself (part of grading)."""
     case.task.ensure_image(backend)
+    ops = ops if ops is not None else {"grade": OpCount(), "direct": OpCount()}
     with ThreadPoolExecutor(2) as ex:
         boxes = list(ex.map(lambda _: _prepared(case.task, backend), range(2 * (n + 1))))
     grade_s, direct_s, rewards, exits = [], [], [], []
     try:
-        for i in range(n + 1):  # round 0 (untimed) warms the image's page cache
+        rounds = [["grade", "direct"], *schedule(["grade", "direct"], n, order)]
+        for i, round_ in enumerate(rounds):
             g_sb, d_sb = boxes[2 * i], boxes[2 * i + 1]
             case.place_tests(d_sb)
-
-            def timed_grade(sb: Sandbox = g_sb) -> tuple[Grade, float]:
+            got: dict[str, Any] = {}
+            for side in round_:
                 t = time.perf_counter()
-                grade = case.task.grade(sb)
-                return grade, time.perf_counter() - t
-
-            def timed_direct(sb: Sandbox = d_sb) -> tuple[ExecResult, float]:
-                t = time.perf_counter()
-                result = sb.run(case.command, timeout=600)
-                return result, time.perf_counter() - t
-
-            if i % 2:  # alternate the order: the second run profits from warm caches
-                (r, d_t), (grade, g_t) = timed_direct(), timed_grade()
-            else:
-                (grade, g_t), (r, d_t) = timed_grade(), timed_direct()
+                if side == "grade":
+                    value: Any = case.task.grade(g_sb)
+                else:
+                    value = d_sb.run(case.command, timeout=600)
+                got[side] = (value, time.perf_counter() - t)
             if i:
+                (grade, g_t), (r, d_t) = got["grade"], got["direct"]
                 grade_s.append(g_t)
                 direct_s.append(d_t)
                 rewards.append(grade.reward)
                 exits.append(r.exit_code)
+                ops["grade"].add("test command")
+                ops["direct"].add("test command")
     finally:
         with ThreadPoolExecutor(4) as ex:
             list(ex.map(lambda b: b.close(), boxes))
@@ -292,7 +331,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--backend", default="docker")
     ap.add_argument("--quick", action="store_true", help="few samples (CI smoke)")
     ap.add_argument("--steps", type=int, help="timed steps per command (default 300, quick 20)")
-    ap.add_argument("--grades", type=int, help="timed gradings (default 5, quick 1)")
+    ap.add_argument("--grades", type=int, help="timed gradings, >= 2 (default 6, quick 2)")
+    ap.add_argument("--repeats", type=int, default=4, help="ABBA blocks of steps, >= 2")
+    ap.add_argument("--order", default="abba", choices=ORDERS)
     ap.add_argument("--action-format", default="xml", choices=["xml", "json", "bash_block"])
     ap.add_argument(
         "--grading-task",
@@ -302,12 +343,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     n_steps = args.steps or (20 if args.quick else 300)
-    n_grades = args.grades or (1 if args.quick else 5)
+    n_grades = check_repeats(args.grades or (2 if args.quick else 6), "--grades")
+    repeats = check_repeats(args.repeats)
     ms = 1000.0
 
-    steps = bench_steps(args.backend, n_steps, args.action_format)
+    steps = bench_steps(args.backend, n_steps, args.action_format, repeats, args.order)
     cases, note = grading_cases(args.grading_task)
-    gradings = [(case, bench_grading(case, args.backend, n_grades)) for case in cases]
+    gradings = [(case, bench_grading(case, args.backend, n_grades, args.order)) for case in cases]
 
     rows = [
         (
@@ -353,6 +395,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"backend={args.backend} action_format={args.action_format} steps={n_steps} gradings={n_grades}"
     )
     print(
+        Method(("env", "bare"), repeats, args.order, f"{max(1, n_steps // repeats)} steps").line()
+    )
+    print(Method(("grade", "direct"), n_grades, args.order, "one grading").line())
+    print(
         "grading tasks: "
         + "; ".join(case.label for case in cases)
         + (f"  [{note}]" if note else "")
@@ -372,15 +418,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "target": target,
             }
         )
+    spreads = [("step `true`", steps["env true"], steps["bare true"])]
+    spreads.append(("step 8 KiB cat", steps["env cat"], steps["bare cat"]))
+    spreads += [(f"grade {case.task.id}", g["grade"], g["direct"]) for case, g in gradings]
+    print(
+        "spread, median (min-max) ms: "
+        + "; ".join(f"{n}: env {a.text(ms)}, baseline {b.text(ms)}" for n, a, b in spreads)
+    )
     for case, g in gradings:
         extra = statistics.median(
-            [a - b for a, b in zip(g["grade"].samples, g["direct"].samples, strict=True)]
+            [a - b for a, b in zip(g["grade"].values, g["direct"].values, strict=True)]
         )
         print(
             f"{case.task.id}: grading adds {extra * ms:.0f} ms (median of paired differences); "
             f"grade rewards {g['rewards']}, direct exit codes {g['direct_exit']}"
         )
+    print(f"done; {machine_load()}")
     result: dict[str, Any] = {
+        "method": {"order": args.order, "repeats": repeats, "gradings": n_grades},
         "rows": result_rows,
         "note": note,
         "steps": n_steps,
@@ -391,8 +446,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "label": case.label,
                 "rewards": g["rewards"],
                 "direct_exit": g["direct_exit"],
-                "grade_s": g["grade"].samples,
-                "direct_s": g["direct"].samples,
+                "grade_s": g["grade"].values,
+                "direct_s": g["direct"].values,
             }
             for case, g in gradings
         ],

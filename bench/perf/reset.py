@@ -12,9 +12,10 @@ Method, printed with the numbers:
    its whole history, like an official SWE-bench image.
 2. First reset: `task.ensure_image` (sanitize /testbed once: batched ref deletion, reflog,
    gc; commit to a derived image) + sandbox start + `prepare` + the first command's result.
-3. Later resets: sandbox start + `prepare` (nothing to do) + the first command's result,
-   against `docker run --rm IMAGE true` of the same derived image, alternating (ABBA) for
-   `--repeat` rounds; p50 of each and the ratio (target: <= 1.3x).
+3. Later resets: sandbox start + `prepare` (nothing to do) + the first command's result +
+   close, against `docker run --rm IMAGE true` of the same derived image (removal timed on
+   both sides), alternating (ABBA, `bench.perf.method`) for `--repeat` rounds; median
+   (min-max) of each and the ratio (target: <= 1.3x), with the method line and machine load.
 4. For contrast, once: the same sanitization run in a fresh sandbox of the source image
    (what every reset cost before images were prepared once).
 """
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.perf.method import ORDERS, Method, OpCount, Samples, alternate, check_repeats
 from envs.rock.factory import create_sandbox
 
 AUTHOR = "Ale Bench <bench@ale.invalid>"
@@ -95,26 +97,35 @@ def instance(base: str, image: str) -> dict[str, Any]:
     }
 
 
-def _reset(task: Any) -> float:
-    """Seconds from sandbox start to the first command's result (the sandbox is then closed)."""
+def _reset(task: Any, ops: OpCount | None = None) -> float:
+    """Seconds from sandbox start to the first command's result plus the sandbox's removal
+    (`docker run --rm` removes its container inside the clock too)."""
     t0 = time.perf_counter()
     sb = create_sandbox(task.sandbox_spec(), "docker")
     try:
         task.prepare(sb)
         assert sb.run("true", timeout=60).ok
-        return time.perf_counter() - t0
     finally:
         sb.close()
+    dt = time.perf_counter() - t0
+    for op in ("create", "run:true", "remove"):
+        if ops is not None:
+            ops.add(op)
+    return dt
 
 
-def _docker_run(image: str) -> float:
+def _docker_run(image: str, ops: OpCount | None = None) -> float:
     t0 = time.perf_counter()
     subprocess.run(
         ["docker", "run", "--rm", "--network", "none", image, "true"],
         check=True,
         capture_output=True,
     )
-    return time.perf_counter() - t0
+    dt = time.perf_counter() - t0
+    for op in ("create", "run:true", "remove"):
+        if ops is not None:
+            ops.add(op)
+    return dt
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -127,12 +138,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     ap.add_argument("--commits", type=int, default=50_000)
     ap.add_argument("--refs", type=int, default=20_000)
-    ap.add_argument("--repeat", type=int, default=5, help="ABBA rounds of later resets")
+    ap.add_argument("--repeat", type=int, default=5, help="ABBA rounds of later resets, >= 2")
+    ap.add_argument("--order", default="abba", choices=ORDERS)
     ap.add_argument("--quick", action="store_true", help="2,000 commits, 500 refs, 2 rounds")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     if args.quick:
         args.commits, args.refs, args.repeat = 2_000, 500, 2
+    check_repeats(args.repeat, "--repeat")
     tag = f"ale-bench/synthetic-{os.getpid()}:latest"
     tmp = Path(tempfile.mkdtemp(prefix="ale-perf-reset-"))
     derived = ""
@@ -159,14 +172,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             left_refs, left_commits = (int(x) for x in refs.output.split())
         finally:
             sb.close()
-        ours: list[float] = []
-        raw: list[float] = []
         _reset(task)  # untimed warm-up of both
         _docker_run(derived)
-        for r in range(args.repeat):
-            pair = [lambda: ours.append(_reset(task)), lambda: raw.append(_docker_run(derived))]
-            for step in pair if r % 2 == 0 else pair[::-1]:  # ABBA
-                step()
+        ops = {"ours": OpCount(), "docker run": OpCount()}
+        got = alternate(
+            {
+                "ours": lambda: _reset(task, ops["ours"]),
+                "docker run": lambda: _docker_run(derived, ops["docker run"]),
+            },
+            args.repeat,
+            args.order,
+        )
+        ours, raw = got["ours"], got["docker run"]
         sb = create_sandbox(_source_spec(task, tag), "docker")
         try:
             t0 = time.perf_counter()
@@ -180,6 +197,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     later, docker_run = statistics.median(ours), statistics.median(raw)
+    print(Method(("ours", "docker run"), args.repeat, args.order, "one reset").line())
     result = {
         "commits": args.commits,
         "refs": args.refs,
@@ -193,15 +211,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "left_refs": left_refs,
         "left_commits": left_commits,
         "base_commits": int(args.commits * 0.8),
+        "ops": {k: v.as_dict() for k, v in ops.items()},
     }
     print(
         f"synthetic repo: {args.commits} commits, {args.refs} refs (+{max(1, args.refs // 10)} loose), "
         f"base at commit {result['base_commits']}; made + imaged in {made_s:.1f} s\n"
         f"first reset (sanitize + commit + start): {first:.2f} s; after it /testbed has "
         f"{left_refs} ref and {left_commits} commits\n"
-        f"later resets p50 {later * 1000:.0f} ms vs `docker run --rm IMAGE true` p50 "
-        f"{docker_run * 1000:.0f} ms: ratio {result['ratio']:.2f}x (target <= 1.3x; "
-        f"{args.repeat} rounds, alternating order, same derived image)\n"
+        f"later resets p50 {Samples(ours).text(1000, 0)} ms vs `docker run --rm IMAGE true` p50 "
+        f"{Samples(raw).text(1000, 0)} ms: ratio {result['ratio']:.2f}x (target <= 1.3x; "
+        f"same derived image, removal timed on both sides)\n"
         f"before (sanitize in every episode, batched): {per_episode:.2f} s per reset"
     )
     if args.json:

@@ -31,9 +31,7 @@ import json
 import os
 import secrets
 import statistics
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -42,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.perf.hostmem import MemoryProbe, sandbox_memory
+from bench.perf.method import Method, OpCount, check_repeats, machine_load, schedule
 from envs.rock import Sandbox, SandboxSpec
 from envs.rock.factory import create_sandbox
 from rl.accounting import machine_busy_cpu_s
@@ -52,27 +51,7 @@ MiB = 2**20
 
 def abba(items: Sequence[str], repeat: int) -> list[str]:
     """`items` in order on even repeats, reversed on odd ones (A B, B A, A B, ...)."""
-    return list(items) if repeat % 2 == 0 else list(items)[::-1]
-
-
-def load_text() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load {one:.2f}/{five:.2f} (1/5 min) on {os.cpu_count()} cores"
-
-
-class OpLog:
-    """Operations as they are performed (thread-safe): the test holds every point to the same."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def add(self, op: str) -> None:
-        with self._lock:
-            self.counts[op] += 1
-
-    def per_sandbox(self, n: int) -> dict[str, float]:
-        return {op: c / n for op, c in sorted(self.counts.items())}
+    return schedule(items, repeat + 1)[repeat]
 
 
 @dataclass
@@ -117,7 +96,7 @@ def _spec(run_id: str) -> SandboxSpec:
 
 
 def _lifecycles(
-    backend: str, spec: SandboxSpec, n: int, each: int, ops: OpLog, errors: list[str]
+    backend: str, spec: SandboxSpec, n: int, each: int, ops: OpCount, errors: list[str]
 ) -> int:
     """N threads x `each` (create, `true`, close); returns how many completed, failures are
     appended to `errors`."""
@@ -143,7 +122,7 @@ def _lifecycles(
     return ops.counts["lifecycle"]
 
 
-def _steps(boxes: list[Sandbox], steps: int, ops: OpLog) -> tuple[list[float], list[str]]:
+def _steps(boxes: list[Sandbox], steps: int, ops: OpCount) -> tuple[list[float], list[str]]:
     """Every sandbox runs `steps` `/bin/echo` commands from its own thread."""
     lat: list[float] = []
     errors: list[str] = []
@@ -171,7 +150,7 @@ def measure_point(
     backend: str, n: int, steps: int, lifecycles: int, run_id: str, repeat: int = 0
 ) -> Point:
     """Resets/s, steps/s and memory per sandbox for N concurrent sandboxes on `backend`."""
-    spec, ops = _spec(run_id), OpLog()
+    spec, ops = _spec(run_id), OpCount()
     errors: list[str] = []
     resets = Busy.measure(lambda: _lifecycles(backend, spec, n, lifecycles, ops, errors))
     completed = ops.counts["lifecycle"]
@@ -229,7 +208,7 @@ def measure_point(
         os.getloadavg()[0],
         memory,
         sorted(set(mems[0].engine_procs)) if mems else [],
-        ops.per_sandbox(n),
+        ops.per(n),
         errors[:5] + ([f"... {len(errors) - 5} more"] if len(errors) > 5 else []),
     )
 
@@ -481,11 +460,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
     counts = _ints(args.counts)
+    check_repeats(args.repeats)
+    print(Method(tuple(backends), args.repeats, unit="one sweep point per N").line())
     print(
-        f"method: {args.repeats} sweep(s) over N={counts}, backends {backends} in ABBA order "
+        f"details: {args.repeats} sweep(s) over N={counts}, backends {backends} in ABBA order "
         f"per N; N threads x {args.lifecycles} lifecycles (create, `true`, close: all timed), "
         f"then N started sandboxes x {args.steps} `/bin/echo` steps; medians over sweeps; "
-        f"memory per sandbox in MiB while N are up; {load_text()}"
+        f"memory per sandbox in MiB while N are up; {machine_load()}"
     )
     print(HEADER)
     points = sweep(backends, counts, args.steps, args.lifecycles, args.repeats)
@@ -497,7 +478,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ray_points: list[RayPoint] = []
     if not args.no_ray:
         ray_points = ray_sweep(_ints(args.ray_nodes), args.ray_slots, ray_runs(args.ray_runs))
-    print(f"done; {load_text()}")
+    print(f"done; {machine_load()}")
     result: dict[str, Any] = {
         "points": [asdict(p) for p in points],
         "medians": [asdict(p) for p in summary],

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.perf.method import Method, Samples, check_repeats, schedule
 from rl.config import parse_config
 from rl.dataclass_cli import parse_args
 from rl.records import read_jsonl
@@ -58,7 +59,7 @@ class BenchArgs:
     layers: int = 1
     threads: int = 1
     repeats: int = 2
-    """Runs per mode, in ABBA order (sequential, colocated, colocated, sequential, ...) so a
+    """Runs per mode (>= 2), in ABBA order (sequential, colocated, colocated, sequential, ...) so a
     change in machine load hits both modes alike; totals are summed over repeats."""
     env: str = "toy"
     """"toy" (ToyShell + simulated latency) or "swe" (swe-mini in real docker sandboxes)."""
@@ -81,69 +82,71 @@ def prefetch_from(args: BenchArgs) -> str:
     return "episode_end" if args.env == "swe" else "episode_start"
 
 
-def run_swe_mode(args: BenchArgs, mode: str, out: Path) -> TrainSummary:
+def run_section(args: BenchArgs, mode: str, out: Path) -> dict[str, Any]:
+    return {
+        "out_dir": str(out / mode),
+        "steps": args.steps,
+        "checkpoint_every": 0,
+        "progress": False,
+        "threads": args.threads,
+    }
+
+
+def swe_config(args: BenchArgs, mode: str, out: Path) -> dict[str, Any]:
     """One run on swe-mini in docker sandboxes (the tiny HF model; see the module docstring)."""
-    cfg = parse_config(
-        {
-            "run": {
-                "out_dir": str(out / mode),
-                "steps": args.steps,
-                "checkpoint_every": 0,
-                "progress": False,
-                "threads": args.threads,
-            },
-            "task": {
-                "kind": "sandbox",
-                "env_id": "ale/SWEMini-v0",
-                "backend": "docker",
-                "max_turns": args.swe_max_turns,
-                "max_observation_tokens": 256,
-                "task_ids": [t for t in args.swe_tasks.split(",") if t],
-            },
-            "model": {"kind": "hf_path"},
-            "engine": {"kind": "hf", "max_action_tokens": 48, "temperature": 1.0},
-            "scheduler": {
-                "mode": mode,
-                "workers": 1,
-                "envs_per_worker": args.swe_starts,
-                "prefetch_from": prefetch_from(args),
-            },
-            "rollout": {"starts": args.swe_starts, "group_size": 1, "max_retries": 1},
-            "algo": {"loss": "ipa", "failure_reward": -0.1},
-            "trainer": {"lr": 1e-4, "update_epochs": args.update_epochs, "micro_batch": 1},
-            "eval": {"every": 0},
-        }
-    )
-    return train(cfg, progress=False)
+    return {
+        "run": run_section(args, mode, out),
+        "task": {
+            "kind": "sandbox",
+            "env_id": "ale/SWEMini-v0",
+            "backend": "docker",
+            "max_turns": args.swe_max_turns,
+            "max_observation_tokens": 256,
+            "task_ids": [t for t in args.swe_tasks.split(",") if t],
+        },
+        "model": {"kind": "hf_path"},
+        "engine": {"kind": "hf", "max_action_tokens": 48, "temperature": 1.0},
+        "scheduler": {
+            "mode": mode,
+            "workers": 1,
+            "envs_per_worker": args.swe_starts,
+            "prefetch_from": prefetch_from(args),
+        },
+        "rollout": {"starts": args.swe_starts, "group_size": 1, "max_retries": 1},
+        "algo": {"loss": "ipa", "failure_reward": -0.1},
+        "trainer": {"lr": 1e-4, "update_epochs": args.update_epochs, "micro_batch": 1},
+        "eval": {"every": 0},
+    }
+
+
+def mode_config(args: BenchArgs, mode: str, out: Path) -> dict[str, Any]:
+    """The training config of one mode: both modes get the same one but for `scheduler.mode`
+    and `run.out_dir` (the test holds them to that: same steps, episodes, seeds, epochs)."""
+    if args.env == "swe":
+        return swe_config(args, mode, out)
+    episodes = args.starts * args.group_size
+    return {
+        "run": run_section(args, mode, out),
+        "task": {
+            "kind": "toy",
+            "reset_delay_s": args.reset_delay_s,
+            "step_delay_s": args.step_delay_s,
+        },
+        "model": {"dim": args.dim, "layers": args.layers},
+        "scheduler": {
+            "mode": mode,
+            "workers": args.workers,
+            "envs_per_worker": -(-episodes // args.workers),
+            "prefetch_from": prefetch_from(args),
+        },
+        "rollout": {"starts": args.starts, "group_size": args.group_size},
+        "trainer": {"update_epochs": args.update_epochs, "micro_batch": 16},
+        "eval": {"every": 0},
+    }
 
 
 def run_mode(args: BenchArgs, mode: str, out: Path) -> TrainSummary:
-    if args.env == "swe":
-        return run_swe_mode(args, mode, out)
-    episodes = args.starts * args.group_size
-    cfg = parse_config(
-        {
-            "run": {
-                "out_dir": str(out / mode),
-                "steps": args.steps,
-                "checkpoint_every": 0,
-                "progress": False,
-                "threads": args.threads,
-            },
-            "task": {"reset_delay_s": args.reset_delay_s, "step_delay_s": args.step_delay_s},
-            "model": {"dim": args.dim, "layers": args.layers},
-            "scheduler": {
-                "mode": mode,
-                "workers": args.workers,
-                "envs_per_worker": -(-episodes // args.workers),
-                "prefetch_from": prefetch_from(args),
-            },
-            "rollout": {"starts": args.starts, "group_size": args.group_size},
-            "trainer": {"update_epochs": args.update_epochs, "micro_batch": 16},
-            "eval": {"every": 0},
-        }
-    )
-    return train(cfg, progress=False)
+    return train(parse_config(mode_config(args, mode, out)), progress=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,11 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.steps, args.starts, args.group_size = min(args.steps, 2), 2, 2
         args.reset_delay_s, args.dim, args.layers = min(args.reset_delay_s, 0.2), 32, 1
-    order = [
-        m
-        for i in range(args.repeats)
-        for m in (("sequential", "colocated") if i % 2 == 0 else ("colocated", "sequential"))
-    ]
+    check_repeats(args.repeats)
+    order = [m for round_ in schedule(["sequential", "colocated"], args.repeats) for m in round_]
     runs: dict[str, list[TrainSummary]] = {"sequential": [], "colocated": []}
     episode_timings: dict[str, list[dict[str, Any]]] = {"sequential": [], "colocated": []}
     phase_rows: dict[str, list[dict[str, Any]]] = {"sequential": [], "colocated": []}
@@ -186,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"layers={args.layers}, {args.threads} thread(s), prefetch from "
             f"{prefetch_from(args)}"
         )
+    print(Method(("sequential", "colocated"), args.repeats, unit="one training run").line())
     print(
         f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
         f"after: {' '.join(f'{x:.2f}' for x in load_after)} on {os.cpu_count()} cores"
@@ -209,6 +210,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{t.get('SYNC', 0):.2f} | {sum(t.values()):.2f} | {wall:.2f} | "
             f"{phase_rate[mode]:.2f} | {rate[mode]:.2f} |"
         )
+    per_run = {
+        mode: Samples([s.episodes / sum(s.phase_totals.values()) for s in summaries])
+        for mode, summaries in runs.items()
+    }
+    print(
+        "episodes/s (phases) per run, median (min-max): "
+        + "; ".join(f"{m} {v.text()}" for m, v in per_run.items())
+        + f"; ratio of medians {per_run['colocated'].median / per_run['sequential'].median:.2f}x"
+    )
     print(
         f"throughput ratio over ROLLOUT+TRAIN+SYNC time: "
         f"{phase_rate['colocated'] / phase_rate['sequential']:.2f}x (target >= 1.3x)"

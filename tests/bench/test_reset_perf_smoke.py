@@ -20,4 +20,15 @@ def test_reset_benchmark_quick(capsys: pytest.CaptureFixture[str]) -> None:
         assert result[key] > 0
     assert result["ratio"] == result["later_reset_p50_s"] / result["docker_run_p50_s"]
     out = capsys.readouterr().out
-    assert "alternating order" in out and "ratio" in out and "first reset" in out
+    assert "method: ABBA over ours / docker run, 2 repeats" in out
+    assert "ratio" in out and "first reset" in out
+    # the same work on both sides: one lifecycle (create, `true`, removal) per round
+    assert (
+        result["ops"]["ours"]
+        == result["ops"]["docker run"]
+        == {
+            "create": 2,
+            "remove": 2,
+            "run:true": 2,
+        }
+    )

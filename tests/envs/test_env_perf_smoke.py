@@ -40,7 +40,7 @@ def test_builtin_grading_task_grades_for_real() -> None:
 
 @pytest.mark.docker
 def test_env_benchmark_prints_ratio_table(capsys: pytest.CaptureFixture[str]) -> None:
-    result = main(["--steps", "3", "--grades", "1", "--grading-task", "builtin"])
+    result = main(["--steps", "4", "--repeats", "2", "--grades", "2", "--grading-task", "builtin"])
     out = capsys.readouterr().out
     assert "grading tasks: builtin pytest task" in out
     for metric in (
@@ -56,6 +56,7 @@ def test_env_benchmark_prints_ratio_table(capsys: pytest.CaptureFixture[str]) ->
         assert math.isclose(row["ratio"], row["env_ms"] / row["baseline_ms"])
     (grading,) = result["grading"]
     assert grading["task"] == "builtin-pytest" and grading["label"] == builtin_case().label
-    assert grading["rewards"] == [1.0] and grading["direct_exit"] == [0]
-    assert len(grading["grade_s"]) == len(grading["direct_s"]) == 1
+    assert grading["rewards"] == [1.0, 1.0] and grading["direct_exit"] == [0, 0]
+    assert len(grading["grade_s"]) == len(grading["direct_s"]) == 2
+    assert "method: ABBA over env / bare, 2 repeats" in out
     assert "builtin-pytest: grading adds" in out

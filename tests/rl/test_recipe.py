@@ -112,7 +112,7 @@ def test_compare_table_and_bench_smoke(capsys: pytest.CaptureFixture[str]) -> No
     )
     out = capsys.readouterr().out
     assert "| ipa |" in out and "| reinforce |" in out
-    assert bench_packing.main(["--ks", "2", "--repeats", "1", "--trajectories", "2"]) == 0
+    assert bench_packing.main(["--ks", "2", "--repeats", "2", "--trajectories", "2"]) == 0
     assert "per-chunk" in capsys.readouterr().out
 
 
