@@ -22,7 +22,12 @@ def test_abba_and_shuffled_rounds_alternate() -> None:
     assert len({tuple(r) for r in shuffled}) > 1  # not one fixed order
     assert shuffled == schedule(["a", "b", "c"], 6, "shuffled", seed=1)  # seeded
     seen: list[str] = []
-    got = alternate({"a": lambda: seen.append("a") or 1, "b": lambda: seen.append("b") or 2}, 2)
+
+    def side(name: str, value: int) -> int:
+        seen.append(name)
+        return value
+
+    got = alternate({"a": lambda: side("a", 1), "b": lambda: side("b", 2)}, 2)
     assert seen == ["a", "b", "b", "a"] and got == {"a": [1, 1], "b": [2, 2]}
 
 
@@ -71,9 +76,12 @@ def test_train_modes_get_the_same_budget(tmp_path: Path) -> None:
 
 def test_egress_cycles_run_both_sides_equally() -> None:
     calls: list[str] = []
-    cycles = egress.abba(
-        lambda: calls.append("A") or [1.0], lambda: calls.append("B") or [2.0], repeats=2
-    )
+
+    def side(name: str) -> list[float]:
+        calls.append(name)
+        return [1.0]
+
+    cycles = egress.abba(lambda: side("A"), lambda: side("B"), repeats=2)
     assert calls == ["A", "B", "B", "A"] * 2
     assert all(len(a) == len(b) == 2 for a, b in cycles)
 
@@ -134,3 +142,22 @@ def test_harness_and_the_grading_floor_do_the_same_grading_work(tmp_path: Path) 
     want = {"container": 1, "eval script": 1, "git apply gold": 1, "parse": 1, "remove": 1}
     assert out["ops"]["harness"] == out["ops"]["floor"] == [want, want]
     assert out["resolved"] == {"harness": [1, 1], "floor": [1, 1]}
+
+
+def test_a_peer_that_cannot_install_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from bench.perf import peers
+
+    def fail(cmd: list[str], **kwargs: object) -> None:
+        if "pip" in cmd:
+            raise subprocess.CalledProcessError(
+                1, cmd, stderr=b"ERROR: No matching distribution found for swe-rex\n"
+            )
+
+    monkeypatch.setattr(peers.subprocess, "run", fail)
+    with pytest.raises(peers.PeerSkipped, match="No matching distribution found for swe-rex"):
+        peers.swerex_venv(tmp_path / "venv")
+    assert not (tmp_path / "venv" / ".ok").exists()  # tried again next time
