@@ -6,9 +6,10 @@ Per seed: the scripted `ToyTeacher` plays every toy task at several quality leve
 episodes included) through the agents' loop -> `ale data build` (default filters: resolved,
 clean, unique; text turns tokenized by the toy policy's replay) -> `ale sft` stage 1 then
 stage 2 -> `ale train` IPA from that checkpoint (`model.init_from`) with the dataset as its
-expert source (`rollout.expert_data`). Two baselines: `ale sft` stage 1 only for as many steps
-as stages 1 + 2 (equal updates), and IPA from a random init with at least the pipeline's total
-compute. Prints a markdown table (mean and std over seeds) and writes it to OUT/table.md.
+expert source (`rollout.expert_data`). Baselines: `ale sft` stage 1 only for as many steps
+as stages 1 + 2 (equal updates), IPA from a random init with at least the pipeline's total
+compute, and stage 2 without its loss factor (difficulty x success x novelty only). Prints a
+markdown table (mean and std over seeds) and writes it to OUT/table.md.
 
 Compute is counted in token passes: a forward pass over one token is 1, a backward pass 2. An
 SFT step costs 3 x its tokens (and each stage-2 epoch 1 x the dataset's, to measure the
@@ -87,7 +88,9 @@ def collect(out: Path, qualities: Sequence[float], attempts: int, seed: int) -> 
     return files
 
 
-def sft_config(args: Args, data: Path, out: Path, seed: int, s1: int, s2: int) -> SFTConfig:
+def sft_config(
+    args: Args, data: Path, out: Path, seed: int, s1: int, s2: int, loss_exp: float = 1.0
+) -> SFTConfig:
     return parse_sft_config(
         {
             "run": {
@@ -102,7 +105,7 @@ def sft_config(args: Args, data: Path, out: Path, seed: int, s1: int, s2: int) -
             "data": {"path": str(data)},
             "optim": {"lr": 0.003, "batch_size": 16, "micro_batch": 16},
             "stage1": {"steps": s1},
-            "stage2": {"steps": s2},
+            "stage2": {"steps": s2, "loss_exp": loss_exp},
             "eval": {"every": 10_000, "episodes": args.eval_episodes},
         }
     )
@@ -155,6 +158,7 @@ def run_seed(args: Args, seed: int) -> dict[str, float]:
     summary = build_dataset(files, data, DataConfig(tokenizer="toy"))
     a = sft(sft_config(args, data, root / "sft", seed, args.stage1, args.stage2))
     b = sft(sft_config(args, data, root / "sft_stage1_only", seed, args.stage1 + args.stage2, 0))
+    c = sft(sft_config(args, data, root / "sft_no_loss", seed, args.stage1, args.stage2, 0.0))
     cfg = ipa_config(args, data, root / "ipa_from_sft", seed, args.ipa, root / "sft")
     ipa = train(cfg, progress=False)
     spent = sft_compute(a.history) + ipa_compute(cfg, ipa.history)
@@ -168,6 +172,7 @@ def run_seed(args: Args, seed: int) -> dict[str, float]:
         "stage1": float(a.stage1_success or 0.0),
         "stage2": float(a.final_success or 0.0),
         "stage1_only": float(b.final_success or 0.0),
+        "stage2_no_loss": float(c.final_success or 0.0),
         "ipa": float(ipa.final_success or 0.0),
         "scratch": float(scratch.final_success or 0.0),
         "scratch_steps": float(scratch_steps),
@@ -184,6 +189,7 @@ ROWS = [
     ("success after IPA from the stage-2 checkpoint", "ipa", None),
     ("IPA from scratch, >= the same total compute", "scratch", None),
     ("SFT stage 1 only, as many steps as stages 1 + 2", "stage1_only", None),
+    ("SFT stage 2 without the loss factor (`stage2.loss_exp: 0`)", "stage2_no_loss", None),
 ]
 
 

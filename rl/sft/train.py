@@ -96,9 +96,11 @@ class _Stage2:
 class _Run:
     def __init__(self, cfg: SFTConfig) -> None:
         self.cfg = cfg
-        tcfg = cfg.train_config()
-        self.task = make_task(tcfg)
         m = cfg.model
+        self.data: SFTData = load_sft_data(  # first: a bad dataset fails before any build
+            cfg.data.path, cfg.data.limit, m.max_len if m.kind == "tiny_lm" else None
+        )
+        self.task = make_task(cfg.train_config())
         model = build_model(
             m.kind,
             self.task.vocab_size,
@@ -116,9 +118,6 @@ class _Run:
         if m.init_from:
             init = find_checkpoint(m.init_from)
             self.trainer.load_model(load_checkpoint(init)[0]["trainer"]["model"], str(init))
-        self.data: SFTData = load_sft_data(
-            cfg.data.path, cfg.data.limit, m.max_len if m.kind == "tiny_lm" else None
-        )
         self._engine: Any = None
 
     def micro(self, indices: list[int]) -> list[PackedBatch]:
