@@ -51,12 +51,13 @@ def ipa_loss(batch: ChunkBatch, cfg: LossConfig) -> LossOutput:
     chunk_term = -aggregate(values, batch.chunk_id, sampled, cfg.agg)
     il_term = imitation_loss(batch, cfg)
     loss = cfg.lambda_il * il_term + cfg.lambda_rl * chunk_term
-    return LossOutput(loss, _metrics(batch, cfg, positive, chunk_term, il_term))
+    return LossOutput(loss, _metrics(batch, cfg, weights, positive, chunk_term, il_term))
 
 
 def _metrics(
     batch: ChunkBatch,
     cfg: LossConfig,
+    weights: torch.Tensor,
     positive: torch.Tensor,
     chunk_term: torch.Tensor,
     il_term: torch.Tensor,
@@ -78,4 +79,7 @@ def _metrics(
             "chunks/ratio_mean": float((rho * sampled).sum()) / n,
             "chunks/neg_clipped_frac": float(((rho > 1) & ~positive & sampled).sum()) / n,
             "chunks/logp_mean": float((logp_c * sampled).sum()) / n,
+            # share of the RL term's weight sum_c |w_c| carried by T- (0 when failures have G = 0)
+            "chunks/neg_weight_share": float((weights.abs() * (~positive & sampled)).sum())
+            / max(float((weights.abs() * sampled).sum()), 1e-12),
         }
