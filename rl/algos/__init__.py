@@ -1,7 +1,8 @@
 """Policy losses for chunk-level RL: IPA and its baselines, all behind one registry.
 
 Usage: `compute_loss("ipa", batch, LossConfig())`; `LOSSES.names()` lists the variants
-("grpo", "ipa", "ppo", "reinforce", "tis"). Importing this package registers them.
+("grpo", "ipa", "ppo", "reinforce", "tis", and "grpo_il", "ppo_il", "reinforce_il": a baseline
+plus IPA's imitation term). Importing this package registers them.
 """
 
 from rl.algos import baselines, losses  # noqa: F401  (registers the variants)

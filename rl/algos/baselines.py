@@ -1,7 +1,9 @@
 """Baseline losses with the IPA signature: token-level PPO, GRPO, REINFORCE, TIS.
 
 All act on sampled (non-expert) tokens only and ignore `lambda_il`; every token of chunk c
-shares the chunk's advantage. Aggregation follows `cfg.agg`.
+shares the chunk's advantage. Aggregation follows `cfg.agg`. `ppo_il`, `grpo_il` and
+`reinforce_il` add IPA's imitation term on expert chunks, `lambda_il * L_IL`, so an ablation
+can give the token-level methods the same expert signal as IPA (one config line).
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import torch
 
 from rl.algos.batch import ChunkBatch, LossConfig, LossOutput
+from rl.algos.losses import imitation_loss
 from rl.algos.ratios import aggregate, tokens_of
-from rl.algos.registry import LOSSES
+from rl.algos.registry import LOSSES, LossFn
 from rl.algos.returns import chunk_returns, grpo_advantages
 
 
@@ -82,3 +85,22 @@ def tis_loss(batch: ChunkBatch, cfg: LossConfig) -> LossOutput:
     weight = torch.exp(batch.logp - batch.logp_rollout).clamp(max=cfg.tis_cap).detach()
     truncated = torch.exp(batch.logp - batch.logp_rollout).detach() > cfg.tis_cap
     return _out(batch, cfg, weight * adv * batch.logp, truncated)
+
+
+def _with_imitation(name: str, base: LossFn) -> LossFn:
+    def fn(batch: ChunkBatch, cfg: LossConfig) -> LossOutput:
+        out = base(batch, cfg)
+        il_term = imitation_loss(batch, cfg)
+        metrics = {**out.metrics, "loss/il": float(il_term.detach())}
+        return LossOutput(cfg.lambda_il * il_term + out.loss, metrics)
+
+    fn.__name__ = fn.__qualname__ = f"{base.__name__}_il"
+    fn.__doc__ = f"""`{name}` plus IPA's imitation term: L = lambda_IL * L_IL + L_{name}.
+
+    L_IL = - agg over expert chunks c* of G_{{c*}} log pi_theta(c*) (`rl.algos.losses.imitation_loss`).
+    """
+    return fn
+
+
+for _name, _fn in (("ppo", ppo_loss), ("grpo", grpo_loss), ("reinforce", reinforce_loss)):
+    LOSSES.register(f"{_name}_il")(_with_imitation(_name, _fn))

@@ -74,6 +74,9 @@ class Args:
     stop_at_target: bool = False
     threads: int = 1
     quiet: bool = False
+    init_from: str = ""
+    """Start from these TinyLM weights (a `torch.save`d state dict, e.g. a behaviour-cloned
+    warm start from `rl.recipes.warm_start`) instead of a random initialization."""
 
 
 @dataclass
@@ -171,6 +174,8 @@ def train(args: Args) -> Result:
     eval_gen = torch.Generator().manual_seed(args.seed + 10_000)
     tok = WordTokenizer(VOCAB)
     model = TinyLM(len(tok), args.dim, args.layers, args.heads)
+    if args.init_from:
+        model.load_state_dict(torch.load(args.init_from, weights_only=True))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     cfg = loss_config(args)
     experts = [ExpertTrajectory(t, tuple(expert_actions(t))) for t in task_ids()]

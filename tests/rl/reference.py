@@ -39,6 +39,8 @@ def _tokens(b: ChunkBatch) -> dict[int, list[tuple[float, float, float]]]:
 
 def ref_loss(name: str, b: ChunkBatch, cfg: LossConfig) -> float:
     """The registered loss `name`, one token at a time with Python floats."""
+    imitation = name == "ipa" or name.endswith("_il")
+    name = name.removesuffix("_il")
     toks = _tokens(b)
     reward = [float(r) for r in b.traj_reward]
     group = [int(g) for g in b.traj_group]
@@ -81,9 +83,10 @@ def ref_loss(name: str, b: ChunkBatch, cfg: LossConfig) -> float:
                 raise KeyError(name)
         values[c] = vals
     rl = -_agg(values, cfg.agg)
-    if name != "ipa":
+    if not imitation:
         return rl
-    return cfg.lambda_il * -_agg(il_values, cfg.agg) + cfg.lambda_rl * rl
+    il = cfg.lambda_il * -_agg(il_values, cfg.agg)
+    return il + (cfg.lambda_rl * rl if name == "ipa" else rl)
 
 
 def _agg(values: dict[int, list[float]], mode: str) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -12,13 +13,16 @@ import torch
 from bench.perf import packing as bench_packing
 from envs.toy import VOCAB, ToyShellEnv, expert_actions, task_ids
 from rl.algos import LOSSES
+from rl.config import load_config
 from rl.dataclass_cli import parse_args
 from rl.packing import pack, token_logprobs
 from rl.recipes import compare_toy
-from rl.recipes.ipa_toy import Args, train
+from rl.recipes.ipa_toy import Args, loss_config, train
 from rl.recipes.toy_rollout import run_episodes, sample_actions
+from rl.records import read_jsonl
 from rl.resampling import ExpertTrajectory, start_at
 from rl.toy.model import TinyLM, WordTokenizer, num_parameters
+from rl.train_loop import train as ale_train
 
 TINY = {
     "iters": 2,
@@ -103,17 +107,58 @@ def test_recipe_filters_infra_errors() -> None:
     assert st.kept + st.gave_up == st.requested and st.resampled == st.dropped - st.gave_up
 
 
-def test_compare_table_and_bench_smoke(capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        compare_toy.main(
-            ["--seeds", "1", "--iters", "1", "--eval-every", "1", "--variants", "ipa,reinforce"]
-        )
-        == 0
-    )
+def test_compare_table_and_bench_smoke(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    argv = [
+        *("--seeds", "1", "--iters", "1", "--eval-every", "1", "--eval-episodes", "4"),
+        *("--starts", "2", "--group-size", "2", "--variants", "ipa,reinforce+il"),
+        *("--warm-target", "0.0", "--cache", str(tmp_path / "cache")),
+        *("--plot", str(tmp_path / "curves.png"), "--out", str(tmp_path / "table.md")),
+    ]
+    assert compare_toy.main(argv) == 0
     out = capsys.readouterr().out
-    assert "| ipa |" in out and "| reinforce |" in out
+    for row in ("| toy | ipa |", "| toy | reinforce+il |", "| warm | ipa |"):
+        assert row in out
+    assert "`algo.loss=reinforce_il`" in out and "seed 0: 0, " in out  # warm: 0 cloning steps
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    assert (tmp_path / "table.md").read_text() in out
+    # a second call reuses every cached run (and the warm start) and prints the same table
+    assert compare_toy.main(argv) == 0
+    again = capsys.readouterr().out
+    assert "seed=0:" not in again and again.split("| start")[1] == out.split("| start")[1]
     assert bench_packing.main(["--ks", "2", "--repeats", "2", "--trajectories", "2"]) == 0
     assert "per-chunk" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("variant", sorted({**compare_toy.VARIANTS, **compare_toy.START_VARIANTS}))
+def test_every_compared_method_is_an_ale_train_config(variant: str) -> None:
+    """The recipe's methods are `ale train` settings: the `--set` overrides the table prints give
+    the same loss and loss settings as the recipe run."""
+    cfg = load_config("toy_ipa", compare_toy.algo_overrides(variant))
+    assert cfg.algo.loss in LOSSES
+    run = compare_toy._run_args(compare_toy.CompareArgs(), variant, "toy", 0, Path("unused"))
+    assert (cfg.algo.loss, cfg.algo.loss_config()) == (run.loss, loss_config(run))
+    assert cfg.rollout.resample == run.resample
+
+
+def test_an_il_baseline_trains_through_ale_train(tmp_path: Path) -> None:
+    cfg = load_config(
+        "toy_ipa",
+        [
+            *compare_toy.algo_overrides("grpo+il"),
+            f"run.out_dir={tmp_path / 'run'}",
+            "run.steps=1",
+            "run.progress=false",
+            "rollout.starts=4",
+            "rollout.group_size=2",
+            "rollout.scratch_frac=0",
+            "eval.every=0",
+            "scheduler.envs_per_worker=2",
+            "model.layers=1",
+        ],
+    )
+    ale_train(cfg)
+    [row] = [r for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if r["step"] == 1]
+    assert row["loss/il"] > 0 and math.isfinite(row["loss"])
 
 
 @pytest.mark.slow
