@@ -74,12 +74,24 @@ def _swe_mini_kwargs() -> dict[str, Any]:
     return {}
 
 
+def _folder_kwargs(kind: str, task_id: str) -> dict[str, Any]:
+    """The generic Terminal-Bench / Harbor suite over the shipped task folders, with tb-mini's
+    base map: the stand-ins of their published bases start from `ale-base:trixie`, which a fresh
+    machine does not have (only the slow image-build test makes it), so without the map this
+    check would depend on test order."""
+    from envs.suites.terminal_bench import HarborSuite, TerminalBenchSuite
+    from envs.suites.terminal_bench.suite import TB_MINI_BASE_MAP
+
+    cls = TerminalBenchSuite if kind == "terminal-bench" else HarborSuite
+    return {"suite": cls(TB_MINI_TASKS, task_ids=[task_id], base_image_map=TB_MINI_BASE_MAP)}
+
+
 #: id -> kwargs for `gymnasium.make` using shipped data (one task each, to bound Docker time).
 ENV_KWARGS: dict[str, Callable[[], dict[str, Any]]] = {
     "ale/SWEBench-v0": _swebench_kwargs,
     "ale/SWEMini-v0": _swe_mini_kwargs,
-    "ale/TerminalBench-v0": lambda: {"dataset": str(TB_MINI_TASKS), "task_ids": [TB_TASK]},
-    "ale/TerminalBenchPro-v0": lambda: {"dataset": str(TB_MINI_TASKS), "task_ids": [HARBOR_TASK]},
+    "ale/TerminalBench-v0": lambda: _folder_kwargs("terminal-bench", TB_TASK),
+    "ale/TerminalBenchPro-v0": lambda: _folder_kwargs("harbor", HARBOR_TASK),
     "ale/TBMini-v0": lambda: {"task_ids": [TB_TASK, HARBOR_TASK]},
     "ale/ToyShell-v0": lambda: {},
 }
