@@ -195,19 +195,24 @@ def stop_run(
     return len(pending)
 
 
-def collect_quietly(run_id: str, live: bool = False) -> int:
+def collect_quietly(run_id: str, live: bool = False, tries: int = 3) -> int:
     """Remove orphaned sandboxes of run `run_id` (`envs.rock.gc.collect`, scoped to the run's
-    label), or with `live` all of them; a failure (the engine is down, a container vanished
-    meanwhile) is logged, never fatal to the run. Returns how many."""
+    label), or with `live` all of them; a listing that races with containers being removed is
+    retried (`tries`); a failure (the engine is down) is logged, never fatal to the run.
+    Returns how many."""
     from envs.rock.api import LABEL_RUN
     from envs.rock.gc import GcScope, collect
 
-    try:
-        return len(collect(GcScope(labels={LABEL_RUN: run_id}), live=live))
-    except Exception as exc:  # gc is housekeeping: the run's results matter more
-        log.warning(
-            "orphan collection failed (%s: %s); `ale sandbox gc --run` retries it",
-            type(exc).__name__,
-            exc,
-        )
-        return 0
+    for _ in range(max(1, tries)):
+        try:
+            return len(collect(GcScope(labels={LABEL_RUN: run_id}), live=live))
+        except Exception as exc:  # gc is housekeeping: the run's results matter more
+            error = exc
+    log.warning(
+        "could not remove run %s's sandboxes (%s: %s); `ale sandbox gc --run %s` retries it",
+        run_id,
+        type(error).__name__,
+        error,
+        run_id,
+    )
+    return 0

@@ -12,28 +12,9 @@ from typing import Any
 
 import typer
 
-from bench.harness import run_bench
+from bench.harness import collect_quietly, run_bench
 from bench.interrupt import Interrupted, StopSwitch
 from bench.store import RunStore, run_id_of
-
-
-def remove_run_sandboxes(run_id: str) -> int:
-    """Remove every sandbox of this run (left by a killed harness, or still open), and no
-    other: `gc` scoped to the run's label. Returns how many."""
-    from envs.rock.api import LABEL_RUN
-    from envs.rock.gc import GcScope, collect
-
-    for _ in range(3):  # a listing can race with containers that are being removed
-        try:
-            return len(collect(GcScope(labels={LABEL_RUN: run_id}), live=True))
-        except Exception as exc:
-            error = exc
-    typer.echo(
-        f"warning: could not remove this run's sandboxes ({error}); run "
-        f"`ale sandbox gc --run {run_id}`",
-        err=True,
-    )
-    return 0
 
 
 def run_stoppably(
@@ -52,9 +33,9 @@ def run_stoppably(
     run_id = run_id_of(store.root)
     interrupted: Interrupted | None = None
     with stop.handling(), stop.arming():
-        remove_run_sandboxes(run_id)
+        collect_quietly(run_id, live=True)
         try:
-            report = run_bench(  # one gc path: remove_run_sandboxes before and after
+            report = run_bench(  # one gc path: collect_quietly before and after
                 store, ids, runner, model_name, stop=stop, collect_orphans=False, **options
             )
         except Interrupted as exc:
@@ -63,7 +44,7 @@ def run_stoppably(
             if not stop.hurrying:  # a stopped run already removed its sandboxes once more
                 if close is not None:
                     close()
-                remove_run_sandboxes(run_id)
+                collect_quietly(run_id, live=True)
         if interrupted is None and stop.stopping:  # a signal after the last attempt ended
             interrupted = stop.interrupted()
     if interrupted is not None:

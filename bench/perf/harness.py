@@ -42,8 +42,7 @@ from agents.config import AgentConfig
 from agents.loop import run_episode
 from agents.policies import make_policy
 from bench.cli.run_cmds import default_agent, resolve_bench_suite, run_id_of
-from bench.cli.stoppable import remove_run_sandboxes
-from bench.harness import run_bench
+from bench.harness import collect_quietly, run_bench
 from bench.perf import floor
 from bench.perf.method import (
     ORDERS,
@@ -119,7 +118,7 @@ def harness_run(
         )
     finally:
         runner.close()
-        remove_run_sandboxes(run_id)
+        collect_quietly(run_id, live=True)
         agents.loop.run_episode = inner  # type: ignore[assignment]
     return time.perf_counter() - t0, int(report["resolved_instances"])
 
