@@ -49,11 +49,6 @@ LABEL = "ale.bench.scaling"
 MiB = 2**20
 
 
-def abba(items: Sequence[str], repeat: int) -> list[str]:
-    """`items` in order on even repeats, reversed on odd ones (A B, B A, A B, ...)."""
-    return schedule(items, repeat + 1)[repeat]
-
-
 @dataclass
 class Busy:
     """Wall seconds and the machine's busy cores over a timed block."""
@@ -220,9 +215,9 @@ def sweep(
     run_id = f"{os.getpid()}-{secrets.token_hex(3)}"
     points: list[Point] = []
     try:
-        for r in range(repeats):
+        for r, order in enumerate(schedule(backends, repeats)):
             for n in counts:
-                for b in abba(backends, r):
+                for b in order:
                     p = measure_point(b, n, steps, lifecycles, run_id, r)
                     print(_row(p), flush=True)
                     points.append(p)
@@ -301,8 +296,8 @@ def ray_sweep(
         nodes = alive_nodes()
         for reset_s, step_s, episodes in runs:
             spec = EnvSpec("ale/ToyShell-v0", reset_delay_s=reset_s, step_delay_s=step_s)
-            for r in range(2):
-                for k in abba([str(c) for c in node_counts], r):
+            for k_order in schedule([str(c) for c in node_counts], 2):
+                for k in k_order:
                     use = nodes[: int(k)]
                     group = WorkerGroup(spec, len(use), slots, use_ray=True, nodes=use)
                     try:
