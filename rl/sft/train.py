@@ -127,13 +127,9 @@ class _Run:
         ]
 
     def sample_losses(self) -> torch.Tensor:
-        n = max(self.cfg.optim.micro_batch, 1)
-        idx = list(range(len(self.data)))
-        parts = [
-            self.trainer.sample_losses(self.data.batch(idx[i : i + n], self.task.pad_id))
-            for i in range(0, len(idx), n)
-        ]
-        return torch.cat(parts)
+        """The current model's loss per dataset row, shape (rows,)."""
+        every_row = self.micro(list(range(len(self.data))))
+        return torch.cat([self.trainer.sample_losses(b) for b in every_row])
 
     def evaluate(self, seed: int) -> float:
         if self._engine is None:
@@ -218,22 +214,19 @@ def sft(
             log_scalars(writer, row, step)
             ck = cfg.run.checkpoint_every
             if last_of_stage or (ck > 0 and step % ck == 0):
+                state = {"trainer": run.trainer.state(), "rng": rng_state()}
+                meta = {"cursor": 0, "version": run.trainer.version, "attempt": 0, "stage": stage}
                 path = save_checkpoint(
                     run_dir / "checkpoints",
                     step,
-                    {"trainer": run.trainer.state(), "rng": rng_state()},
-                    {"cursor": 0, "version": run.trainer.version, "attempt": 0, "stage": stage},
+                    state,
+                    meta,
                     keep=max(cfg.run.keep_checkpoints, 2),
                 )
                 if last_of_stage:
                     summary.checkpoints[stage] = path
                 if step == cfg.stage1.steps and cfg.stage2.steps > 0:  # kept out of rotation
-                    summary.checkpoints[1] = save_checkpoint(
-                        run_dir / "stage1",
-                        step,
-                        {"trainer": run.trainer.state(), "rng": rng_state()},
-                        {"cursor": 0, "version": run.trainer.version, "attempt": 0, "stage": 1},
-                    )
+                    summary.checkpoints[1] = save_checkpoint(run_dir / "stage1", step, state, meta)
     finally:
         run.task.close()
         ledger.close()
