@@ -95,6 +95,17 @@ def _obs_ids(tok: WordTokenizer, observation: str) -> list[int]:
     return [tok.obs, *tok.encode(observation), tok.act]
 
 
+def prompt_ids(tok: WordTokenizer, instruction: str) -> list[int]:
+    """An episode's first tokens: BOS, the instruction, then the action marker."""
+    return [tok.bos, *tok.encode(instruction), tok.act]
+
+
+def expert_chunk(tok: WordTokenizer, action: str, observation: str) -> Chunk:
+    """One replayed expert turn: the action's ids (+ EOS, log-probs 0) and its observation's."""
+    ids = [*tok.encode(action), tok.eos]
+    return Chunk(ids, [0.0] * len(ids), _obs_ids(tok, observation), expert=True)
+
+
 def run_episodes(
     logits_fn: LogitsFn,
     envs: Sequence[ReplayEnv],
@@ -119,13 +130,11 @@ def run_episodes(
         _, info = (
             prefixes.reset(envs[i], start) if prefixes is not None else reset_at(envs[i], start)
         )
-        prompt = [tok.bos, *tok.encode(str(info["instruction"])), tok.act]
-        chunks = []
-        for step in info.get("replayed", []):
-            action = [*tok.encode(step["action"]), tok.eos]
-            chunks.append(
-                Chunk(action, [0.0] * len(action), _obs_ids(tok, step["observation"]), expert=True)
-            )
+        prompt = prompt_ids(tok, str(info["instruction"]))
+        chunks = [
+            expert_chunk(tok, step["action"], step["observation"])
+            for step in info.get("replayed", [])
+        ]
         gid = groups[i] if groups is not None else -1
         trajs.append(Trajectory(prompt, chunks, 0.0, gid, start.expert_len, start.expert_reward))
         contexts.append(prompt + [t for c in chunks for t in c.action_ids + c.obs_ids])

@@ -23,8 +23,9 @@ import torch
 from envs.toy import VOCAB, ToyShellEnv, expert_actions, task_ids
 from rl.algos import LossConfig, compute_loss
 from rl.dataclass_cli import parse_args
-from rl.packing import Chunk, Trajectory, pack, token_logprobs
+from rl.packing import Trajectory, pack, token_logprobs
 from rl.recipes.ipa_toy import Args, evaluate
+from rl.recipes.toy_rollout import expert_chunk, prompt_ids
 from rl.resampling import ExpertTrajectory
 from rl.toy.model import TinyLM, WordTokenizer
 
@@ -61,11 +62,8 @@ def expert_trajectories(tok: WordTokenizer, max_turns: int = 8) -> list[Trajecto
         chunks = []
         for action in expert_actions(task):
             obs, *_ = env.step(action)
-            ids = [*tok.encode(action), tok.eos]
-            chunks.append(
-                Chunk(ids, [0.0] * len(ids), [tok.obs, *tok.encode(str(obs)), tok.act], True)
-            )
-        prompt = [tok.bos, *tok.encode(str(info["instruction"])), tok.act]
+            chunks.append(expert_chunk(tok, action, str(obs)))
+        prompt = prompt_ids(tok, str(info["instruction"]))
         out.append(Trajectory(prompt, chunks, 1.0, -1, len(chunks), 1.0))
     return out
 
