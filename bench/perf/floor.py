@@ -15,8 +15,6 @@ Nothing is written to disk: no ledger, trajectory, logs, report or plots.
 
 from __future__ import annotations
 
-import io
-import tarfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +24,7 @@ from typing import Any
 from swebench.harness.constants import APPLY_PATCH_PASS
 
 from bench.perf.method import OpCount
+from envs.rock.tario import files_tar
 from envs.suites.swebench import official_eval
 
 LABEL = "ale.bench.floor"
@@ -37,20 +36,6 @@ class FloorResult:
     task_id: str
     seconds: float
     resolved: bool
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for folder in sorted({n.rsplit("/", 1)[0] for n in files if "/" in n}):
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def grade_task(task: Any, run_id: str, ops: OpCount) -> FloorResult:
@@ -77,13 +62,13 @@ def grade_task(task: Any, run_id: str, ops: OpCount) -> FloorResult:
     )
     ops.add("container")
     try:
-        container.put_archive(  # one copy: the folder and its three files
+        container.put_archive(  # one copy of the three files
             "/",
-            _tar(
+            files_tar(
                 {
-                    f"{WHERE[1:]}/gold.patch": patch.encode(),
-                    f"{WHERE[1:]}/test.patch": str(task.instance["test_patch"]).encode(),
-                    f"{WHERE[1:]}/eval.sh": test_spec.eval_script.encode(),
+                    f"{WHERE}/gold.patch": patch.encode(),
+                    f"{WHERE}/test.patch": str(task.instance["test_patch"]).encode(),
+                    f"{WHERE}/eval.sh": test_spec.eval_script.encode(),
                 }
             ),
         )

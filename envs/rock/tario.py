@@ -27,11 +27,17 @@ def _member_name(path: str) -> str:
 
 def single_file(path: str, data: bytes, mode: int = 0o644) -> bytes:
     """A tar holding `data` at absolute sandbox path `path`."""
+    return files_tar({path: data}, mode)
+
+
+def files_tar(files: dict[str, bytes], mode: int = 0o644) -> bytes:
+    """A tar holding each {absolute sandbox path: bytes} of `files` (one copy for many)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
-        info = tarfile.TarInfo(_member_name(path))
-        info.size, info.mode, info.mtime = len(data), mode, int(time.time())
-        tf.addfile(info, io.BytesIO(data))
+        for path, data in files.items():
+            info = tarfile.TarInfo(_member_name(path))
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 
