@@ -35,12 +35,12 @@ from bench.perf.method import (
     Method,
     OpCount,
     Order,
+    Samples,
     alternate,
     check_repeats,
     machine_load,
     schedule,
 )
-from bench.perf.sandbox import Stat
 from envs.core.actions import ActionFormat
 from envs.core.env import ChunkEnv
 from envs.core.task import Grade, Task
@@ -213,7 +213,7 @@ def bench_steps(
     repeats: int = 4,
     order: Order = "abba",
     ops: dict[str, OpCount] | None = None,
-) -> dict[str, Stat]:
+) -> dict[str, Samples]:
     """`ChunkEnv.step` vs bare `Sandbox.run`, for `true` and for a `cat` of an 8 KiB file.
 
     Returns Stats keyed "env true", "bare true", "env cat", "bare cat" (n samples each, in
@@ -236,7 +236,7 @@ def bench_steps(
         for sb in (env.sandbox, bare):
             task.prepare(sb)
             sb.write(CAT_FILE, payload)
-        out: dict[str, Stat] = {}
+        out: dict[str, Samples] = {}
         for name, cmd in (("true", "true"), ("cat", f"cat {CAT_FILE}")):
             action = bash_action(cmd, action_format)
 
@@ -267,7 +267,7 @@ def bench_steps(
                 bare.run(cmd)
             got = alternate({"env": env_block, "bare": bare_block}, repeats, order)
             for side, blocks in got.items():
-                out[f"{side} {name}"] = Stat([x for b in blocks for x in b])
+                out[f"{side} {name}"] = Samples([x for b in blocks for x in b])
         return out
     finally:
         env.close()
@@ -283,7 +283,7 @@ def bench_grading(
 ) -> dict[str, Any]:
     """`task.grade(sb)` vs `sb.run(case.command)`, each on fresh prepared sandboxes (oracle applied).
 
-    Returns {"grade": Stat, "direct": Stat, "rewards": [grade rewards], "direct_exit": [codes]}.
+    Returns {"grade": Samples, "direct": Samples, "rewards": [grade rewards], "direct_exit": [codes]}.
     Sandboxes are started before timing and closed after; only the two calls are timed, in
     alternating order (round 0, untimed, warms the image's page cache). The direct side's
     `place_tests` is untimed; `grade` places them itself (part of grading)."""
@@ -317,8 +317,8 @@ def bench_grading(
         with ThreadPoolExecutor(4) as ex:
             list(ex.map(lambda b: b.close(), boxes))
     return {
-        "grade": Stat(grade_s),
-        "direct": Stat(direct_s),
+        "grade": Samples(grade_s),
+        "direct": Samples(direct_s),
         "rewards": rewards,
         "direct_exit": exits,
     }

@@ -46,9 +46,6 @@ from envs.rock import DEFAULT_IMAGE, Sandbox, SandboxSpec
 from envs.rock.factory import create_sandbox
 from envs.rock.pool import WarmPool
 
-#: Alias kept for the other benchmarks: timings of one side.
-Stat = Samples
-
 OUT_FILE = "/tmp/ale-perf-64k"
 OUT_BYTES = 64 * 1024
 #: name -> command, the step-latency table's rows
@@ -60,13 +57,13 @@ COMMANDS = {
 OURS = "ours (persistent session)"
 
 
-def timed(fn: Callable[[], object], n: int) -> Stat:
+def timed(fn: Callable[[], object], n: int) -> Samples:
     samples = []
     for _ in range(n):
         t = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t)
-    return Stat(samples)
+    return Samples(samples)
 
 
 def docker_cli(*args: str) -> None:
@@ -101,8 +98,8 @@ def cold_sides(backend: str, ops: dict[str, OpCount]) -> dict[str, Callable[[], 
 
 def bench_cold(
     backend: str, repeats: int, order: Order = "abba"
-) -> tuple[dict[str, Stat], dict[str, OpCount]]:
-    """Cold create, removal timed on both sides: {side: Stat}, {side: ops}."""
+) -> tuple[dict[str, Samples], dict[str, OpCount]]:
+    """Cold create, removal timed on both sides: {side: Samples}, {side: ops}."""
     ops = {"raw docker run --rm": OpCount(), "ours": OpCount()}
     sides = cold_sides(backend, ops)
     for fn in sides.values():  # untimed warm-up of each
@@ -110,14 +107,14 @@ def bench_cold(
     ops = {k: OpCount() for k in ops}
     sides = cold_sides(backend, ops)
     got = alternate(sides, repeats, order)
-    return {k: Stat(v) for k, v in got.items()}, ops
+    return {k: Samples(v) for k, v in got.items()}, ops
 
 
 @dataclass
 class StepTable:
-    """{command name: {side: Stat}}, skipped sides with their reasons, ops per side."""
+    """{command name: {side: Samples}}, skipped sides with their reasons, ops per side."""
 
-    stats: dict[str, dict[str, Stat]]
+    stats: dict[str, dict[str, Samples]]
     skipped: dict[str, str]
     ops: dict[str, OpCount]
 
@@ -167,7 +164,7 @@ def bench_steps(
         for peer in peers:  # the SWE-ReX container has its own file
             peer.run(f"head -c {OUT_BYTES * 3 // 4} /dev/zero | base64 -w0 > {OUT_FILE}")
         ops = {name: OpCount() for name in sides}
-        stats: dict[str, dict[str, Stat]] = {}
+        stats: dict[str, dict[str, Samples]] = {}
         for label, cmd in COMMANDS.items():
 
             def one_block(side: str, cmd: str = cmd) -> list[float]:
@@ -185,7 +182,7 @@ def bench_steps(
             for side in sides:  # untimed warm-up (sessions, caches)
                 sides[side](cmd)
             got = alternate({s: partial(one_block, s) for s in sides}, repeats, order)
-            stats[label] = {s: Stat([x for b in blocks for x in b]) for s, blocks in got.items()}
+            stats[label] = {s: Samples([x for b in blocks for x in b]) for s, blocks in got.items()}
         return StepTable(stats, skipped, ops)
     finally:
         for peer in peers:
@@ -195,7 +192,7 @@ def bench_steps(
 
 def bench_files(
     backend: str, block: int, repeats: int, order: Order = "abba"
-) -> tuple[dict[str, Stat], dict[str, OpCount]]:
+) -> tuple[dict[str, Samples], dict[str, OpCount]]:
     """4 KiB `write` + `read` round trips: ours vs the raw docker SDK archive calls
     (`put_archive` / `get_archive`, what `docker cp` does) on the same container, `block`
     round trips per side per round."""
@@ -230,12 +227,12 @@ def bench_files(
         for fn in sides.values():
             fn()
         got = alternate({n: partial(blk, n) for n in sides}, repeats, order)
-        return {n: Stat([x for b in v for x in b]) for n, v in got.items()}, ops
+        return {n: Samples([x for b in v for x in b]) for n, v in got.items()}, ops
     finally:
         sb.close()
 
 
-def bench_pool_reset(backend: str, n: int, size: int, work_steps: int) -> tuple[Stat, int, int]:
+def bench_pool_reset(backend: str, n: int, size: int, work_steps: int) -> tuple[Samples, int, int]:
     """Reset = release the used sandbox + acquire a ready one, between short episodes."""
     with WarmPool(SandboxSpec(), size=size, backend=backend) as pool:
         pool.wait_ready()
@@ -250,7 +247,7 @@ def bench_pool_reset(backend: str, n: int, size: int, work_steps: int) -> tuple[
             sb = pool.acquire()
             samples.append(time.perf_counter() - t)
         pool.release(sb).result()
-        return Stat(samples), pool.hits, pool.misses
+        return Samples(samples), pool.hits, pool.misses
 
 
 def bench_concurrent(
